@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else is set up on the way.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+export GRADIO_ANALYTICS_ENABLED := False
+
+.PHONY: run test setup index browser bench clean
+
+run: setup index
+	$(BIN)/python app.py
+
+test: setup browser
+	$(BIN)/python -m pytest
+	$(BIN)/python -m eval check
+
+setup: $(STAMP)
+
+# Reinstall only when the pins change. torch comes first and pinned, so nothing pulls a CUDA build.
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+# Incremental: unchanged documents are neither re-read into the index nor re-embedded.
+index: setup
+	$(BIN)/python -m ingest
+
+# Debian's Chromium for the browser tests (never a browser download from a test tool).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+bench: setup
+	$(BIN)/python -m benchmarks.run_all
+
+clean:
+	rm -rf $(VENV) data reports
