@@ -1,0 +1,233 @@
+"""The index: a SQLite catalogue (documents, passages, chunks) + Chroma vectors + a bm25s keyword index.
+
+Why not LangChain's `index()` with a record manager: it interleaves writes and deletes, so a reader (or a
+crash) can see a half-applied update, and its persistent record manager lives in langchain-community. Here
+the catalogue is the single source of truth and changes in one SQLite transaction ("the flip"):
+
+1. new chunks are embedded into Chroma under content-hash ids (chunks already there are skipped, so a
+   second run or a resumed crash re-embeds nothing);
+2. a new keyword index is written to a fresh folder;
+3. one transaction replaces the catalogue rows and points at the new keyword index;
+4. only then are stale vectors and old keyword folders removed.
+
+Readers load the catalogue and ignore any vector whose id it does not list, so a crash anywhere leaves the
+previous index answering queries.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import urlparse
+
+import sqlalchemy as sa
+
+from .chunking import CHUNKER_VERSION, Chunk
+from .settings import Settings
+from .structure import Passage
+
+SCHEMA_VERSION = "1"
+
+metadata = sa.MetaData()
+meta_table = sa.Table("meta", metadata, sa.Column("key", sa.String, primary_key=True), sa.Column("value", sa.Text))
+documents_table = sa.Table(
+    "documents",
+    metadata,
+    sa.Column("source", sa.String, primary_key=True),
+    sa.Column("content_hash", sa.String, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+)
+passages_table = sa.Table(
+    "passages",
+    metadata,
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column("source", sa.String, sa.ForeignKey("documents.source"), index=True, nullable=False),
+    sa.Column("ordinal", sa.Integer, nullable=False),
+    sa.Column("start", sa.Integer, nullable=False),
+    sa.Column("end", sa.Integer, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("section", sa.JSON, nullable=False),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("line", sa.Integer, nullable=False),
+    sa.Column("block", sa.Integer, nullable=False),
+    sa.Column("tags", sa.String, nullable=False),  # comma-separated, "" when untagged
+)
+chunks_table = sa.Table(
+    "chunks",
+    metadata,
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column("source", sa.String, sa.ForeignKey("documents.source"), index=True, nullable=False),
+    sa.Column("ordinal", sa.Integer, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("section", sa.JSON, nullable=False),
+    sa.Column("passage_ids", sa.JSON, nullable=False),
+    sa.Column("tags", sa.String, nullable=False),
+)
+
+
+class IndexError_(RuntimeError):
+    """Base for index problems; messages say what to run."""
+
+
+class EmptyIndexError(IndexError_):
+    pass
+
+
+class ModelMismatchError(IndexError_):
+    pass
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    source: str
+    content_hash: str
+    title: str
+    metadata: dict[str, Any]
+    text: str
+
+
+def chroma_client(settings: Settings):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        return chromadb.HttpClient(
+            host=url.hostname or "127.0.0.1",
+            port=url.port or 8000,
+            ssl=url.scheme == "https",
+            settings=chroma_settings,
+        )
+    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+
+
+class Catalogue:
+    """The SQLite catalogue of what the index holds."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.engine = sa.create_engine(f"sqlite:///{path}")
+
+        @sa.event.listens_for(self.engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # WAL: readers keep reading the old state during the flip
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+        metadata.create_all(self.engine)
+
+    def meta(self) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return dict(conn.execute(sa.select(meta_table.c.key, meta_table.c.value)).all())
+
+    def documents(self) -> dict[str, StoredDocument]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(documents_table)).mappings().all()
+        return {r["source"]: StoredDocument(**r) for r in rows}
+
+    def passages(self, sources: Iterable[str] | None = None) -> list[Passage]:
+        q = sa.select(passages_table).order_by(passages_table.c.source, passages_table.c.ordinal)
+        if sources is not None:
+            q = q.where(passages_table.c.source.in_(list(sources)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [
+            Passage(
+                r["source"], r["start"], r["end"], r["text"], tuple(r["section"]), r["kind"], r["line"], r["block"],
+                frozenset(t for t in r["tags"].split(",") if t),
+            )
+            for r in rows
+        ]
+
+    def chunks(self, sources: Iterable[str] | None = None) -> list[Chunk]:
+        q = sa.select(chunks_table).order_by(chunks_table.c.source, chunks_table.c.ordinal)
+        if sources is not None:
+            q = q.where(chunks_table.c.source.in_(list(sources)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [
+            Chunk(r["id"], r["source"], r["ordinal"], r["text"], tuple(r["section"]), tuple(r["passage_ids"]),
+                  frozenset(t for t in r["tags"].split(",") if t))
+            for r in rows
+        ]
+
+    def flip(
+        self,
+        replace: dict[str, tuple[StoredDocument, list[Passage], list[Chunk]]],
+        remove: Iterable[str],
+        meta: dict[str, str],
+    ) -> None:
+        """Replace the rows of changed documents and delete removed ones, in one transaction."""
+        gone = list(remove) + list(replace)
+        with self.engine.begin() as conn:
+            if gone:
+                for table in (chunks_table, passages_table, documents_table):
+                    for i in range(0, len(gone), 500):
+                        conn.execute(table.delete().where(table.c.source.in_(gone[i : i + 500])))
+            for doc, passages, chunks in replace.values():
+                conn.execute(documents_table.insert(), [doc.__dict__])
+                if passages:
+                    conn.execute(passages_table.insert(), [
+                        {"id": p.id, "source": p.source, "ordinal": i, "start": p.start, "end": p.end,
+                         "text": p.text, "section": list(p.section), "kind": p.kind, "line": p.line,
+                         "block": p.block, "tags": ",".join(sorted(p.tags))}
+                        for i, p in enumerate(passages)
+                    ])
+                if chunks:
+                    conn.execute(chunks_table.insert(), [
+                        {"id": c.id, "source": c.source, "ordinal": c.ordinal, "text": c.text,
+                         "section": list(c.section), "passage_ids": list(c.passage_ids), "tags": ",".join(sorted(c.tags))}
+                        for c in chunks
+                    ])
+            for key, value in meta.items():
+                conn.execute(meta_table.delete().where(meta_table.c.key == key))
+                conn.execute(meta_table.insert().values(key=key, value=value))
+
+
+def open_collection(settings: Settings, model_id: str, create: bool):
+    """The Chroma collection, checked against the embedding model that built it.
+
+    Chroma never embeds anything here: the collection has no embedding function, every call passes vectors.
+    """
+    client = chroma_client(settings)
+    wanted = {"hnsw:space": "cosine", "embedding_model": model_id, "chunker_version": CHUNKER_VERSION}
+    if create:
+        collection = client.get_or_create_collection(settings.collection, metadata=wanted, embedding_function=None)
+    else:
+        try:
+            collection = client.get_collection(settings.collection, embedding_function=None)
+        except Exception as exc:  # chroma raises NotFoundError / ValueError depending on the client kind
+            raise EmptyIndexError(
+                f"The index has no collection '{settings.collection}'. Build it with: python -m ingest"
+            ) from exc
+    have = (collection.metadata or {}).get("embedding_model")
+    if have and have != model_id:
+        raise ModelMismatchError(
+            f"The index was built with the embedding model '{have}', but the settings ask for '{model_id}'. "
+            "Rebuild it with: python -m ingest --rebuild (or set VERBATIM_EMBEDDING_MODEL back)."
+        )
+    return collection, client
+
+
+def bm25_dir(settings: Settings, generation: str) -> Path:
+    return settings.data_dir / "keyword" / generation
+
+
+def remove_old_keyword_dirs(settings: Settings, keep: str) -> None:
+    root = settings.data_dir / "keyword"
+    if root.is_dir():
+        for child in root.iterdir():
+            if child.name != keep:
+                shutil.rmtree(child, ignore_errors=True)
+
+
+def write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,52 @@
+"""The keyword index: bm25s over the same chunk ids as the vectors, saved to its own folder per generation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from .chunking import Chunk
+from .text import analyze
+
+
+class KeywordIndex:
+    def __init__(self, retriever: bm25s.BM25, ids: list[str], blocked: np.ndarray) -> None:
+        self._bm25 = retriever
+        self.ids = ids
+        self._allowed = (~blocked).astype(np.float32)  # weight mask: blocked chunks never come back
+
+    @staticmethod
+    def generation(chunks: list[Chunk]) -> str:
+        return hashlib.sha256("\n".join(sorted(c.id for c in chunks)).encode()).hexdigest()[:16]
+
+    @classmethod
+    def build(cls, chunks: list[Chunk]) -> "KeywordIndex":
+        retriever = bm25s.BM25()
+        # create_empty_token keeps ids aligned even when a chunk has no content words
+        retriever.index([analyze(c.text) or [""] for c in chunks], show_progress=False)
+        return cls(retriever, [c.id for c in chunks], np.array([c.blocked for c in chunks], dtype=bool))
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._bm25.save(str(folder), show_progress=False)
+        (folder / "ids.json").write_text(json.dumps({"ids": self.ids, "blocked": (self._allowed == 0).tolist()}))
+
+    @classmethod
+    def load(cls, folder: Path) -> "KeywordIndex":
+        retriever = bm25s.BM25.load(str(folder), show_progress=False)
+        data = json.loads((folder / "ids.json").read_text())
+        return cls(retriever, data["ids"], np.array(data["blocked"], dtype=bool))
+
+    def search(self, terms: list[str], k: int) -> list[tuple[str, float]]:
+        """Top-k (chunk id, BM25 score) for already analysed query terms; blocked chunks excluded."""
+        vocab = self._bm25.vocab_dict
+        terms = [t for t in terms if t in vocab]
+        if not terms or not self.ids:
+            return []
+        k = min(k, len(self.ids))
+        docs, scores = self._bm25.retrieve([terms], k=k, show_progress=False, weight_mask=self._allowed, n_threads=1)
+        return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]

@@ -1,0 +1,238 @@
+"""`Ingestor`: files → documents → passages (tagged) → chunks → index, incrementally and atomically."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from tqdm import tqdm
+
+from . import index as ix
+from .chunking import CHUNKER_VERSION, Chunk, Chunker
+from .documents import LOADERS, Document, SkipFile, load_document, read_manifest
+from .embeddings import SentenceTransformerEmbeddings
+from .keyword import KeywordIndex
+from .safety import SafetyTagger
+from .settings import Settings
+from .structure import Passage, StructureParser
+
+log = logging.getLogger("verbatim.ingest")
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    documents: int = 0
+    passages: int = 0
+    chunks: int = 0
+    embedded: int = 0  # chunks that had to be embedded in this run
+    tagged: dict[str, int] = field(default_factory=dict)
+    tagged_passages: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+def discover(paths: list[Path], root: Path) -> list[tuple[Path, str]]:
+    """Files to ingest with their source ids (paths relative to the corpus root, else file names)."""
+    found: list[tuple[Path, str]] = []
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        base = path if path.is_dir() else path.parent
+        for f in files:
+            if f.name == "manifest.yaml" or f.name.startswith("."):
+                continue
+            try:
+                source = f.resolve().relative_to(root.resolve()).as_posix()
+            except ValueError:
+                source = f.relative_to(base).as_posix()
+            found.append((f, source))
+    return found
+
+
+class Ingestor:
+    """Builds and updates the index. Configuration in `__init__`, data in `run`."""
+
+    def __init__(self, settings: Settings, embeddings: SentenceTransformerEmbeddings | None = None) -> None:
+        self.settings = settings
+        self.embeddings = embeddings or SentenceTransformerEmbeddings(settings.model_path, settings.embed_batch_size)
+        self.parser = StructureParser()
+        self.tagger = SafetyTagger()
+        self.chunker = Chunker(self.embeddings.count_tokens, self.embeddings.max_tokens, self.embeddings.model_id)
+        # the index remembers which rules built it: changed rules re-process every document
+        self.pipeline_version = f"{CHUNKER_VERSION}.{self.parser.version}.{_policy_version()}"
+
+    def process(self, doc: Document) -> tuple[list[Passage], list[Chunk]]:
+        passages = self.tagger.tag(self.parser.parse(doc))
+        return passages, self.chunker.chunk(doc, passages)
+
+    def run(
+        self,
+        paths: list[Path] | None = None,
+        rebuild: bool = False,
+        progress: bool = True,
+        after_embed: Callable[[], None] | None = None,
+    ) -> IngestReport:
+        started = time.perf_counter()
+        s = self.settings
+        report = IngestReport()
+        roots = paths or [s.corpus_dir]
+        for p in roots:
+            if not p.exists():
+                raise FileNotFoundError(f"{p} does not exist")
+        catalogue = ix.Catalogue(s.index_db)
+        meta = catalogue.meta()
+        if meta.get("embedding_model") and meta["embedding_model"] != self.embeddings.model_id and not rebuild:
+            raise ix.ModelMismatchError(
+                f"The index was built with '{meta['embedding_model']}', the settings ask for "
+                f"'{self.embeddings.model_id}'. Run: python -m ingest --rebuild"
+            )
+        if rebuild:
+            self._drop_collection()
+        collection, _ = ix.open_collection(s, self.embeddings.model_id, create=True)
+        stored = catalogue.documents()
+        same_rules = meta.get("pipeline_version") == self.pipeline_version and not rebuild
+
+        manifests: dict[Path, dict] = {}
+        seen: set[str] = set()
+        replace: dict[str, tuple[ix.StoredDocument, list[Passage], list[Chunk]]] = {}
+        for path, source in discover(roots, s.corpus_dir):
+            folder = path.parent
+            try:
+                if folder not in manifests:
+                    manifests[folder] = read_manifest(folder)
+                doc = load_document(path, source, manifests[folder])
+            except SkipFile as exc:
+                report.skipped.append((source, str(exc)))
+                log.warning("skipped %s: %s", source, exc)
+                continue
+            except OSError as exc:
+                report.skipped.append((source, f"cannot be read ({exc.strerror or exc})"))
+                log.warning("skipped %s: %s", source, exc)
+                continue
+            seen.add(source)
+            old = stored.get(source)
+            if old and old.content_hash == doc.content_hash and same_rules:
+                report.unchanged.append(source)
+                continue
+            passages, chunks = self.process(doc)
+            (report.updated if old else report.added).append(source)
+            replace[source] = (ix.StoredDocument(source, doc.content_hash, doc.title, doc.metadata, doc.text), passages, chunks)
+
+        # Only a full corpus run removes documents that disappeared; `python -m ingest some/file.md` adds.
+        removed = sorted(set(stored) - seen) if paths is None else []
+        report.removed = removed
+
+        unchanged_chunks = catalogue.chunks(report.unchanged) if report.unchanged else []
+        new_chunks = [c for _, _, chunks in replace.values() for c in chunks]
+        all_chunks = unchanged_chunks + new_chunks
+        if paths is not None:  # partial run: keep every other stored document
+            keep = set(stored) - set(replace) - set(report.unchanged)
+            all_chunks += catalogue.chunks(keep) if keep else []
+
+        t0 = time.perf_counter()
+        report.embedded = self._embed_missing(collection, new_chunks, progress)
+        report.embed_seconds = time.perf_counter() - t0
+        if after_embed:
+            after_embed()  # test hook: a crash here must leave the previous index usable
+
+        generation = KeywordIndex.generation(all_chunks)
+        folder = ix.bm25_dir(s, generation)
+        if not (folder / "ids.json").exists():
+            KeywordIndex.build(all_chunks).save(folder)
+        catalogue.flip(
+            replace,
+            removed,
+            {
+                "schema_version": ix.SCHEMA_VERSION,
+                "embedding_model": self.embeddings.model_id,
+                "pipeline_version": self.pipeline_version,
+                "keyword_generation": generation,
+                "collection": s.collection,
+            },
+        )
+        # After the flip: drop vectors nothing refers to, and old keyword folders.
+        active = {c.id for c in all_chunks}
+        stale = [i for i in collection.get(include=[])["ids"] if i not in active]
+        step = _max_batch(collection)
+        for i in range(0, len(stale), step):
+            collection.delete(ids=stale[i : i + step])
+        ix.remove_old_keyword_dirs(s, generation)
+
+        passages = catalogue.passages()
+        report.documents = len(catalogue.documents())
+        report.passages = len(passages)
+        report.chunks = len(all_chunks)
+        for p in passages:
+            for tag in sorted(p.tags):
+                report.tagged[tag] = report.tagged.get(tag, 0) + 1
+            if p.tags:
+                report.tagged_passages.append(
+                    {"source": p.source, "section": " › ".join(p.section), "tags": sorted(p.tags), "text": p.text}
+                )
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _embed_missing(self, collection, chunks: list[Chunk], progress: bool) -> int:
+        if not chunks:
+            return 0
+        ids = [c.id for c in chunks]
+        existing: set[str] = set()
+        step = _max_batch(collection)
+        for i in range(0, len(ids), step):
+            existing.update(collection.get(ids=ids[i : i + step], include=[])["ids"])
+        todo = [c for c in chunks if c.id not in existing]
+        batch = min(step, self.settings.embed_batch_size * 8)
+        with tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not progress or not todo) as bar:
+            for i in range(0, len(todo), batch):
+                part = todo[i : i + batch]
+                vectors = self.embeddings.encode([c.text for c in part])
+                collection.upsert(
+                    ids=[c.id for c in part],
+                    embeddings=vectors,
+                    documents=[c.text for c in part],
+                    metadatas=[
+                        {"source": c.source, "blocked": c.blocked, "tags": ",".join(sorted(c.tags)) or "none",
+                         "section": " › ".join(c.section)}
+                        for c in part
+                    ],
+                )
+                bar.update(len(part))
+        return len(todo)
+
+    def _drop_collection(self) -> None:
+        client = ix.chroma_client(self.settings)
+        try:
+            client.delete_collection(self.settings.collection)
+        except Exception:  # not there yet
+            pass
+        catalogue = ix.Catalogue(self.settings.index_db)
+        catalogue.flip({}, list(catalogue.documents()), {"pipeline_version": "rebuild"})
+
+
+def _max_batch(collection) -> int:
+    try:
+        return max(1, min(5000, int(collection._client.get_max_batch_size())))
+    except Exception:
+        return 1000
+
+
+def _policy_version() -> str:
+    import hashlib
+    import json as _json
+
+    import prompts
+
+    return hashlib.sha256(_json.dumps(prompts.load("safety_policy"), sort_keys=True).encode()).hexdigest()[:8]
+
+
+SUPPORTED = sorted(LOADERS)
