@@ -1,0 +1,176 @@
+"""Choosing the sentences that answer, and writing the reply around them.
+
+`PassageSelector` scores the passages of the retrieved chunks and decides whether the evidence is strong
+enough; `QuoteComposer` turns the chosen passages into Markdown: a lead-in, the quotes as blockquotes with
+their source, and a pointer to the care team. The bot's own words never carry medical facts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import prompts
+from ingest.structure import Passage
+
+from .library import Library
+from .query import Query
+from .types import Quote
+
+# Weights of the passage score and the abstention thresholds; calibrated on eval/sets (docs/benchmarks.md).
+W_COSINE, W_LEXICAL, W_CHUNK = 0.55, 0.35, 0.10
+MIN_COSINE = 0.30  # below this and below MIN_LEXICAL: the documents do not cover the question
+MIN_LEXICAL = 0.45
+KEEP_RATIO = 0.88  # further quotes must score at least this share of the best
+GROUP_RATIO = 0.75  # neighbouring list items join a quote above this share of the best
+MAX_GROUP = 4
+
+
+@dataclass
+class Scored:
+    passage: Passage
+    score: float
+    cosine: float
+    lexical: float
+    chunk: float
+
+    def to_dict(self) -> dict:
+        return {
+            "passage_id": self.passage.id,
+            "section": " › ".join(self.passage.section),
+            "text": self.passage.text[:160],
+            "score": round(self.score, 4),
+            "cosine": round(self.cosine, 4),
+            "lexical": round(self.lexical, 4),
+            "chunk": round(self.chunk, 4),
+        }
+
+
+@dataclass
+class Selection:
+    groups: list[list[Scored]] = field(default_factory=list)
+    scored: list[Scored] = field(default_factory=list)
+    abstain: bool = False
+    why: str = ""
+
+
+class PassageSelector:
+    def __init__(self, library: Library, max_quotes: int = 3) -> None:
+        self.library = library
+        self.max_quotes = max_quotes
+
+    def lexical(self, query: Query, p: Passage) -> float:
+        """Share of the question's (idf-weighted) words that the passage or its headings contain."""
+        lib = self.library
+        own = lib.passage_terms.get(p.id, frozenset())
+        from ingest.text import analyze
+
+        heading = set(analyze(" ".join(p.section)))
+        total = got = 0.0
+        for term, weight in query.terms.items():
+            idf = lib.idf.get(term, lib.max_idf) * weight
+            total += idf
+            alts = query.alternatives.get(term, set()) | {term}
+            if alts & own:
+                got += idf
+            elif alts & heading:
+                got += 0.6 * idf
+        return got / total if total else 0.0
+
+    def select(self, query: Query, vector: np.ndarray, candidates: list[dict]) -> Selection:
+        lib = self.library
+        best_fused = max((c["fused"] for c in candidates), default=1.0) or 1.0
+        seen: dict[str, Scored] = {}
+        chunk_prior: dict[str, float] = {}
+        for c in candidates:
+            for p in lib.neighbours(lib.chunks[c["chunk_id"]]):
+                if lib.eligible(p.id):  # tagged passages are never eligible (checked again at output)
+                    chunk_prior[p.id] = max(chunk_prior.get(p.id, 0.0), c["fused"] / best_fused)
+        ids = list(chunk_prior)
+        if not ids:
+            return Selection(abstain=True, why="no eligible passage retrieved")
+        cosines = lib.passage_vectors(ids) @ vector
+        for pid, cos in zip(ids, cosines):
+            p = lib.passages[pid]
+            lex = self.lexical(query, p)
+            score = W_COSINE * float(cos) + W_LEXICAL * lex + W_CHUNK * chunk_prior[pid]
+            seen[pid] = Scored(p, score, float(cos), lex, chunk_prior[pid])
+        ranked = sorted(seen.values(), key=lambda s: -s.score)
+        top = ranked[0]
+        if top.cosine < MIN_COSINE and max(s.lexical for s in ranked) < MIN_LEXICAL:
+            return Selection(scored=ranked, abstain=True,
+                             why=f"weak evidence: best cosine {top.cosine:.2f} < {MIN_COSINE}, lexical < {MIN_LEXICAL}")
+        if top.lexical == 0 and top.cosine < MIN_COSINE + 0.15:
+            return Selection(scored=ranked, abstain=True, why=f"no word of the question found; cosine {top.cosine:.2f}")
+        groups: list[list[Scored]] = []
+        used: set[str] = set()
+        for s in ranked:
+            if len(groups) >= self.max_quotes:
+                break
+            if s.passage.id in used or (groups and s.score < KEEP_RATIO * top.score):
+                continue
+            group = self._group(s, seen, top.score, used)
+            groups.append(group)
+            used.update(g.passage.id for g in group)
+        return Selection(groups=groups, scored=ranked)
+
+    def _group(self, s: Scored, seen: dict[str, Scored], best: float, used: set[str]) -> list[Scored]:
+        """Neighbouring list items of the same list that also answer join the quote."""
+        if s.passage.kind != "list_item":
+            return [s]
+        items = sorted(
+            (x for x in seen.values()
+             if x.passage.kind == "list_item" and x.passage.block == s.passage.block
+             and x.passage.source == s.passage.source and x.passage.id not in used),
+            key=lambda x: x.passage.start,
+        )
+        idx = next(i for i, x in enumerate(items) if x.passage.id == s.passage.id)
+        group = [s]
+        lo, hi = idx - 1, idx + 1
+        while len(group) < MAX_GROUP:
+            options = [(j, items[j]) for j in (lo, hi) if 0 <= j < len(items) and items[j].score >= GROUP_RATIO * best]
+            if not options:
+                break
+            j, x = max(options, key=lambda o: o[1].score)
+            group.append(x)
+            lo, hi = (lo - 1, hi) if j == lo else (lo, hi + 1)
+        return sorted(group, key=lambda x: x.passage.start)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
+def md_escape(text: str) -> str:
+    """Show text literally in Markdown: no emphasis, links, headings or HTML from a document or a user."""
+    text = text.replace("&", "&amp;")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return re.sub(r"^(\s*)([-=])", r"\1\\\2", text)
+
+
+class QuoteComposer:
+    def __init__(self, library: Library) -> None:
+        self.library = library
+
+    def quote(self, p: Passage) -> Quote:
+        doc = self.library.documents[p.source]
+        return Quote(p.text, p.source, doc.title, self.library.section_label(p), p.start, p.end, doc.last_reviewed, p.id)
+
+    def compose(self, groups: list[list[Passage]], followup: bool = False) -> tuple[str, tuple[Quote, ...]]:
+        parts = [prompts.message("answer_lead_followup" if followup else "answer_lead")]
+        quotes: list[Quote] = []
+        for group in groups:
+            qs = [self.quote(p) for p in group]
+            quotes.extend(qs)
+            if len(qs) == 1:
+                parts.append("> " + md_escape(qs[0].text))
+            else:
+                parts.append("\n".join("> - " + md_escape(q.text) for q in qs))
+            first = qs[0]
+            reviewed = prompts.message("quote_reviewed", date=first.last_reviewed) if first.last_reviewed else ""
+            parts.append(
+                prompts.message("quote_attribution", title=md_escape(first.title), section=md_escape(first.section), reviewed=reviewed)
+            )
+        parts.append(prompts.message("care_team_pointer"))
+        return "\n\n".join(parts), tuple(quotes)

@@ -1,0 +1,38 @@
+"""The one composition function: settings in, a ready ChatBot out."""
+
+from __future__ import annotations
+
+from langchain_chroma import Chroma
+
+from ingest.embeddings import SentenceTransformerEmbeddings
+from ingest.settings import Settings
+
+from .chatbot import ChatBot
+from .compose import PassageSelector, QuoteComposer
+from .guard import InputGuard, OutputGuard
+from .library import Library
+from .query import QueryBuilder
+from .retrieval import HybridRetriever
+
+
+def build(settings: Settings) -> ChatBot:
+    embeddings = SentenceTransformerEmbeddings(settings.model_path, settings.embed_batch_size)
+    library = Library(settings, embeddings)
+    library.warm()
+    guard = InputGuard(embed=embeddings.encode)
+    vectorstore = Chroma(
+        client=library.client,
+        collection_name=settings.collection,
+        embedding_function=embeddings,
+        create_collection_if_not_exists=False,
+    )
+    return ChatBot(
+        library=library,
+        input_guard=guard,
+        query_builder=QueryBuilder(library.vocabulary, guard.is_elliptical),
+        retriever=HybridRetriever(vectorstore=vectorstore, library=library),
+        selector=PassageSelector(library, settings.max_quotes),
+        composer=QuoteComposer(library),
+        output_guard=OutputGuard(lambda pid: not library.eligible(pid)),
+        settings=settings,
+    )

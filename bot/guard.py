@@ -1,0 +1,189 @@
+"""Input and output guards. Policy and wording live in prompts/; this file only applies them.
+
+Input guard, layered and offline:
+  1. the lexicons of prompts/safety_policy.yaml (drugs, units, frequency, change, remedy, red flags);
+  2. the nearest labelled exemplar (prompts/exemplars.yaml) by embedding similarity, for paraphrases;
+  3. the conversation: a dose question that leans on an earlier turn, or pressure after a refusal.
+Output guard: no quote from a tagged passage and no written-out dose anywhere in a reply.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+import prompts
+from ingest.safety import DOSING, UNPROVEN_REMEDY, DosePatterns, fold
+
+from .types import Quote
+
+ALLOW, REFUSAL, EMERGENCY, OUT_OF_SCOPE = "allow", "refusal", "emergency", "out_of_scope"
+
+
+@dataclass
+class GuardDecision:
+    action: str  # allow | refusal | emergency | out_of_scope
+    reason: str | None = None  # dosing | unproven_remedy | self_harm | <emergency kind>
+    layer: str = ""  # lexicon | semantic | conversation
+    evidence: list[str] = field(default_factory=list)
+    topic: str | None = None  # the medicine named, for the refusal wording
+    manipulation: list[str] = field(default_factory=list)
+    on_topic: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _rx(pattern: str | list[str]) -> re.Pattern[str]:
+    parts = pattern if isinstance(pattern, list) else [pattern]
+    return re.compile("|".join(f"(?:{p})" for p in parts), re.I)
+
+
+def _hits(rx: re.Pattern[str], text: str) -> list[str]:
+    return [m.group(0).strip() for m in rx.finditer(text) if m.group(0).strip()]
+
+
+class InputGuard:
+    def __init__(self, embed=None, policy: dict | None = None, exemplars: dict | None = None) -> None:
+        g = (policy or prompts.load("safety_policy"))["guard"]
+        self._drugs = _rx(g["drugs"])
+        self._drug_names = list(g["drug_names"])
+        self._medicine = _rx(g["medicine_words"])
+        self._amount = _rx(g["amount_intent"])
+        self._change = _rx(g["change_intent"])
+        self._take = _rx(g["take_words"])
+        self._remedy_strong = _rx(g["remedy_strong"])
+        self._remedy_weak = _rx(g["remedy_weak"])
+        self._remedy_intent = _rx(g["remedy_intent"])
+        self._emergency = {name: _rx(p) for name, p in g["emergency"].items()}
+        self._manipulation = _rx(g["manipulation"])
+        self._elliptical = _rx(g["elliptical"])
+        self._health = _rx(g["health_terms"])
+        self._min_sim = float(g["semantic"]["min_similarity"])
+        self._min_margin = float(g["semantic"]["min_margin"])
+        self._embed = embed
+        self._labels: list[str] = []
+        self._matrix: np.ndarray | None = None
+        ex = exemplars or prompts.load("exemplars")
+        if embed is not None:
+            texts = [t for label in ex for t in ex[label]]
+            self._labels = [label for label in ex for _ in ex[label]]
+            self._matrix = embed(texts)
+            self._examples = texts
+
+    def is_elliptical(self, text: str) -> bool:
+        """A follow-up that leans on the earlier turn ("And the nerves?", "Can it be cured though?")."""
+        t = fold(text)
+        return bool(self._elliptical.search(t)) or len(t.split()) <= 4
+
+    # ---- layer 1: lexicon -------------------------------------------------------------------------
+    def drugs_in(self, text: str) -> list[str]:
+        folded = fold(text)
+        found = _hits(self._drugs, folded)
+        for word in re.findall(r"[a-z][a-z-]{5,}", folded):
+            match = process.extractOne(word, self._drug_names, scorer=fuzz.ratio, score_cutoff=80)
+            if match and match[0] not in found:
+                found.append(match[0])
+        return found
+
+    def lexicon(self, text: str) -> GuardDecision:
+        t = fold(text)
+        for name, rx in self._emergency.items():
+            hits = _hits(rx, t)
+            if hits:
+                return GuardDecision(EMERGENCY, name, "lexicon", hits)
+        strong = _hits(self._remedy_strong, t)
+        weak = _hits(self._remedy_weak, t)
+        if strong or (weak and self._remedy_intent.search(t)):
+            return GuardDecision(REFUSAL, UNPROVEN_REMEDY, "lexicon", strong + weak)
+        drugs = self.drugs_in(text)
+        medicine = _hits(self._medicine, t)
+        amount = _hits(self._amount, t)
+        change = _hits(self._change, t)
+        take = _hits(self._take, t)
+        subject = drugs or medicine
+        if amount and (subject or take):
+            return GuardDecision(REFUSAL, DOSING, "lexicon", amount + drugs + medicine + take, topic=_first(drugs))
+        if change and subject:
+            return GuardDecision(REFUSAL, DOSING, "lexicon", change + drugs + medicine, topic=_first(drugs))
+        return GuardDecision(ALLOW, layer="lexicon", topic=_first(drugs), on_topic=bool(self._health.search(t) or drugs))
+
+    # ---- layer 2: exemplars -----------------------------------------------------------------------
+    def semantic(self, vector: np.ndarray | None) -> tuple[str, float, float, str]:
+        """(label, similarity, margin over the nearest benign exemplar, the exemplar)."""
+        if vector is None or self._matrix is None:
+            return "benign", 0.0, 0.0, ""
+        sims = self._matrix @ vector
+        best = int(np.argmax(sims))
+        benign = max((s for s, lab in zip(sims, self._labels) if lab == "benign"), default=0.0)
+        return self._labels[best], float(sims[best]), float(sims[best] - benign), self._examples[best]
+
+    # ---- all layers -------------------------------------------------------------------------------
+    def check(self, message: str, history: list[dict] | None = None, vector: np.ndarray | None = None) -> GuardDecision:
+        decision = self.lexicon(message)
+        decision.manipulation = _hits(self._manipulation, fold(message))
+        if decision.action != ALLOW:
+            return decision
+
+        label, sim, margin, example = self.semantic(vector)
+        if label != "benign" and sim >= self._min_sim and margin >= self._min_margin:
+            ev = [f"{sim:.2f} similar to {label} example: {example!r}"]
+            if label == "dosing":
+                return GuardDecision(REFUSAL, DOSING, "semantic", ev, decision.topic, decision.manipulation)
+            if label == "unproven_remedy":
+                return GuardDecision(REFUSAL, UNPROVEN_REMEDY, "semantic", ev, None, decision.manipulation)
+            if label == "emergency":
+                return GuardDecision(EMERGENCY, "semantic", "semantic", ev)
+            if label == "out_of_scope" and not decision.on_topic:
+                return GuardDecision(OUT_OF_SCOPE, None, "semantic", ev, on_topic=False)
+
+        # Layer 3: the conversation. Only the user's own earlier messages are read.
+        earlier = [m.get("content", "") for m in (history or []) if m.get("role") == "user"][-3:]
+        if earlier:
+            t = fold(message)
+            leaning = bool(self._elliptical.search(t)) or len(t.split()) <= 6
+            previous = [self.lexicon(m) for m in earlier]
+            last_refusal = next((p for p in reversed(previous) if p.action == REFUSAL), None)
+            pressure = decision.manipulation or (leaning and not self._health.search(t))
+            if last_refusal and (pressure or (leaning and (self._amount.search(t) or self._take.search(t)))):
+                return GuardDecision(
+                    REFUSAL, last_refusal.reason, "conversation",
+                    [f"an earlier message was refused ({last_refusal.reason})", *decision.manipulation],
+                    last_refusal.topic, decision.manipulation,
+                )
+            earlier_drugs = [d for m in earlier for d in self.drugs_in(m)]
+            earlier_remedy = any(p.reason == UNPROVEN_REMEDY for p in previous)
+            amount = _hits(self._amount, t) or _hits(self._change, t)
+            if amount and leaning and (earlier_drugs or earlier_remedy):
+                reason = UNPROVEN_REMEDY if earlier_remedy and not earlier_drugs else DOSING
+                return GuardDecision(
+                    REFUSAL, reason, "conversation",
+                    amount + [f"earlier message names {', '.join(earlier_drugs) or 'a remedy'}"],
+                    _first(earlier_drugs), decision.manipulation,
+                )
+            if leaning:
+                decision.on_topic = True  # a follow-up inherits the topic of the conversation
+        decision.evidence.append(f"nearest exemplar: {label} ({sim:.2f})")
+        return decision
+
+
+def _first(items: list[str]) -> str | None:
+    return items[0] if items else None
+
+
+class OutputGuard:
+    """The last check before a reply leaves the bot."""
+
+    def __init__(self, is_tagged, doses: DosePatterns | None = None) -> None:
+        self._is_tagged = is_tagged  # passage id -> bool
+        self._doses = doses or DosePatterns()
+
+    def violations(self, text: str, quotes: tuple[Quote, ...]) -> list[str]:
+        found = [f"quote from tagged passage {q.passage_id}" for q in quotes if self._is_tagged(q.passage_id)]
+        found += [f"quote contains a dose: {d!r}" for q in quotes for d in self._doses.find(q.text)]
+        found += [f"reply contains a dose: {d!r}" for d in self._doses.find(text)]
+        return found

@@ -1,0 +1,131 @@
+"""The library as the bot sees it: the catalogue loaded once, the vectors, the keyword index.
+
+Loaded read-only at start; `python -m ingest` running meanwhile flips a new catalogue in, which the bot
+picks up at its next start. Vectors the catalogue does not list (a crashed or running ingest) are ignored.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from ingest import index as ix
+from ingest.chunking import Chunk
+from ingest.embeddings import SentenceTransformerEmbeddings
+from ingest.keyword import KeywordIndex
+from ingest.settings import Settings
+from ingest.structure import Passage
+from ingest.text import STOPWORDS, analyze, words
+
+_WS = re.compile(r"\s+")
+
+
+def collapse(text: str) -> str:
+    return _WS.sub(" ", text).strip()
+
+
+@dataclass(frozen=True)
+class DocInfo:
+    source: str
+    title: str
+    last_reviewed: str | None
+    publisher: str | None
+    text: str
+
+
+class Library:
+    def __init__(self, settings: Settings, embeddings: SentenceTransformerEmbeddings) -> None:
+        catalogue = ix.Catalogue(settings.index_db)
+        meta = catalogue.meta()
+        stored = catalogue.documents()
+        if not stored or "keyword_generation" not in meta:
+            raise ix.EmptyIndexError(
+                f"The index under {settings.data_dir} is empty. Build it with: python -m ingest "
+                "(or `make run`, which builds it before starting the app)."
+            )
+        if meta.get("embedding_model") != embeddings.model_id:
+            raise ix.ModelMismatchError(
+                f"The index was built with '{meta.get('embedding_model')}', but the settings ask for "
+                f"'{embeddings.model_id}'. Rebuild it with: python -m ingest --rebuild"
+            )
+        self.documents = {
+            s: DocInfo(s, d.title, d.metadata.get("last_reviewed"), d.metadata.get("publisher"), d.text)
+            for s, d in stored.items()
+        }
+        self.passages: dict[str, Passage] = {p.id: p for p in catalogue.passages()}
+        self.chunks: dict[str, Chunk] = {c.id: c for c in catalogue.chunks()}
+        self.keyword = KeywordIndex.load(ix.bm25_dir(settings, meta["keyword_generation"]))
+        self.collection, self.client = ix.open_collection(settings, embeddings.model_id, create=False)
+        self.embeddings = embeddings
+        self._order = {pid: i for i, pid in enumerate(self.passages)}
+        # Lexical statistics over passages (inverse document frequency of stems) for passage scoring.
+        df: Counter[str] = Counter()
+        self.passage_terms: dict[str, frozenset[str]] = {}
+        for pid, p in self.passages.items():
+            terms = frozenset(analyze(p.text))
+            self.passage_terms[pid] = terms
+            df.update(terms)
+        n = max(1, len(self.passages))
+        self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        self.max_idf = math.log(1 + (n + 0.5) / 0.5)
+        self._vectors: dict[str, np.ndarray] = {}
+
+    # ---- vocabulary (typo tolerance) --------------------------------------------------------------
+    @cached_property
+    def vocabulary(self) -> dict[str, int]:
+        """Words of the documents with their frequency, for correcting misspelled query words."""
+        counts: Counter[str] = Counter()
+        for p in self.passages.values():
+            counts.update(w for w in words(p.text) if w not in STOPWORDS and len(w) > 2 and not w.isdigit())
+        for c in self.chunks.values():  # headings too
+            counts.update(w for w in words(" ".join(c.section)) if w not in STOPWORDS and len(w) > 2)
+        return dict(counts)
+
+    @cached_property
+    def stems(self) -> frozenset[str]:
+        return frozenset(self.idf)
+
+    # ---- passages ---------------------------------------------------------------------------------
+    def eligible(self, passage_id: str) -> bool:
+        p = self.passages.get(passage_id)
+        return p is not None and not p.tags
+
+    def neighbours(self, chunk: Chunk) -> list[Passage]:
+        return [self.passages[pid] for pid in chunk.passage_ids if pid in self.passages]
+
+    def passage_vectors(self, ids: list[str]) -> np.ndarray:
+        """Passage embeddings, computed on first use and kept (small: 384 floats per passage)."""
+        missing = [i for i in ids if i not in self._vectors]
+        if missing:
+            vecs = self.embeddings.encode([self.context_text(self.passages[i]) for i in missing])
+            self._vectors.update(zip(missing, vecs))
+        return np.stack([self._vectors[i] for i in ids]) if ids else np.zeros((0, 384), dtype=np.float32)
+
+    def warm(self, limit: int = 20000) -> None:
+        """Embed every eligible passage up front when the library is small enough (bundled corpus: < 1 s)."""
+        ids = [pid for pid, p in self.passages.items() if not p.tags]
+        if len(ids) <= limit:
+            self.passage_vectors(ids)
+
+    def context_text(self, p: Passage) -> str:
+        """A passage with the headings that give it meaning ("Carbamazepine › Side effects: Drowsiness…")."""
+        return (" › ".join(p.section[-2:]) + ": " if p.section else "") + p.text
+
+    def order(self, passage_id: str) -> int:
+        return self._order.get(passage_id, 0)
+
+    def section_label(self, p: Passage) -> str:
+        return " › ".join(p.section) if p.section else "Introduction"
+
+    # ---- verification -----------------------------------------------------------------------------
+    def verify(self, source: str, start: int, end: int, text: str) -> bool:
+        """A quote is verbatim when the source text at start:end equals it (whitespace collapsed)."""
+        doc = self.documents.get(source)
+        if doc is None or not (0 <= start < end <= len(doc.text)):
+            return False
+        return collapse(doc.text[start:end]) == collapse(text) and bool(collapse(text))

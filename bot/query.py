@@ -1,0 +1,103 @@
+"""From a patient's message (and the conversation) to a search query.
+
+Three steps, all offline: correct misspelled words against the documents' own vocabulary, add the
+documents' words for lay words (prompts/synonyms.yaml), and carry the topic of the previous question
+into an elliptical follow-up ("And the nerves?").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from rapidfuzz import fuzz, process
+
+import prompts
+from ingest.safety import fold
+from ingest.text import STOPWORDS, analyze, stem, words
+
+CARRIED_WEIGHT = 0.35
+EXPANSION_WEIGHT = 0.7
+
+
+@dataclass
+class Query:
+    message: str
+    corrected: str
+    text: str  # what is embedded: corrected message + expansions (+ the carried topic)
+    terms: dict[str, float]  # stem -> weight, for the keyword index and passage scoring
+    alternatives: dict[str, set[str]] = field(default_factory=dict)  # stem -> stems that also count as it
+    corrections: dict[str, str] = field(default_factory=dict)
+    expansions: list[str] = field(default_factory=list)
+    carried: str | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "condensed": self.text,
+            "corrections": self.corrections,
+            "expansions": self.expansions,
+            "carried_from_history": self.carried,
+            "terms": {k: round(v, 2) for k, v in self.terms.items()},
+        }
+
+
+class QueryBuilder:
+    def __init__(self, vocabulary: dict[str, int], is_elliptical: Callable[[str], bool], synonyms: dict | None = None) -> None:
+        self._vocab = vocabulary
+        self._choices = [w for w, n in vocabulary.items() if len(w) >= 4]
+        self._known = set(vocabulary) | set(STOPWORDS)
+        syn = synonyms or prompts.load("synonyms")
+        # longest phrases first, so "red hot face" wins over "face"
+        self._synonyms = sorted(((fold(k), [str(x) for x in v]) for k, v in syn.items()), key=lambda kv: -len(kv[0]))
+        for key, _ in self._synonyms:
+            self._known.update(key.split())
+        self._is_elliptical = is_elliptical
+
+    def correct(self, text: str) -> tuple[str, dict[str, str]]:
+        fixes: dict[str, str] = {}
+        for w in set(words(text)):
+            if len(w) < 5 or w in self._known or w.isdigit() or stem(w) in self._known:
+                continue
+            cutoff = 88 if len(w) < 7 else 82
+            match = process.extractOne(w, self._choices, scorer=fuzz.ratio, score_cutoff=cutoff)
+            if match:
+                fixes[w] = match[0]
+        folded = fold(text)
+        for wrong, right in fixes.items():
+            folded = re.sub(rf"\b{re.escape(wrong)}\b", right, folded)
+        return folded, fixes
+
+    def expand(self, corrected: str) -> tuple[list[str], dict[str, set[str]]]:
+        found: list[str] = []
+        alternatives: dict[str, set[str]] = {}
+        taken = corrected
+        for key, values in self._synonyms:
+            if re.search(rf"\b{re.escape(key)}\b", taken):
+                taken = re.sub(rf"\b{re.escape(key)}\b", " ", taken)
+                found.extend(v for v in values if v not in found)
+                alt = {s for v in values for s in analyze(v)}
+                for s in analyze(key):
+                    alternatives.setdefault(s, set()).update(alt)
+        return found, alternatives
+
+    def build(self, message: str, history: list[dict] | None = None) -> Query:
+        corrected, fixes = self.correct(message)
+        expansions, alternatives = self.expand(corrected)
+        terms: dict[str, float] = {}
+        for s in analyze(corrected):
+            terms[s] = 1.0
+        for s in analyze(" ".join(expansions)):
+            terms.setdefault(s, EXPANSION_WEIGHT)
+        carried = None
+        earlier = [m.get("content", "") for m in (history or []) if m.get("role") == "user" and m.get("content")]
+        if earlier and self._is_elliptical(message):
+            carried = earlier[-1]
+            if len(earlier) > 1 and self._is_elliptical(carried):
+                carried = earlier[-2] + " " + carried
+            carried_corrected, _ = self.correct(carried)
+            carried_exp, _ = self.expand(carried_corrected)
+            for s in analyze(carried_corrected + " " + " ".join(carried_exp)):
+                terms.setdefault(s, CARRIED_WEIGHT)
+        text = " ".join(x for x in (corrected, " ".join(expansions), fold(carried) if carried else "") if x)
+        return Query(message, corrected, text, terms, alternatives, fixes, expansions, carried)

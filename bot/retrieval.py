@@ -1,0 +1,59 @@
+"""Hybrid retrieval: dense (Chroma) and keyword (bm25s) over the same chunks, fused by reciprocal rank.
+
+Reciprocal rank fusion needs no score calibration between the two retrievers, which matters here: BM25
+scores depend on the corpus size and cosine similarities on the model. Blocked chunks (dosing, remedies)
+are excluded by both retrievers, and any chunk the catalogue does not list is ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.vectorstores import VectorStore
+from pydantic import ConfigDict
+
+
+class HybridRetriever(BaseRetriever):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    vectorstore: VectorStore
+    library: Any  # bot.library.Library
+    k: int = 6
+    k_dense: int = 16
+    k_keyword: int = 16
+    rrf_k: int = 60
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        embedding: list[float] | None = None,
+        terms: list[str] | None = None,
+    ) -> list[Document]:
+        from ingest.text import analyze
+
+        chunks = self.library.chunks
+        vector = embedding if embedding is not None else self.vectorstore.embeddings.embed_query(query)
+        dense = self.vectorstore.similarity_search_by_vector_with_relevance_scores(
+            list(map(float, vector)), k=self.k_dense, filter={"blocked": False}
+        )
+        dense_ranked = [(d.id, 1.0 - float(dist)) for d, dist in dense if d.id in chunks and not chunks[d.id].blocked]
+        keyword_ranked = self.library.keyword.search(terms if terms is not None else analyze(query), self.k_keyword)
+        keyword_ranked = [(cid, s) for cid, s in keyword_ranked if cid in chunks and not chunks[cid].blocked]
+
+        fused: dict[str, dict[str, float]] = {}
+        for name, ranked in (("dense", dense_ranked), ("keyword", keyword_ranked)):
+            for rank, (cid, score) in enumerate(ranked):
+                entry = fused.setdefault(cid, {"dense": 0.0, "keyword": 0.0, "fused": 0.0})
+                entry[name] = round(score, 4)
+                entry[f"{name}_rank"] = rank + 1
+                entry["fused"] += 1.0 / (self.rrf_k + rank + 1)
+        best = sorted(fused.items(), key=lambda kv: -kv[1]["fused"])[: self.k]
+        return [
+            Document(page_content=chunks[cid].text, id=cid, metadata={"chunk_id": cid, "source": chunks[cid].source, **s})
+            for cid, s in best
+        ]
