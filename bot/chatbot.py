@@ -27,6 +27,9 @@ log = logging.getLogger("verbatim.bot")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
+# A message with no health word at all must match the documents this well to be answered (else out_of_scope).
+OFF_TOPIC_MIN_COSINE = 0.5
+
 SAFE_FALLBACK = (
     "I'm sorry — I can't answer that right now. Please ask your doctor or care team. "
     "In an emergency, call 112 (Europe) or 911 (US and Canada)."
@@ -133,10 +136,15 @@ class ChatBot:
             t = time.perf_counter()
             selection = self.selector.select(query, query_vec, candidates)
             trace["passages"] = [s.to_dict() for s in selection.scored[:12]]
-            trace["abstain"] = {"abstain": selection.abstain, "why": selection.why}
+            trace["abstain"] = {"abstain": selection.abstain, "why": selection.why, **selection.evidence}
             trace["timings_ms"]["selection"] = _ms(t)
-            if selection.abstain:
-                kind = "no_answer" if decision.on_topic else "out_of_scope"
+            on_topic = decision.on_topic or bool(query.expansions) or self.input_guard.mentions_health(query.corrected)
+            off_topic = not on_topic and selection.evidence.get("best_cosine", 0) < OFF_TOPIC_MIN_COSINE
+            if selection.abstain or off_topic:
+                kind = "no_answer" if on_topic else "out_of_scope"
+                trace["abstain"]["abstain"] = True
+                if off_topic and not selection.abstain:
+                    trace["abstain"]["why"] = f"no health word and best cosine < {OFF_TOPIC_MIN_COSINE}"
                 return Reply(kind, _message(kind), None, (), trace)
 
             stage = "compose"

@@ -21,11 +21,13 @@ from .types import Quote
 
 # Weights of the passage score and the abstention thresholds; calibrated on eval/sets (docs/benchmarks.md).
 W_COSINE, W_LEXICAL, W_CHUNK = 0.55, 0.35, 0.10
-MIN_COSINE = 0.30  # below this and below MIN_LEXICAL: the documents do not cover the question
-MIN_LEXICAL = 0.45
+MIN_COSINE = 0.32  # below this and below MIN_LEXICAL: the documents do not cover the question
+MIN_LEXICAL = 0.12
+UNKNOWN_WORD_MAX_COSINE = 0.5  # a question word the library never uses, no word matched: abstain below this
 KEEP_RATIO = 0.88  # further quotes must score at least this share of the best
 GROUP_RATIO = 0.75  # neighbouring list items join a quote above this share of the best
 MAX_GROUP = 4
+DIRECT_PASSAGES = 12  # passages found by their own embedding (small libraries) join the chunk candidates
 
 
 @dataclass
@@ -54,20 +56,35 @@ class Selection:
     scored: list[Scored] = field(default_factory=list)
     abstain: bool = False
     why: str = ""
+    evidence: dict = field(default_factory=dict)
 
 
 class PassageSelector:
-    def __init__(self, library: Library, max_quotes: int = 3) -> None:
+    def __init__(self, library: Library, max_quotes: int = 3, config: dict | None = None) -> None:
+        from ingest.text import analyze
+
+        cfg = config or prompts.load("answering")
         self.library = library
         self.max_quotes = max_quotes
+        self._generic = set(analyze(" ".join(cfg["generic_words"])))
+        self._types = [
+            (name, re.compile(t["question"], re.I), re.compile(t["answer"], re.I), float(t["boost"]))
+            for name, t in cfg["question_types"].items()
+        ]
+
+    def uncovered(self, query: Query) -> list[str]:
+        """Words of the question the library never uses (and no synonym explains): it does not cover them."""
+        stems = self.library.stems
+        return [
+            t for t, w in query.terms.items()
+            if w >= 1.0 and t not in stems and t not in self._generic and not (query.alternatives.get(t, set()) & stems)
+        ]
 
     def lexical(self, query: Query, p: Passage) -> float:
         """Share of the question's (idf-weighted) words that the passage or its headings contain."""
         lib = self.library
         own = lib.passage_terms.get(p.id, frozenset())
-        from ingest.text import analyze
-
-        heading = set(analyze(" ".join(p.section)))
+        heading = lib.heading_terms.get(p.section, frozenset())
         total = got = 0.0
         for term, weight in query.terms.items():
             idf = lib.idf.get(term, lib.max_idf) * weight
@@ -88,22 +105,34 @@ class PassageSelector:
             for p in lib.neighbours(lib.chunks[c["chunk_id"]]):
                 if lib.eligible(p.id):  # tagged passages are never eligible (checked again at output)
                     chunk_prior[p.id] = max(chunk_prior.get(p.id, 0.0), c["fused"] / best_fused)
+        for pid in lib.nearest_passages(vector, DIRECT_PASSAGES):
+            chunk_prior.setdefault(pid, 0.0)
         ids = list(chunk_prior)
         if not ids:
             return Selection(abstain=True, why="no eligible passage retrieved")
         cosines = lib.passage_vectors(ids) @ vector
+        from ingest.safety import fold
+
+        question = fold(query.message)
+        boosts = [(a, b) for _, q, a, b in self._types if q.search(question)]
         for pid, cos in zip(ids, cosines):
             p = lib.passages[pid]
             lex = self.lexical(query, p)
             score = W_COSINE * float(cos) + W_LEXICAL * lex + W_CHUNK * chunk_prior[pid]
+            score += sum(b for a, b in boosts if a.search(fold(p.text)))
             seen[pid] = Scored(p, score, float(cos), lex, chunk_prior[pid])
         ranked = sorted(seen.values(), key=lambda s: -s.score)
         top = ranked[0]
-        if top.cosine < MIN_COSINE and max(s.lexical for s in ranked) < MIN_LEXICAL:
-            return Selection(scored=ranked, abstain=True,
-                             why=f"weak evidence: best cosine {top.cosine:.2f} < {MIN_COSINE}, lexical < {MIN_LEXICAL}")
-        if top.lexical == 0 and top.cosine < MIN_COSINE + 0.15:
-            return Selection(scored=ranked, abstain=True, why=f"no word of the question found; cosine {top.cosine:.2f}")
+        best_cos = max(s.cosine for s in ranked)
+        best_lex = max(s.lexical for s in ranked)
+        missing = self.uncovered(query)
+        evidence = {"best_cosine": round(best_cos, 3), "best_lexical": round(best_lex, 3), "unknown_words": missing}
+        if missing and best_lex < MIN_LEXICAL and best_cos < UNKNOWN_WORD_MAX_COSINE:
+            return Selection(scored=ranked, abstain=True, evidence=evidence,
+                             why=f"the documents never use {', '.join(missing)}; best lexical {best_lex:.2f}")
+        if best_cos < MIN_COSINE and best_lex < MIN_LEXICAL:
+            return Selection(scored=ranked, abstain=True, evidence=evidence,
+                             why=f"weak evidence: best cosine {best_cos:.2f} < {MIN_COSINE} and best lexical {best_lex:.2f} < {MIN_LEXICAL}")
         groups: list[list[Scored]] = []
         used: set[str] = set()
         for s in ranked:
@@ -114,7 +143,7 @@ class PassageSelector:
             group = self._group(s, seen, top.score, used)
             groups.append(group)
             used.update(g.passage.id for g in group)
-        return Selection(groups=groups, scored=ranked)
+        return Selection(groups=groups, scored=ranked, evidence=evidence)
 
     def _group(self, s: Scored, seen: dict[str, Scored], best: float, used: set[str]) -> list[Scored]:
         """Neighbouring list items of the same list that also answer join the quote."""

@@ -75,6 +75,9 @@ class InputGuard:
             self._matrix = embed(texts)
             self._examples = texts
 
+    def mentions_health(self, text: str) -> bool:
+        return bool(self._health.search(fold(text)) or self._drugs.search(fold(text)))
+
     def is_elliptical(self, text: str) -> bool:
         """A follow-up that leans on the earlier turn ("And the nerves?", "Can it be cured though?")."""
         t = fold(text)

@@ -66,14 +66,19 @@ class Library:
         # Lexical statistics over passages (inverse document frequency of stems) for passage scoring.
         df: Counter[str] = Counter()
         self.passage_terms: dict[str, frozenset[str]] = {}
+        self.heading_terms: dict[tuple[str, ...], frozenset[str]] = {}
         for pid, p in self.passages.items():
             terms = frozenset(analyze(p.text))
             self.passage_terms[pid] = terms
-            df.update(terms)
+            if p.section not in self.heading_terms:
+                self.heading_terms[p.section] = frozenset(analyze(" ".join(p.section)))
+            df.update(terms | self.heading_terms[p.section])
         n = max(1, len(self.passages))
         self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self.max_idf = math.log(1 + (n + 0.5) / 0.5)
         self._vectors: dict[str, np.ndarray] = {}
+        self._warm_ids: list[str] = []
+        self._warm_matrix: np.ndarray | None = None
 
     # ---- vocabulary (typo tolerance) --------------------------------------------------------------
     @cached_property
@@ -107,10 +112,21 @@ class Library:
         return np.stack([self._vectors[i] for i in ids]) if ids else np.zeros((0, 384), dtype=np.float32)
 
     def warm(self, limit: int = 20000) -> None:
-        """Embed every eligible passage up front when the library is small enough (bundled corpus: < 1 s)."""
+        """Embed every eligible passage up front when the library is small enough (bundled corpus: < 1 s).
+
+        A warm library also searches passages directly (one matrix product), next to the chunk retrieval.
+        """
         ids = [pid for pid, p in self.passages.items() if not p.tags]
         if len(ids) <= limit:
-            self.passage_vectors(ids)
+            self._warm_ids = ids
+            self._warm_matrix = self.passage_vectors(ids)
+
+    def nearest_passages(self, vector: np.ndarray, k: int) -> list[str]:
+        if self._warm_matrix is None or not len(self._warm_ids):
+            return []
+        sims = self._warm_matrix @ vector
+        top = np.argsort(-sims)[:k]
+        return [self._warm_ids[i] for i in top]
 
     def context_text(self, p: Passage) -> str:
         """A passage with the headings that give it meaning ("Carbamazepine › Side effects: Drowsiness…")."""

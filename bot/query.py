@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
 
 import prompts
 from ingest.safety import fold
@@ -45,22 +46,25 @@ class Query:
 class QueryBuilder:
     def __init__(self, vocabulary: dict[str, int], is_elliptical: Callable[[str], bool], synonyms: dict | None = None) -> None:
         self._vocab = vocabulary
-        self._choices = [w for w, n in vocabulary.items() if len(w) >= 4]
         self._known = set(vocabulary) | set(STOPWORDS)
         syn = synonyms or prompts.load("synonyms")
         # longest phrases first, so "red hot face" wins over "face"
         self._synonyms = sorted(((fold(k), [str(x) for x in v]) for k, v in syn.items()), key=lambda kv: -len(kv[0]))
         for key, _ in self._synonyms:
             self._known.update(key.split())
+        # frequent words first: among equally close corrections the more common word wins
+        self._choices = sorted(self._known, key=lambda w: -vocabulary.get(w, 1))
         self._is_elliptical = is_elliptical
+        self._stems = {stem(w) for w in self._known}
 
     def correct(self, text: str) -> tuple[str, dict[str, str]]:
         fixes: dict[str, str] = {}
         for w in set(words(text)):
-            if len(w) < 5 or w in self._known or w.isdigit() or stem(w) in self._known:
+            if len(w) < 4 or w in self._known or w.isdigit() or stem(w) in self._stems:
                 continue
-            cutoff = 88 if len(w) < 7 else 82
-            match = process.extractOne(w, self._choices, scorer=fuzz.ratio, score_cutoff=cutoff)
+            # one edit for short words, two for long ones (Damerau: a swapped pair is one edit)
+            max_edits = 1 if len(w) <= 6 else 2
+            match = process.extractOne(w, self._choices, scorer=DamerauLevenshtein.distance, score_cutoff=max_edits)
             if match:
                 fixes[w] = match[0]
         folded = fold(text)
