@@ -118,7 +118,7 @@ class ChatBot:
 
             stage = "input_guard"
             t = time.perf_counter()
-            decision = self.input_guard.check(message, history, msg_vec)
+            decision = self.input_guard.check(message, history, msg_vec, query.corrected)
             trace["input_guard"] = decision.to_dict()
             trace["timings_ms"]["input_guard"] = _ms(t)
             if decision.action != ALLOW:

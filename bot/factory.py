@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from langchain_chroma import Chroma
 
+import prompts
+
 from ingest.embeddings import SentenceTransformerEmbeddings
 from ingest.settings import Settings
 
@@ -29,7 +31,12 @@ def build(settings: Settings) -> ChatBot:
     return ChatBot(
         library=library,
         input_guard=guard,
-        query_builder=QueryBuilder(library.vocabulary, guard.is_elliptical),
+        query_builder=QueryBuilder(
+            {**{w: 1 for w in prompts.load("safety_policy")["guard"]["spelling_words"]}, **library.vocabulary},
+            guard.is_elliptical,
+            # whole words of the model's WordPiece vocabulary: real English words are never "corrected"
+            dictionary=embeddings.dictionary,
+        ),
         retriever=HybridRetriever(vectorstore=vectorstore, library=library),
         selector=PassageSelector(library, settings.max_quotes),
         composer=QuoteComposer(library),

@@ -56,6 +56,10 @@ class InputGuard:
         self._amount = _rx(g["amount_intent"])
         self._change = _rx(g["change_intent"])
         self._take = _rx(g["take_words"])
+        # a change verb right before a medicine's name: "increase my carbamazepine", "start Tegretol"
+        self._verb_drug = re.compile(
+            rf"\b(?:{g['change_verbs']})\s+(?:\w+\s+){{0,2}}(?:{'|'.join(g['drugs'])})", re.I
+        )
         self._remedy_strong = _rx(g["remedy_strong"])
         self._remedy_weak = _rx(g["remedy_weak"])
         self._remedy_intent = _rx(g["remedy_intent"])
@@ -63,6 +67,11 @@ class InputGuard:
         self._manipulation = _rx(g["manipulation"])
         self._elliptical = _rx(g["elliptical"])
         self._health = _rx(g["health_terms"])
+        self._dose_words = _rx(g["dose_words"])
+        self._not_dosing = _rx(g["not_dosing"])
+        self._informational = _rx(g["informational"])
+        self._fever = _rx(g["fever_now"])
+        self._chemo = _rx(g["chemo_context"])
         self._min_sim = float(g["semantic"]["min_similarity"])
         self._min_margin = float(g["semantic"]["min_margin"])
         self._embed = embed
@@ -105,13 +114,18 @@ class InputGuard:
             return GuardDecision(REFUSAL, UNPROVEN_REMEDY, "lexicon", strong + weak)
         drugs = self.drugs_in(text)
         medicine = _hits(self._medicine, t)
-        amount = _hits(self._amount, t)
+        amount = [] if self._not_dosing.search(t) else _hits(self._amount, t)
         change = _hits(self._change, t)
         take = _hits(self._take, t)
         subject = drugs or medicine
+        not_dosing = bool(self._not_dosing.search(t))
+        dose_words = _hits(self._dose_words, t)
+        if dose_words and (drugs or not not_dosing):
+            return GuardDecision(REFUSAL, DOSING, "lexicon", dose_words + drugs, topic=_first(drugs))
         if amount and (subject or take):
             return GuardDecision(REFUSAL, DOSING, "lexicon", amount + drugs + medicine + take, topic=_first(drugs))
-        if change and subject:
+        verb_drug = self._verb_drug.findall(t)
+        if (change and subject) or verb_drug:
             return GuardDecision(REFUSAL, DOSING, "lexicon", change + drugs + medicine, topic=_first(drugs))
         return GuardDecision(ALLOW, layer="lexicon", topic=_first(drugs), on_topic=bool(self._health.search(t) or drugs))
 
@@ -126,11 +140,22 @@ class InputGuard:
         return self._labels[best], float(sims[best]), float(sims[best] - benign), self._examples[best]
 
     # ---- all layers -------------------------------------------------------------------------------
-    def check(self, message: str, history: list[dict] | None = None, vector: np.ndarray | None = None) -> GuardDecision:
+    def check(
+        self, message: str, history: list[dict] | None = None, vector: np.ndarray | None = None, corrected: str = ""
+    ) -> GuardDecision:
+        """`corrected`: the message with misspellings fixed ("vomitting blod"); both versions are checked."""
         decision = self.lexicon(message)
+        if decision.action == ALLOW and corrected and corrected != fold(message):
+            fixed = self.lexicon(corrected)
+            if fixed.action != ALLOW:
+                fixed.evidence.append("after spelling correction")
+                decision = fixed
         decision.manipulation = _hits(self._manipulation, fold(message))
         if decision.action != ALLOW:
             return decision
+        earlier_text = " ".join(m.get("content", "") for m in (history or []) if m.get("role") == "user")
+        if self._fever.search(fold(message)) and self._chemo.search(fold(earlier_text + " " + message)):
+            return GuardDecision(EMERGENCY, "fever_chemo", "conversation", ["fever now, chemotherapy earlier"])
 
         label, sim, margin, example = self.semantic(vector)
         if label != "benign" and sim >= self._min_sim and margin >= self._min_margin:
@@ -152,7 +177,9 @@ class InputGuard:
             previous = [self.lexicon(m) for m in earlier]
             last_refusal = next((p for p in reversed(previous) if p.action == REFUSAL), None)
             pressure = decision.manipulation or (leaning and not self._health.search(t))
-            if last_refusal and (pressure or (leaning and (self._amount.search(t) or self._take.search(t)))):
+            asks_more = self._amount.search(t) or self._take.search(t) or self._change.search(t)
+            informational = self._informational.search(t) and not asks_more
+            if last_refusal and not informational and (pressure or (leaning and asks_more)):
                 return GuardDecision(
                     REFUSAL, last_refusal.reason, "conversation",
                     [f"an earlier message was refused ({last_refusal.reason})", *decision.manipulation],

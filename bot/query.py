@@ -44,7 +44,14 @@ class Query:
 
 
 class QueryBuilder:
-    def __init__(self, vocabulary: dict[str, int], is_elliptical: Callable[[str], bool], synonyms: dict | None = None) -> None:
+    def __init__(
+        self,
+        vocabulary: dict[str, int],
+        is_elliptical: Callable[[str], bool],
+        synonyms: dict | None = None,
+        dictionary: set[str] | frozenset[str] = frozenset(),
+    ) -> None:
+        """`vocabulary`: words a misspelling may be corrected to; `dictionary`: real words never corrected."""
         self._vocab = vocabulary
         self._known = set(vocabulary) | set(STOPWORDS)
         syn = synonyms or prompts.load("synonyms")
@@ -56,14 +63,15 @@ class QueryBuilder:
         self._choices = sorted(self._known, key=lambda w: -vocabulary.get(w, 1))
         self._is_elliptical = is_elliptical
         self._stems = {stem(w) for w in self._known}
+        self._dictionary = dictionary
 
     def correct(self, text: str) -> tuple[str, dict[str, str]]:
         fixes: dict[str, str] = {}
         for w in set(words(text)):
-            if len(w) < 4 or w in self._known or w.isdigit() or stem(w) in self._stems:
+            if len(w) < 4 or w in self._known or w in self._dictionary or w.isdigit() or stem(w) in self._stems:
                 continue
             # one edit for short words, two for long ones (Damerau: a swapped pair is one edit)
-            max_edits = 1 if len(w) <= 6 else 2
+            max_edits = 1 if len(w) <= 8 else 2
             match = process.extractOne(w, self._choices, scorer=DamerauLevenshtein.distance, score_cutoff=max_edits)
             if match:
                 fixes[w] = match[0]

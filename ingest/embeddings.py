@@ -35,6 +35,12 @@ class SentenceTransformerEmbeddings(Embeddings):
     def max_tokens(self) -> int:
         return int(self._model.max_seq_length)
 
+    @property
+    def dictionary(self) -> frozenset[str]:
+        """Whole words the tokenizer knows (a ~20k-word English dictionary that ships with the model)."""
+        vocab = self._model.tokenizer.get_vocab()
+        return frozenset(w for w in vocab if w.isalpha() and w.isascii() and len(w) > 2)
+
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces per text, special tokens included, without truncation."""
         enc = self._model.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]

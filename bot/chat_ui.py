@@ -1,0 +1,189 @@
+"""Pure functions that turn the bot's data into what the patient page shows (no server, no Gradio import).
+
+Chat messages use Gradio's `{"role", "content"}` format; contents are Markdown. Everything that came from a
+person or a document is made inert here, before Gradio's own sanitiser runs (defence in depth):
+- the patient's words are fully escaped (`escape_markdown`): shown exactly as typed, never as markup;
+- the bot's Markdown (which embeds document quotes) keeps its formatting but cannot carry HTML, images or
+  script links (`safe_markdown`).
+The only HTML in a message is the wrapper this module writes around a reply, which gives each reply kind a
+CSS class (refusals, no-answer and emergencies look different) and a visible label for people who cannot
+see colours.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Iterable, Mapping
+
+import prompts
+
+from .types import Quote, Reply
+
+# ------------------------------------------------------------------------------------------- wording
+
+PAGE_TITLE = "Verbatim — patient information"
+
+DISCLAIMER_MD = (
+    "**Verbatim answers only with quotes from the documents listed on this page.** "
+    "It gives information, **not medical advice**, and cannot replace your doctor, nurse or pharmacist.\n\n"
+    "**In an emergency, call 112 (Europe) or 911 (US and Canada) now** — do not wait for an answer here."
+)
+
+EXAMPLE_QUESTIONS: tuple[str, ...] = (
+    "What is a paraneoplastic syndrome?",
+    "What symptoms can it cause?",
+    "How is it diagnosed?",
+    "How is it treated?",
+)
+
+EMERGENCY_BANNER_HTML = (
+    '<div class="vb-emergency-banner" role="alert">'
+    "<strong>This may be an emergency.</strong> Call <strong>112</strong> (Europe) or <strong>911</strong> "
+    "(US and Canada) now, or go to the nearest emergency department."
+    "</div>"
+)
+
+STILL_ANSWERING = "Still answering your last question — please wait for the answer before sending another."
+NO_SOURCES_MD = "_No sources yet. The documents quoted in answers will be listed here._"
+PENDING_MD = "_Looking in the documents…_"
+FEEDBACK_THANKS = {"up": "Thank you for your feedback.", "down": "Thank you — we'll use this to improve."}
+
+# kind → (label shown above the reply, CSS class). Answers need no label: they open with their own lead-in.
+KIND_STYLE: dict[str, tuple[str | None, str]] = {
+    "answer": (None, "vb-answer"),
+    "refusal": ("I can't help with that", "vb-refusal"),
+    "no_answer": ("Not in the documents", "vb-no-answer"),
+    "out_of_scope": ("Outside what I can answer", "vb-out-of-scope"),
+    "emergency": ("EMERGENCY — call 112 or 911 now", "vb-emergency"),
+}
+
+# ------------------------------------------------------------------------------------------ escaping
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_IMAGE = re.compile(r"!\[")
+_UNSAFE_LINK = re.compile(r"\]\(\s*(?:javascript|data|vbscript|file):[^)]*\)", re.IGNORECASE)
+
+
+def escape_markdown(text: str) -> str:
+    """Text a person typed, shown literally: no HTML, no Markdown formatting, no links or images."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def safe_markdown(text: str) -> str:
+    """The bot's Markdown with everything active removed: raw HTML (every `<` becomes `&lt;`, so no tag,
+    comment or script can form), images (no remote loads) and javascript:/data: links."""
+    text = text.replace("<", "&lt;")
+    text = _IMAGE.sub(r"!\\[", text)
+    return _UNSAFE_LINK.sub("](#)", text)
+
+
+# ------------------------------------------------------------------------------------------ messages
+
+
+def user_message(text: str) -> dict[str, str]:
+    return {"role": "user", "content": escape_markdown(text)}
+
+
+def pending_message(partial_text: str = "") -> dict[str, str]:
+    """The assistant message while a reply streams in."""
+    return {"role": "assistant", "content": safe_markdown(partial_text) if partial_text.strip() else PENDING_MD}
+
+
+def reply_markdown(reply: Reply) -> str:
+    """A finished reply: its kind's label and wrapper around the bot's (made-safe) Markdown."""
+    label, css = KIND_STYLE.get(reply.kind, KIND_STYLE["no_answer"])
+    head = f"**{label}**\n\n" if label else ""
+    # blank lines around the body: Markdown inside an HTML block is only parsed after a blank line
+    return f'<div class="vb-reply {css}">\n\n{head}{safe_markdown(reply.text)}\n\n</div>'
+
+
+def reply_message(reply: Reply) -> dict[str, str]:
+    return {"role": "assistant", "content": reply_markdown(reply)}
+
+
+def turn_messages(message: str, reply: Reply) -> list[dict[str, str]]:
+    """One finished turn as the two chat messages the patient sees."""
+    return [user_message(message), reply_message(reply)]
+
+
+def history_entry(message: str, reply: Reply) -> list[dict[str, str]]:
+    """The same turn in the form the bot reads back as history: the raw words, not the display markup."""
+    return [{"role": "user", "content": message}, {"role": "assistant", "content": reply.text}]
+
+
+# ------------------------------------------------------------------------------------------- input
+
+
+def check_message(text: str | None, limit: int) -> str | None:
+    """Why a message cannot be sent (shown next to the input box), or None when it can."""
+    text = (text or "").strip()
+    if not text:
+        return prompts.message("empty_message")
+    if len(text) > limit:
+        return prompts.message("too_long", length=f"{len(text):,}", limit=f"{limit:,}")
+    return None
+
+
+# ------------------------------------------------------------------------------------------- sources
+
+
+def format_review_date(value: Any) -> str | None:
+    """"2025-07-04" → "4 July 2025"; anything unparseable is shown as given; empty → None."""
+    if value in (None, ""):
+        return None
+    try:
+        d = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return str(value)
+    return f"{d.day} {d:%B %Y}"
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """A document as the patient page lists it."""
+
+    source: str
+    title: str
+    publisher: str | None = None
+    last_reviewed: str | None = None
+
+
+def _reviewed(value: Any) -> str:
+    when = format_review_date(value)
+    return f"last reviewed {when}" if when else "no review date given"
+
+
+def library_markdown(documents: Iterable[SourceDocument]) -> str:
+    """The documents the bot can quote from (shown with the disclaimer)."""
+    lines = []
+    for d in documents:
+        publisher = f" — {escape_markdown(d.publisher)}" if d.publisher else ""
+        lines.append(f"- **{escape_markdown(d.title)}**{publisher} ({_reviewed(d.last_reviewed)})")
+    return "\n".join(lines) if lines else "_The document library is empty._"
+
+
+def _get(q: Quote | Mapping[str, Any], name: str) -> Any:
+    return q.get(name) if isinstance(q, Mapping) else getattr(q, name)
+
+
+def sources_markdown(quotes: Iterable[Quote | Mapping[str, Any]]) -> str:
+    """The documents behind the conversation so far: each once, with the sections quoted from it."""
+    docs: dict[str, dict[str, Any]] = {}
+    for q in quotes:
+        doc = docs.setdefault(_get(q, "source"), {"title": _get(q, "title") or _get(q, "source"),
+                                                   "reviewed": _get(q, "last_reviewed"), "sections": []})
+        section = _get(q, "section")
+        if section and section not in doc["sections"]:
+            doc["sections"].append(section)
+    if not docs:
+        return NO_SOURCES_MD
+    out = []
+    for source, d in docs.items():
+        sections = "; ".join(escape_markdown(s) for s in d["sections"])
+        out.append(f"- **{escape_markdown(d['title'])}** ({_reviewed(d['reviewed'])})"
+                   + (f"  \n  Sections quoted: {sections}" if sections else "")
+                   + f"  \n  File: `{source.replace('`', '')}`")
+    return "\n".join(out)

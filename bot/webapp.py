@@ -1,0 +1,413 @@
+"""The patient page (Gradio Blocks) and the one web server that hosts it.
+
+`create_app()` composes the server: the bot, the conversation log, the patient chat mounted at "/", and a
+health check. Other apps (the staff console at `/staff`) are mounted *before* the patient chat, because a
+mount at "/" catches every path. What a reply looks like is decided in `chat_ui` (pure functions); this
+module only wires events, per-patient state and the log together.
+"""
+
+from __future__ import annotations
+
+import os
+
+# before gradio / chromadb are imported: no phoning home from a patient-facing server
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import functools
+import logging
+import sys
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Iterator, Protocol, Sequence
+
+import gradio as gr
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+import prompts
+from ingest.settings import Settings
+
+from . import chat_ui as ui
+from .conversation_log import ConversationLog, new_conversation_id, utcnow
+from .types import Reply
+
+log = logging.getLogger("verbatim.web")
+
+# ---- Gradio queue and concurrency: chosen on purpose ---------------------------------------------------
+# The bot is CPU-bound (embedding the question, scoring passages) and the host has 2 cores. Answers take
+# ~0.1–0.6 s of CPU, so running more of them at once than there are cores only adds context switching
+# and spreads every patient's wait; running one at a time would let a single slow answer block everyone.
+# CHAT_CONCURRENCY = 4 keeps both cores busy while a reply streams out or a turn's commit waits on fsync.
+# All triggers that answer a question (Enter, Send, example buttons) share one concurrency_id, so the
+# limit holds for the whole page, not per button. The queue is bounded (QUEUE_MAX_SIZE): beyond it a
+# patient gets Gradio's "queue is full, try again" notice at once instead of an unbounded wait.
+# Cheap events (accepting a message, feedback, new conversation) skip the queue (queue=False): they never
+# wait behind answers, so the page reacts instantly even under load.
+CHAT_CONCURRENCY = 4
+QUEUE_MAX_SIZE = 256
+# A reply that has not finished after this long (e.g. its queued job was dropped) stops blocking the next.
+STALE_PENDING = timedelta(minutes=2)
+
+CSS = """
+#vb-page { max-width: 72rem; margin: 0 auto; }
+#vb-disclaimer { border: 2px solid #1f4e79; background: #eef5fc; color: #0b2540; border-radius: .5rem;
+  padding: .25rem 1rem; }
+#vb-disclaimer * { color: #0b2540; }
+.vb-emergency-banner { background: #b00020; color: #fff; font-size: 1.25rem; line-height: 1.4;
+  padding: .75rem 1rem; border-radius: .5rem; border: 3px solid #5f0010; }
+.vb-emergency-banner strong { color: #fff; }
+.vb-reply { border-radius: .5rem; }
+.vb-reply blockquote { border-left: 4px solid #1f4e79; margin: .5rem 0; padding: .25rem .75rem; }
+.vb-refusal { border-left: 6px solid #a15c00; background: #fff4e5; color: #3d2400; padding: .5rem .75rem; }
+.vb-no-answer, .vb-out-of-scope { border-left: 6px solid #4a55a2; background: #eef0fb; color: #1d2152;
+  padding: .5rem .75rem; }
+.vb-emergency { border: 3px solid #b00020; background: #fdecea; color: #5f0010; padding: .5rem .75rem;
+  font-size: 1.1em; }
+.vb-refusal *, .vb-no-answer *, .vb-out-of-scope *, .vb-emergency * { color: inherit; }
+#vb-status:not(:empty) { font-weight: 600; }
+#vb-status p { color: #8a3b00; }
+.vb-examples button { white-space: normal; text-align: left; }
+@media (max-width: 640px) {
+  #vb-page h1 { font-size: 1.5rem; }
+  .vb-emergency-banner { font-size: 1.1rem; }
+}
+"""
+
+# Screen readers: announce status changes (validation messages, "still answering", thanks for feedback).
+JS_ON_LOAD = """
+() => {
+  const label = () => {
+    const status = document.getElementById("vb-status");
+    if (!status) return false;
+    status.setAttribute("role", "status");
+    status.setAttribute("aria-live", "polite");
+    return true;
+  };
+  if (!label()) { const t = setInterval(() => { if (label()) clearInterval(t); }, 200); }
+}
+"""
+
+
+class ChatBotLike(Protocol):
+    """What the page needs from the bot (`bot.ChatBot` implements it)."""
+
+    def stream(self, message: str, history: list[dict] | None = None) -> Iterator[str | Reply]: ...
+
+
+@dataclass
+class ChatSession:
+    """One patient's conversation, held per browser session (Gradio State) — never shared, never global.
+
+    The conversation id is drawn at the first turn (not here: Gradio deep-copies the initial state into every
+    session, so an id drawn here would be the same for all patients).
+    """
+
+    conversation_id: str | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)  # what the chat shows
+    history: list[dict[str, str]] = field(default_factory=list)  # what the bot reads back
+    turn_ids: dict[int, int] = field(default_factory=dict)  # index of an assistant message → turn id
+    ratings: dict[int, str | None] = field(default_factory=dict)  # turn id → "up" | "down" | None
+    quotes: list[dict[str, Any]] = field(default_factory=list)  # every quote shown so far
+    emergency: bool = False
+    pending: str | None = None  # accepted message whose reply has not finished
+    pending_since: datetime | None = None
+    answering: bool = False
+    feedback_turn: int | None = None  # turn whose optional comment box is open
+
+    def busy(self, now: datetime) -> bool:
+        return self.pending is not None and self.pending_since is not None and now - self.pending_since < STALE_PENDING
+
+    def feedback_value(self) -> list[str | None]:
+        """The thumbs state of each assistant message, in order, for the Chatbot's `feedback_value`."""
+        values = []
+        for i, m in enumerate(self.messages):
+            if m["role"] == "assistant":
+                r = self.ratings.get(self.turn_ids.get(i, -1))
+                values.append({"up": "Like", "down": "Dislike"}.get(r or ""))
+        return values
+
+
+_claim_lock = threading.Lock()  # accepting and claiming a pending message: check-and-set across threads
+
+
+class PatientChat:
+    """Event handlers of the patient page. Configuration in `__init__`, one patient's data in each call."""
+
+    def __init__(self, bot: ChatBotLike, conversation_log: ConversationLog, max_message_chars: int) -> None:
+        self.bot = bot
+        self.log = conversation_log
+        self.max_message_chars = max_message_chars
+
+    # ---- sending ------------------------------------------------------------------------------------
+    def accept(self, text: str | None, session: ChatSession):
+        """Validate and show the patient's message at once (no queue). Returns textbox, chat, session, status."""
+        now = utcnow()
+        with _claim_lock:  # two sends of one patient can arrive together (see trigger_mode below)
+            if session.busy(now):
+                # a double click sends an empty box: keep the box as it is; a new question goes back into it
+                keep = text if (text or "").strip() else gr.update()
+                return keep, gr.update(), session, ui.STILL_ANSWERING
+            problem = ui.check_message(text, self.max_message_chars)
+            if problem:
+                return gr.update(), gr.update(), session, problem  # the text stays in the box to be fixed
+            message = (text or "").strip()
+            session.pending, session.pending_since, session.answering = message, now, False
+            session.messages = [*session.messages, ui.user_message(message), ui.pending_message()]
+        return "", self._chat(session), session, ""
+
+    def respond(self, session: ChatSession):
+        """Stream the reply to the accepted message, store the turn, update sources and the banner."""
+        with _claim_lock:
+            if session.pending is None or session.answering:
+                return  # nothing accepted (empty, too long, still answering): nothing to do
+            session.answering = True
+            message, started = session.pending, session.pending_since or utcnow()
+        try:
+            reply = None
+            streamed = ""
+            try:
+                for part in self.bot.stream(message, list(session.history)):
+                    if isinstance(part, Reply):
+                        reply = part
+                        break
+                    streamed += part
+                    session.messages[-1] = ui.pending_message(streamed)
+                    yield self._outputs(session)
+            except Exception as exc:  # the bot fails closed itself; this is the last line of defence
+                log.exception("the bot raised")
+                reply = _safe_failure({"error": {"stage": "web", "type": type(exc).__name__, "message": str(exc)[:500]}})
+            if reply is None:
+                reply = _safe_failure({"error": {"stage": "web", "message": "the bot ended without a reply"}})
+            index = len(session.messages) - 1
+            session.messages[index] = ui.reply_message(reply)
+            session.history += ui.history_entry(message, reply)
+            session.quotes += [q.to_dict() for q in reply.quotes]
+            session.emergency = session.emergency or reply.kind == "emergency"
+            session.conversation_id = session.conversation_id or new_conversation_id()
+            try:
+                session.turn_ids[index] = self.log.record_turn(session.conversation_id, message, reply,
+                                                               started_at=started)
+            except Exception:  # the patient still gets the answer; the operator sees the error
+                log.exception("could not store a turn in the conversation log")
+        finally:
+            session.pending, session.pending_since, session.answering = None, None, False
+        yield self._outputs(session)
+
+    # ---- feedback -----------------------------------------------------------------------------------
+    def rate(self, session: ChatSession, data: gr.LikeData):
+        """Thumbs up/down on an answer: stored at once; then offer the optional comment box."""
+        index = data.index if isinstance(data.index, int) else data.index[0]
+        turn_id = session.turn_ids.get(index)
+        if turn_id is None or session.conversation_id is None:
+            return session, gr.update(visible=False), gr.update(), "Feedback can't be saved for this message."
+        rating = {True: "up", False: "down", "Like": "up", "Dislike": "down"}.get(data.liked)
+        try:
+            self.log.set_feedback(turn_id, rating, conversation_id=session.conversation_id, keep_comment=True)
+        except Exception:
+            log.exception("could not store feedback")
+            return session, gr.update(visible=False), gr.update(), "Sorry — your feedback could not be saved."
+        session.ratings[turn_id] = rating
+        if rating is None:
+            session.feedback_turn = None
+            return session, gr.update(visible=False), gr.update(), ""
+        session.feedback_turn = turn_id
+        prompt = "You found this answer helpful." if rating == "up" else "You found this answer not helpful."
+        return session, gr.update(visible=True), f"{prompt} Would you like to tell us why? (optional)", ""
+
+    def comment(self, text: str | None, session: ChatSession):
+        """The optional comment to the last rating. Returns comment box, its visibility, session, status."""
+        turn_id = session.feedback_turn
+        if turn_id is None:
+            return "", gr.update(visible=False), session, ""
+        rating = session.ratings.get(turn_id)
+        try:
+            self.log.set_feedback(turn_id, rating, (text or "").strip() or None,
+                                  conversation_id=session.conversation_id, keep_comment=not (text or "").strip())
+        except Exception:
+            log.exception("could not store a feedback comment")
+            return gr.update(), gr.update(), session, "Sorry — your comment could not be saved. Please try again."
+        session.feedback_turn = None
+        return "", gr.update(visible=False), session, ui.FEEDBACK_THANKS.get(rating or "", "Thank you.")
+
+    def close_comment(self, session: ChatSession):
+        session.feedback_turn = None
+        return "", gr.update(visible=False), session
+
+    # ---- new conversation ---------------------------------------------------------------------------
+    def reset(self):
+        session = ChatSession()
+        return (self._chat(session), session, ui.NO_SOURCES_MD, gr.update(visible=False), "", "",
+                gr.update(visible=False))
+
+    # ---- outputs ------------------------------------------------------------------------------------
+    def _chat(self, session: ChatSession):
+        return gr.update(value=list(session.messages), feedback_value=session.feedback_value())
+
+    def _outputs(self, session: ChatSession):
+        """chat, session, sources, emergency banner."""
+        return (self._chat(session), session, ui.sources_markdown(session.quotes),
+                gr.update(visible=session.emergency))
+
+
+def _safe_failure(trace: dict[str, Any]) -> Reply:
+    try:
+        text = prompts.message("safe_failure")
+    except Exception:
+        text = "I'm sorry — I can't answer that right now. In an emergency, call 112 (Europe) or 911 (US and Canada)."
+    return Reply("no_answer", text, "error", (), trace)
+
+
+def library_documents(bot: Any) -> list[ui.SourceDocument]:
+    """The documents the bot quotes from, for the page's library list."""
+    docs = getattr(getattr(bot, "library", None), "documents", {}) or {}
+    return sorted(
+        (ui.SourceDocument(d.source, d.title, getattr(d, "publisher", None), getattr(d, "last_reviewed", None))
+         for d in docs.values()),
+        key=lambda d: d.title.lower(),
+    )
+
+
+def build_blocks(chat: PatientChat, documents: Sequence[ui.SourceDocument] = ()) -> gr.Blocks:
+    """The patient page."""
+    with gr.Blocks(title=ui.PAGE_TITLE, analytics_enabled=False) as page:
+        session = gr.State(ChatSession())
+        with gr.Column(elem_id="vb-page"):
+            gr.Markdown("# Verbatim\nAsk about the patient information in our document library. "
+                        "Every answer is quoted word for word from a named document.")
+            gr.Markdown(ui.DISCLAIMER_MD, elem_id="vb-disclaimer")
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=300):
+                    chatbot = gr.Chatbot(
+                        label="Conversation",
+                        elem_id="vb-chat",
+                        height="min(60vh, 36rem)",
+                        min_height="16rem",
+                        layout="bubble",
+                        sanitize_html=True,  # plus chat_ui's own escaping
+                        render_markdown=True,
+                        allow_tags=False,
+                        latex_delimiters=[],
+                        buttons=["copy"],  # no "share" to a public site
+                        feedback_options=("Like", "Dislike"),
+                        placeholder="**Ask a question below**, or pick one of the example questions.",
+                    )
+                    # right above the input, where a patient's eyes are when the reply arrives (also on a phone)
+                    banner = gr.HTML(ui.EMERGENCY_BANNER_HTML, visible=False, elem_id="vb-emergency")
+                    textbox = gr.Textbox(
+                        label="Your question",
+                        placeholder="Type your question and press Enter",
+                        lines=1,  # Enter sends (a multi-line box would need Shift+Enter); it grows as you type
+                        max_lines=6,
+                        elem_id="vb-input",
+                        autofocus=True,
+                    )
+                    status = gr.Markdown("", elem_id="vb-status")
+                    with gr.Row():
+                        send = gr.Button("Send", variant="primary", elem_id="vb-send", min_width=120)
+                        new = gr.Button("New conversation", variant="secondary", elem_id="vb-new", min_width=120)
+                    with gr.Group(visible=False, elem_id="vb-feedback") as feedback_box:
+                        feedback_prompt = gr.Markdown("")
+                        feedback_text = gr.Textbox(label="Your comment (optional)", max_length=500, lines=2,
+                                                   placeholder="What was good or missing? (no names or numbers, please)",
+                                                   elem_id="vb-comment")
+                        with gr.Row():
+                            feedback_send = gr.Button("Send comment", size="sm", elem_id="vb-comment-send")
+                            feedback_close = gr.Button("No thanks", size="sm", elem_id="vb-comment-close")
+                    gr.Markdown("**Example questions**")
+                    with gr.Row(elem_classes="vb-examples"):
+                        examples = [gr.Button(q, size="sm", variant="secondary") for q in ui.EXAMPLE_QUESTIONS]
+                with gr.Column(scale=2, min_width=260):
+                    gr.Markdown("## Sources in this conversation")
+                    sources = gr.Markdown(ui.NO_SOURCES_MD, elem_id="vb-sources")
+                    gr.Markdown("## Documents in the library\nAnswers quote only these documents:\n\n"
+                                + ui.library_markdown(documents), elem_id="vb-library")
+
+        answer_outputs = [chatbot, session, sources, banner]
+        hidden = {"show_progress": "hidden", "queue": False}
+
+        def ask(triggers: list, fn, inputs: list, api: str | None):
+            """Accept at once (no queue), then answer in the queue. `api` names the two steps for programmatic
+            clients (the load benchmark); other triggers of the same steps stay private."""
+            visibility = "undocumented" if api else "private"
+            # trigger_mode="multiple": a second send while the first is pending must reach `accept` and get
+            # the "still answering" notice, not be dropped silently by the browser
+            accepted = gr.on(triggers, fn, inputs, [textbox, chatbot, session, status], api_name=api,
+                             api_visibility=visibility, trigger_mode="multiple", **hidden)
+            return accepted.then(chat.respond, [session], answer_outputs, concurrency_id="chat",
+                                 concurrency_limit=CHAT_CONCURRENCY, show_progress="hidden",
+                                 api_name="respond" if api else None, api_visibility=visibility)
+
+        answering = [ask([textbox.submit, send.click], chat.accept, [textbox, session], "send")]
+        for button, question in zip(examples, ui.EXAMPLE_QUESTIONS):
+            answering.append(ask([button.click], functools.partial(chat.accept, question), [session], None))
+
+        chatbot.like(chat.rate, [session], [session, feedback_box, feedback_prompt, status],
+                     api_visibility="private", **hidden)
+        gr.on([feedback_send.click, feedback_text.submit], chat.comment, [feedback_text, session],
+              [feedback_text, feedback_box, session, status], api_visibility="private", **hidden)
+        feedback_close.click(chat.close_comment, [session], [feedback_text, feedback_box, session],
+                             api_visibility="private", **hidden)
+        reset_outputs = [chatbot, session, sources, banner, status, textbox, feedback_box]
+        new.click(chat.reset, None, reset_outputs, cancels=answering, api_name="new_conversation",
+                  api_visibility="undocumented", **hidden)
+        # the chat's own "clear" (bin) button: same as a new conversation, so screen and state never disagree
+        chatbot.clear(chat.reset, None, reset_outputs, cancels=answering, api_visibility="private", **hidden)
+    page.queue(default_concurrency_limit=CHAT_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
+    return page
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    bot: ChatBotLike | None = None,
+    conversation_log: ConversationLog | None = None,
+    mounts: Sequence[tuple[str, ASGIApp]] = (),
+) -> FastAPI:
+    """The one server: `mounts` (e.g. ("/staff", staff_app)) first, then the patient chat at "/"."""
+    settings = settings or Settings()
+    if bot is None:
+        from .chatbot import ChatBot
+
+        bot = ChatBot.from_settings(settings)
+    conversation_log = conversation_log or ConversationLog.from_settings(settings)
+    conversation_log.prune()
+
+    app = FastAPI(title="Verbatim", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings, app.state.bot, app.state.conversation_log = settings, bot, conversation_log
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for path, sub_app in mounts:
+        app.mount(path, sub_app)
+    chat = PatientChat(bot, conversation_log, settings.max_message_chars)
+    return gr.mount_gradio_app(
+        app, build_blocks(chat, library_documents(bot)), path="/",
+        css=CSS, js=JS_ON_LOAD, footer_links=["gradio"], run_history=False, show_error=False,
+        theme=gr.themes.Default(text_size="lg"),
+    )
+
+
+def serve(host: str = "127.0.0.1", port: int = 7860, settings: Settings | None = None) -> int:
+    """Run the server until interrupted; returns a process exit code."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "chromadb", "sentence_transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        app = create_app(settings)
+    except Exception as exc:  # translate at the edge: a message that says what to do, not a traceback
+        from ingest.index import IndexError_
+
+        if not isinstance(exc, IndexError_):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Verbatim patient chat: http://{host}:{port}/", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+    return 0
