@@ -35,8 +35,9 @@ index: setup
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-bench: setup
-	$(BIN)/python -m benchmarks.run_all
+bench: setup index
+	$(BIN)/python -m benchmarks.latency
+	$(BIN)/python -m benchmarks.ingest_throughput --docs 500
 
 clean:
 	rm -rf $(VENV) data reports

@@ -62,6 +62,7 @@ KIND_STYLE: dict[str, tuple[str | None, str]] = {
 # ------------------------------------------------------------------------------------------ escaping
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_ANGLE = re.compile(r"((?:\\\\)*)\\?<")  # "<", or the bot's escaped "\<" (not "\\<": an escaped backslash)
 _IMAGE = re.compile(r"!\[")
 _UNSAFE_LINK = re.compile(r"\]\(\s*(?:javascript|data|vbscript|file):[^)]*\)", re.IGNORECASE)
 
@@ -75,7 +76,7 @@ def escape_markdown(text: str) -> str:
 def safe_markdown(text: str) -> str:
     """The bot's Markdown with everything active removed: raw HTML (every `<` becomes `&lt;`, so no tag,
     comment or script can form), images (no remote loads) and javascript:/data: links."""
-    text = text.replace("<", "&lt;")
+    text = _ANGLE.sub(lambda m: m.group(1) + "&lt;", text)
     text = _IMAGE.sub(r"!\\[", text)
     return _UNSAFE_LINK.sub("](#)", text)
 

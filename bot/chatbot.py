@@ -138,7 +138,12 @@ class ChatBot:
             trace["passages"] = [s.to_dict() for s in selection.scored[:12]]
             trace["abstain"] = {"abstain": selection.abstain, "why": selection.why, **selection.evidence}
             trace["timings_ms"]["selection"] = _ms(t)
-            on_topic = decision.on_topic or bool(query.expansions) or self.input_guard.mentions_health(query.corrected)
+            on_topic = (
+                decision.on_topic
+                or bool(query.expansions)
+                or self.input_guard.mentions_health(query.corrected)
+                or bool(self.library.technical_words(query.corrected))
+            )
             off_topic = not on_topic and selection.evidence.get("best_cosine", 0) < OFF_TOPIC_MIN_COSINE
             if selection.abstain or off_topic:
                 kind = "no_answer" if on_topic else "out_of_scope"

@@ -91,6 +91,11 @@ class Library:
             counts.update(w for w in words(" ".join(c.section)) if w not in STOPWORDS and len(w) > 2)
         return dict(counts)
 
+    def technical_words(self, text: str) -> list[str]:
+        """Words of the text that the documents use and everyday English does not ("electrosleep")."""
+        common = self.embeddings.dictionary
+        return [w for w in words(text) if len(w) > 4 and w in self.vocabulary and w not in common]
+
     @cached_property
     def stems(self) -> frozenset[str]:
         return frozenset(self.idf)

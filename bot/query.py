@@ -71,7 +71,7 @@ class QueryBuilder:
             if len(w) < 4 or w in self._known or w in self._dictionary or w.isdigit() or stem(w) in self._stems:
                 continue
             # one edit for short words, two for long ones (Damerau: a swapped pair is one edit)
-            max_edits = 1 if len(w) <= 8 else 2
+            max_edits = 1 if len(w) <= 5 else 2
             match = process.extractOne(w, self._choices, scorer=DamerauLevenshtein.distance, score_cutoff=max_edits)
             if match:
                 fixes[w] = match[0]

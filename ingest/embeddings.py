@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -35,7 +35,7 @@ class SentenceTransformerEmbeddings(Embeddings):
     def max_tokens(self) -> int:
         return int(self._model.max_seq_length)
 
-    @property
+    @cached_property
     def dictionary(self) -> frozenset[str]:
         """Whole words the tokenizer knows (a ~20k-word English dictionary that ships with the model)."""
         vocab = self._model.tokenizer.get_vocab()

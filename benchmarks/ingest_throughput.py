@@ -1,0 +1,83 @@
+"""Ingest throughput on MedQuAD: pipeline chunks/s vs raw SentenceTransformer.encode on the same chunks.
+
+    python -m benchmarks.ingest_throughput [--docs N]
+
+Extracts ../shared/corpora/medquad.tar.gz (MedQuAD, Ben Abacha & Demner-Fushman 2019, CC BY 4.0) into
+benchmarks/data/medquad (git-ignored), ingests the first N documents into a fresh data dir, then encodes
+the very same chunk texts with the bare model, in the same process, and prints both rates and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+from ingest.embeddings import SentenceTransformerEmbeddings
+from ingest.index import Catalogue
+from ingest.pipeline import Ingestor
+from ingest.settings import PROJECT_ROOT, Settings
+
+ARCHIVE = PROJECT_ROOT.parent / "shared" / "corpora" / "medquad.tar.gz"
+DATA = PROJECT_ROOT / "benchmarks" / "data"
+
+
+def medquad() -> Path:
+    target = DATA / "medquad"
+    if not target.is_dir():
+        DATA.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(ARCHIVE) as tar:
+            tar.extractall(target, filter="data")
+        (DATA / "LICENSE-MedQuAD.txt").write_text(
+            "MedQuAD: Ben Abacha A, Demner-Fushman D. A question-entailment approach to question answering. "
+            "BMC Bioinformatics 2019. CC BY 4.0.\n"
+        )
+    return target
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--docs", type=int, default=0, help="ingest only the first N documents (0 = all 5,483)")
+    args = ap.parse_args()
+    root = medquad()
+    files = sorted(p for p in root.rglob("*.md"))
+    if args.docs:
+        files = files[: args.docs]
+    work = Path(tempfile.mkdtemp(prefix="verbatim-bench-"))
+    corpus = work / "corpus"
+    for f in files:
+        dest = corpus / f.relative_to(root)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, dest)
+    settings = Settings(data_dir=work / "data", corpus_dir=corpus)
+    emb = SentenceTransformerEmbeddings(settings.model_path, settings.embed_batch_size)
+    ingestor = Ingestor(settings, emb)
+    t = time.perf_counter()
+    report = ingestor.run(progress=False)
+    pipeline_s = time.perf_counter() - t
+    texts = [c.text for c in Catalogue(settings.index_db).chunks()]
+    t = time.perf_counter()
+    emb.encode(texts)
+    encode_s = time.perf_counter() - t
+    result = {
+        "documents": report.documents,
+        "passages": report.passages,
+        "chunks": len(texts),
+        "pipeline_seconds": round(pipeline_s, 1),
+        "pipeline_chunks_per_s": round(len(texts) / pipeline_s, 1),
+        "raw_encode_seconds": round(encode_s, 1),
+        "raw_encode_chunks_per_s": round(len(texts) / encode_s, 1),
+        "ratio": round(encode_s / pipeline_s, 3),
+        "tagged": report.tagged,
+        "skipped": len(report.skipped),
+    }
+    print(json.dumps(result, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
