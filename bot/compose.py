@@ -23,6 +23,7 @@ from .types import Quote
 W_COSINE, W_LEXICAL, W_CHUNK = 0.55, 0.35, 0.10
 MIN_COSINE = 0.32  # below this and below MIN_LEXICAL: the documents do not cover the question
 MIN_LEXICAL = 0.12
+TOPIC_IDF = 1.9  # idf below this: a word in more than ~15% of passages, the library's topic itself
 UNKNOWN_WORD_MAX_COSINE = 0.5  # a question word the library never uses, no word matched: abstain below this
 KEEP_RATIO = 0.88  # further quotes must score at least this share of the best
 GROUP_RATIO = 0.75  # neighbouring list items join a quote above this share of the best
@@ -80,13 +81,19 @@ class PassageSelector:
             if w >= 1.0 and t not in stems and t not in self._generic and not (query.alternatives.get(t, set()) & stems)
         ]
 
-    def lexical(self, query: Query, p: Passage) -> float:
-        """Share of the question's (idf-weighted) words that the passage or its headings contain."""
+    def lexical(self, query: Query, p: Passage, content_only: bool = False) -> float:
+        """Share of the question's (idf-weighted) words that the passage or its headings contain.
+
+        `content_only` leaves out the library's topic words (in more than ~15% of passages, such as
+        "paraneoplastic syndrome"): what is left says whether the passage is about what was asked.
+        """
         lib = self.library
         own = lib.passage_terms.get(p.id, frozenset())
         heading = lib.heading_terms.get(p.section, frozenset())
         total = got = 0.0
         for term, weight in query.terms.items():
+            if content_only and (lib.idf.get(term, lib.max_idf) < TOPIC_IDF or term in self._generic):
+                continue
             idf = lib.idf.get(term, lib.max_idf) * weight
             total += idf
             alts = query.alternatives.get(term, set()) | {term}
@@ -125,8 +132,10 @@ class PassageSelector:
         top = ranked[0]
         best_cos = max(s.cosine for s in ranked)
         best_lex = max(s.lexical for s in ranked)
+        content = max(self.lexical(query, s.passage, content_only=True) for s in ranked[:8])
         missing = self.uncovered(query)
-        evidence = {"best_cosine": round(best_cos, 3), "best_lexical": round(best_lex, 3), "unknown_words": missing}
+        evidence = {"best_cosine": round(best_cos, 3), "best_lexical": round(best_lex, 3),
+                    "content_lexical": round(content, 3), "unknown_words": missing}
         if missing and best_lex < MIN_LEXICAL and best_cos < UNKNOWN_WORD_MAX_COSINE:
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"the documents never use {', '.join(missing)}; best lexical {best_lex:.2f}")

@@ -124,7 +124,9 @@ class InputGuard:
             return GuardDecision(REFUSAL, DOSING, "lexicon", dose_words + drugs, topic=_first(drugs))
         if amount and (subject or take):
             return GuardDecision(REFUSAL, DOSING, "lexicon", amount + drugs + medicine + take, topic=_first(drugs))
-        verb_drug = self._verb_drug.findall(t)
+        # "since starting pyridostigmine" reports the past, it does not ask to change anything
+        verb_drug = [m.group(0) for m in self._verb_drug.finditer(t)
+                     if not re.search(r"\b(?:since|after|when|before)\s+(?:i\s+)?$", t[max(0, m.start() - 12):m.start()])]
         if (change and subject) or verb_drug:
             return GuardDecision(REFUSAL, DOSING, "lexicon", change + drugs + medicine, topic=_first(drugs))
         return GuardDecision(ALLOW, layer="lexicon", topic=_first(drugs), on_topic=bool(self._health.search(t) or drugs))

@@ -36,16 +36,17 @@ from .types import Reply
 
 log = logging.getLogger("verbatim.web")
 
-# ---- Gradio queue and concurrency: chosen on purpose ---------------------------------------------------
-# The bot is CPU-bound (embedding the question, scoring passages) and the host has 2 cores. Answers take
-# ~0.1–0.6 s of CPU, so running more of them at once than there are cores only adds context switching
-# and spreads every patient's wait; running one at a time would let a single slow answer block everyone.
-# CHAT_CONCURRENCY = 4 keeps both cores busy while a reply streams out or a turn's commit waits on fsync.
-# All triggers that answer a question (Enter, Send, example buttons) share one concurrency_id, so the
-# limit holds for the whole page, not per button. The queue is bounded (QUEUE_MAX_SIZE): beyond it a
-# patient gets Gradio's "queue is full, try again" notice at once instead of an unbounded wait.
+# ---- Gradio queue and concurrency: chosen on purpose (measurements: docs/benchmarks.md) ---------------
+# Answering is CPU-bound (embedding the question, scoring passages: ~50–150 ms of CPU alone) and the host has
+# 2 cores. The limit decides how a patient's wait splits between queueing and sharing the CPU with other
+# answers: with 1, everyone waits behind any single slow answer; with 8, each answer takes several times longer
+# to compute, with more threads and memory in flight, and throughput does not improve. CHAT_CONCURRENCY = 4
+# (two answers per core) keeps both cores busy while other replies stream out or wait on the log's fsync.
+# All triggers that answer a question (Enter, Send, example buttons) share one concurrency_id, so the limit
+# holds for the whole page, not per button. The queue is bounded (QUEUE_MAX_SIZE): beyond it a patient gets
+# Gradio's "queue is full" notice at once instead of an unbounded wait.
 # Cheap events (accepting a message, feedback, new conversation) skip the queue (queue=False): they never
-# wait behind answers, so the page reacts instantly even under load.
+# wait behind answers, so the page reacts at once even under load.
 CHAT_CONCURRENCY = 4
 QUEUE_MAX_SIZE = 256
 # A reply that has not finished after this long (e.g. its queued job was dropped) stops blocking the next.
@@ -203,7 +204,9 @@ class PatientChat:
         turn_id = session.turn_ids.get(index)
         if turn_id is None or session.conversation_id is None:
             return session, gr.update(visible=False), gr.update(), "Feedback can't be saved for this message."
-        rating = {True: "up", False: "down", "Like": "up", "Dislike": "down"}.get(data.liked)
+        # True/False for the thumbs ("Like"/"Dislike" by name); anything else means the thumb was taken back
+        liked = data.liked if isinstance(data.liked, (bool, str)) else None
+        rating = {True: "up", False: "down", "Like": "up", "Dislike": "down"}.get(liked)
         try:
             self.log.set_feedback(turn_id, rating, conversation_id=session.conversation_id, keep_comment=True)
         except Exception:
