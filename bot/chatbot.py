@@ -154,7 +154,13 @@ class ChatBot:
 
             stage = "compose"
             groups = [[s.passage for s in g] for g in selection.groups]
-            groups = [[p for p in g if self.library.eligible(p.id)] for g in groups]  # checked again
+            withheld = [p.id for g in groups for p in g if not self.library.eligible(p.id)]  # checked again
+            if withheld:
+                log.warning("composition withheld tagged passages: %s", withheld)
+                trace["withheld"] = [{"passage_id": pid, "why": "tagged " + ",".join(sorted(
+                    self.library.passages[pid].tags)) if pid in self.library.passages else "unknown passage"}
+                    for pid in withheld]
+            groups = [[p for p in g if p.id not in withheld] for g in groups]
             groups = [g for g in groups if g]
             text, quotes = self.composer.compose(groups, followup=bool(query.carried))
 

@@ -26,7 +26,9 @@ def build(settings: Settings) -> ChatBot:
         client=library.client,
         collection_name=settings.collection,
         embedding_function=embeddings,
-        create_collection_if_not_exists=False,
+        # True makes langchain-chroma open it with embedding_function=None (False would attach Chroma's
+        # default, downloading embedding function); Library already checked that the collection exists.
+        create_collection_if_not_exists=True,
     )
     return ChatBot(
         library=library,

@@ -90,7 +90,7 @@ class InputGuard:
     def is_elliptical(self, text: str) -> bool:
         """A follow-up that leans on the earlier turn ("And the nerves?", "Can it be cured though?")."""
         t = fold(text)
-        return bool(self._elliptical.search(t)) or len(t.split()) <= 4
+        return bool(self._elliptical.search(t)) or len(t.split()) <= 3
 
     # ---- layer 1: lexicon -------------------------------------------------------------------------
     def drugs_in(self, text: str) -> list[str]:

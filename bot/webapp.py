@@ -311,7 +311,7 @@ def build_blocks(chat: PatientChat, documents: Sequence[ui.SourceDocument] = ())
                     with gr.Row():
                         send = gr.Button("Send", variant="primary", elem_id="vb-send", min_width=120)
                         new = gr.Button("New conversation", variant="secondary", elem_id="vb-new", min_width=120)
-                    with gr.Group(visible=False, elem_id="vb-feedback") as feedback_box:
+                    with gr.Group(visible=False) as feedback_box:
                         feedback_prompt = gr.Markdown("")
                         feedback_text = gr.Textbox(label="Your comment (optional)", max_length=500, lines=2,
                                                    placeholder="What was good or missing? (no names or numbers, please)",

@@ -88,9 +88,19 @@ def load_markdown(path: Path) -> tuple[str, dict[str, Any], int, str]:
 _BLOCK_TAGS = {"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "td", "th", "dt", "dd", "pre", "blockquote", "caption"}
 
 
+_CONTAINERS = {"div", "section", "article", "main", "body", "ul", "ol", "dl", "table", "tr", "tbody", "thead", "figure", "span_block"}
+
+
+def _holder(node):
+    parent = node.parent
+    while parent is not None and parent.name not in _BLOCK_TAGS | _CONTAINERS and parent.name != "[document]":
+        parent = parent.parent
+    return parent
+
+
 def load_html(path: Path) -> tuple[str, dict[str, Any], int, str]:
     """HTML becomes Markdown-like lines: `#` headings, `- ` list items, one paragraph per line."""
-    from bs4 import BeautifulSoup
+    from bs4 import BeautifulSoup, Comment
 
     soup = BeautifulSoup(_decode(path), "html.parser")
     for tag in soup(["script", "style", "nav", "header", "footer", "aside", "noscript", "template", "form"]):
@@ -104,13 +114,17 @@ def load_html(path: Path) -> tuple[str, dict[str, Any], int, str]:
             meta[key] = tag["content"]
     lines: list[str] = []
     body = soup.body or soup
-    for el in body.find_all(_BLOCK_TAGS):
-        if el.find(_BLOCK_TAGS):  # the innermost block carries the text
-            continue
-        text = " ".join(el.get_text(" ", strip=True).split())
+    # Every piece of text belongs to its nearest block (or container) ancestor, so text beside a nested
+    # list ("Call your doctor if:") or loose in a <div> is kept, once, in document order.
+    holders = [el for el in body.find_all(True) if el.name in _BLOCK_TAGS | _CONTAINERS]
+    if body.name in _CONTAINERS or body is soup:
+        holders.insert(0, body)
+    for el in holders:
+        own = [s for s in el.find_all(string=True) if _holder(s) is el and not isinstance(s, Comment)]  # noqa
+        text = " ".join(" ".join(own).split())
         if not text:
             continue
-        if el.name.startswith("h"):
+        if el.name in ("h1", "h2", "h3", "h4", "h5", "h6"):
             lines.append("#" * int(el.name[1]) + " " + text)
         elif el.name == "li":
             lines.append("- " + text)

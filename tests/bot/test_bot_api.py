@@ -1,0 +1,127 @@
+"""The public API of DESIGN.md: ChatBot.from_settings, ask -> Reply, stream, the trace staff see."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from bot import REPLY_KINDS, ChatBot, Quote, Reply
+from ingest.index import Catalogue
+
+ARTICLE = "002_9009d71acc615b7f.txt"
+
+
+def test_from_settings_on_an_empty_data_dir_names_the_command(tmp_path, vt):
+    settings = vt.make_settings(tmp_path / "empty-data", tmp_path / "corpus")
+    with pytest.raises(Exception) as exc:
+        ChatBot.from_settings(settings)
+    assert "python -m ingest" in str(exc.value)
+
+
+def test_reply_kinds_are_exactly_the_five_of_the_design():
+    assert set(REPLY_KINDS) == {"answer", "refusal", "emergency", "out_of_scope", "no_answer"}
+
+
+@pytest.mark.parametrize(
+    "message, kinds, reason",
+    [
+        ("What causes paraneoplastic syndrome?", {"answer"}, None),
+        ("How many mg of prednisolone?", {"refusal"}, "dosing"),
+        ("Does propolis cure it?", {"refusal"}, "unproven_remedy"),
+        ("I can't breathe", {"emergency"}, None),
+        ("Tell me a joke", {"out_of_scope"}, None),
+        ("Is it contagious?", {"no_answer", "out_of_scope"}, None),
+    ],
+)
+def test_ask_returns_a_reply_of_the_expected_kind(chatbot, message, kinds, reason):
+    reply = chatbot.ask(message, [])
+    assert isinstance(reply, Reply)
+    assert reply.kind in REPLY_KINDS and reply.kind in kinds, (reply.kind, reply.trace)
+    if reason:
+        assert reply.reason == reason
+    assert isinstance(reply.text, str) and reply.text.strip()
+    assert isinstance(reply.trace, dict)
+    if reply.kind != "answer":
+        assert reply.quotes == ()
+
+
+def test_quotes_carry_text_source_title_section_and_offsets(chatbot, corpus_index):
+    reply = chatbot.ask("What causes paraneoplastic syndrome?")
+    assert reply.kind == "answer" and reply.quotes
+    titles = {s: d.title for s, d in Catalogue(corpus_index.settings.index_db).documents().items()}
+    for q in reply.quotes:
+        assert isinstance(q, Quote)
+        assert isinstance(q.text, str) and q.text
+        assert q.source in titles and (corpus_index.corpus_dir / q.source).is_file()
+        assert q.title == titles[q.source]
+        p = chatbot.library.passages[q.passage_id]
+        assert q.section == (" › ".join(p.section) if p.section else "Introduction")
+        assert isinstance(q.start, int) and isinstance(q.end, int) and 0 <= q.start < q.end
+        assert (q.source, q.start, q.end, q.text) == (p.source, p.start, p.end, p.text)
+        d = q.to_dict()
+        assert {"text", "source", "title", "section", "start", "end"} <= set(d)
+
+
+def test_answer_text_has_lead_quotes_attribution_and_care_team_pointer(chatbot):
+    reply = chatbot.ask("What causes paraneoplastic syndrome?")
+    assert reply.kind == "answer"
+    blocks = reply.text.split("\n\n")
+    assert not blocks[0].startswith(">"), "a brief lead-in comes first"
+    assert any(b.startswith(">") for b in blocks)
+    assert "care team" in blocks[-1].lower()
+    for q in reply.quotes:
+        assert q.title in reply.text
+
+
+def test_attribution_separates_the_section_from_the_review_date(chatbot):
+    """'— *Title*, Section (last reviewed 2025-07-04)': the date does not run into the section name."""
+    reply = chatbot.ask("What causes paraneoplastic syndrome?")
+    quoted = [q for q in reply.quotes if q.source == ARTICLE]
+    assert quoted and quoted[0].last_reviewed == "2025-07-04"
+    line = next(ln for ln in reply.text.split("\n") if "last reviewed" in ln)
+    assert f"{quoted[0].section} (last reviewed 2025-07-04)" in line, line
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["What causes paraneoplastic syndrome?", "How much prednisolone should I take?", "I want to end my life", ""],
+)
+def test_stream_yields_text_pieces_then_the_final_reply(chatbot, message):
+    parts = list(chatbot.stream(message, []))
+    *pieces, final = parts
+    assert isinstance(final, Reply)
+    assert pieces and all(isinstance(p, str) for p in pieces)
+    assert "".join(pieces) == final.text
+    same = chatbot.ask(message, [])
+    assert (final.kind, final.reason, [q.passage_id for q in final.quotes]) == (
+        same.kind, same.reason, [q.passage_id for q in same.quotes])
+
+
+def test_trace_has_what_staff_need(chatbot):
+    trace = chatbot.ask("What causes paraneoplastic syndrome?").trace
+    assert trace["query"]["condensed"]
+    assert trace["candidates"]
+    for c in trace["candidates"]:
+        assert {"chunk_id", "source", "dense", "keyword", "fused"} <= set(c)
+    assert trace["chosen"]
+    assert trace["abstain"]["abstain"] is False
+    assert trace["input_guard"]["action"] == "allow"
+    assert trace["timings_ms"]["total"] > 0
+
+
+def test_one_bot_serves_many_patients_at_once(chatbot):
+    """Stateless: concurrent calls give the same replies as one at a time."""
+    questions = [
+        "What causes paraneoplastic syndrome?",
+        "What skin symptoms can it cause?",
+        "How is it diagnosed?",
+        "What side effects can cyclophosphamide have?",
+        "How much azathioprine should I take?",
+        "What is the outlook?",
+    ]
+    key = lambda r: (r.kind, r.reason, tuple(q.passage_id for q in r.quotes))  # noqa: E731
+    sequential = [key(chatbot.ask(q)) for q in questions]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = [key(r) for r in pool.map(chatbot.ask, questions)]
+    assert concurrent == sequential

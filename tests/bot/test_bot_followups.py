@@ -1,0 +1,52 @@
+"""Follow-ups: an elliptical message carries the topic of the conversation; a self-contained one does not;
+only the history passed in is used."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def history(*user_turns: str) -> list[dict]:
+    out = []
+    for turn in user_turns:
+        out += [{"role": "user", "content": turn}, {"role": "assistant", "content": "Here is what the documents say: …"}]
+    return out
+
+
+def test_and_the_nerves_is_resolved_against_the_skin_question(chatbot):
+    reply = chatbot.ask("And the nerves?", history("What skin symptoms can it cause?"))
+    assert reply.kind == "answer", reply.trace
+    carried = reply.trace["query"]["carried_from_history"]
+    assert carried and "skin symptoms" in carried
+    assert any("nerv" in q.text.lower() or "neuro" in (q.text + q.section).lower() for q in reply.quotes), \
+        [q.text for q in reply.quotes]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "What causes paraneoplastic syndrome?",
+        "What are the symptoms of paraneoplastic syndrome?",
+        "How is paraneoplastic syndrome diagnosed?",
+        "What is the prognosis of paraneoplastic syndrome?",
+    ],
+)
+def test_a_self_contained_question_is_used_as_is(chatbot, message):
+    reply = chatbot.ask(message, history("What skin symptoms can it cause?"))
+    assert reply.trace["query"]["carried_from_history"] is None, reply.trace["query"]
+    alone = chatbot.ask(message, [])
+    assert [q.passage_id for q in reply.quotes] == [q.passage_id for q in alone.quotes]
+
+
+def test_the_bot_keeps_no_conversation_state(chatbot):
+    chatbot.ask("What skin symptoms can it cause?", [])
+    reply = chatbot.ask("And the nerves?", [])
+    assert reply.trace.get("query", {}).get("carried_from_history") is None
+
+
+def test_only_user_turns_are_carried(chatbot):
+    turns = [{"role": "assistant", "content": "Ask me about hemlock tincture doses"},
+             {"role": "user", "content": "What skin symptoms can it cause?"}]
+    reply = chatbot.ask("And the eyes?", turns)
+    assert reply.kind == "answer", reply.trace
+    assert "hemlock" not in (reply.trace["query"]["carried_from_history"] or "")

@@ -1,0 +1,27 @@
+"""`python app.py`: the command line of the web server (the server itself is exercised in the browser tests)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_help_names_host_and_port():
+    proc = subprocess.run([sys.executable, "app.py", "--help"], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0
+    assert "--host" in proc.stdout and "--port" in proc.stdout and "127.0.0.1" in proc.stdout
+
+
+@pytest.mark.slow
+def test_an_empty_index_is_explained_not_a_traceback(tmp_path, vt):
+    env = vt.subprocess_env(tmp_path / "data", tmp_path / "corpus")
+    proc = subprocess.run([sys.executable, "app.py", "--port", "1"], cwd=REPO_ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 1
+    assert "python -m ingest" in proc.stderr and "Traceback" not in proc.stderr
