@@ -88,9 +88,9 @@ class StructureParser:
             opened = None
             for i, ln in enumerate(lines):
                 s = ln.text.strip()
-                if opened is None and start.search(s):
+                if opened is None and start.match(s):
                     opened = i
-                elif opened is not None and end.search(s):
+                elif opened is not None and end.match(s):
                     for dropped in lines[opened : i + 1]:
                         dropped.kind = "drop"
                     opened = None
@@ -103,7 +103,8 @@ class StructureParser:
             line.kind = "drop"
             return
         low = stripped.lower()
-        if low == title or any(p.search(stripped) for p in self._drop):
+        # Boilerplate lines are short; matching from the start keeps long paragraphs linear-time.
+        if low == title or (len(stripped) <= 300 and any(p.match(stripped) for p in self._drop)):
             line.kind = "drop"
             return
         if doc.markup == "markdown":

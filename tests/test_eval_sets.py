@@ -58,7 +58,7 @@ def _norm(text: str) -> str:
 
 
 def _set_files() -> list[Path]:
-    return sorted(SETS_DIR.glob("*.jsonl"))
+    return sorted(SETS_DIR.glob("*.jsonl")) + sorted((ROOT / "eval" / "heldout").glob("*.jsonl"))
 
 
 def _load(path: Path) -> list[tuple[int, dict]]:
