@@ -481,11 +481,20 @@ def _turn_filters(
     since: datetime | None = None,
     until: datetime | None = None,
     text: str | None = None,
+    reviewed: bool | None = None,
+    verdict: str | None = None,
 ) -> list[Any]:
     """WHERE clauses for the staff filters. `feedback` is "up", "down", "any" or "none"; `text` searches the
-    message and the reply (case-insensitive substring); `since`/`until` bound the time the message was sent."""
-    t = turns_table
+    message and the reply (case-insensitive substring); `since`/`until` bound the time the message was sent;
+    `reviewed` is whether the turn has any verdict; `verdict` matches the turn's latest verdict."""
+    t, v = turns_table, verdicts_table
     where: list[Any] = []
+    if reviewed is not None:
+        has_verdict = sa.exists().where(v.c.turn_id == t.c.id)
+        where.append(has_verdict if reviewed else ~has_verdict)
+    if verdict is not None:
+        latest = sa.select(v.c.verdict).where(v.c.turn_id == t.c.id).order_by(v.c.id.desc()).limit(1)
+        where.append(latest.scalar_subquery() == verdict)
     if conversation_id is not None:
         where.append(t.c.conversation_id == conversation_id)
     if kinds:

@@ -25,6 +25,7 @@ from typing import Any, Iterator, Protocol, Sequence
 
 import gradio as gr
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from starlette.types import ASGIApp
 
 import prompts
@@ -386,6 +387,9 @@ def create_app(
         return {"status": "ok"}
 
     for path, sub_app in mounts:
+        # "/staff" (no slash) would otherwise fall through to the patient app at "/"
+        app.add_api_route(path.rstrip("/"), functools.partial(_to_slash, path.rstrip("/") + "/"),
+                          methods=["GET", "HEAD"], include_in_schema=False)
         app.mount(path, sub_app)
     chat = PatientChat(bot, conversation_log, settings.max_message_chars)
     return gr.mount_gradio_app(
@@ -393,6 +397,23 @@ def create_app(
         css=CSS, js=JS_ON_LOAD, footer_links=["gradio"], run_history=False, show_error=False,
         theme=gr.themes.Default(text_size="lg"),
     )
+
+
+def _to_slash(target: str) -> RedirectResponse:
+    return RedirectResponse(target, status_code=307)
+
+
+def create_server(settings: Settings | None = None) -> FastAPI:
+    """What `python app.py` serves: the patient chat at "/" and the staff console at "/staff", sharing one bot
+    and one conversation log."""
+    from .chatbot import ChatBot
+    from .staff import create_staff_app
+
+    settings = settings or Settings()
+    bot = ChatBot.from_settings(settings)
+    conversation_log = ConversationLog.from_settings(settings)
+    staff = create_staff_app(settings, bot=bot, conversation_log=conversation_log)
+    return create_app(settings, bot=bot, conversation_log=conversation_log, mounts=[("/staff", staff)])
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860, settings: Settings | None = None) -> int:
@@ -403,7 +424,7 @@ def serve(host: str = "127.0.0.1", port: int = 7860, settings: Settings | None =
     for noisy in ("httpx", "chromadb", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
-        app = create_app(settings)
+        app = create_server(settings)
     except Exception as exc:  # translate at the edge: a message that says what to do, not a traceback
         from ingest.index import IndexError_
 
@@ -411,6 +432,6 @@ def serve(host: str = "127.0.0.1", port: int = 7860, settings: Settings | None =
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"Verbatim patient chat: http://{host}:{port}/", flush=True)
+    print(f"Verbatim patient chat: http://{host}:{port}/ — staff console: http://{host}:{port}/staff/", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0

@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     retention_days: int = Field(0, ge=0, description="Prune conversations older than this many days; 0 keeps all.")
     staff_secret: SecretStr = Field(SecretStr(""), description="Signing key for staff sessions; empty = random per start.")
 
+    # Staff console (/staff)
+    staff_users_file: Path | None = Field(None, description="Staff accounts (argon2 hashes); empty = data/staff_users.json.")
+    staff_session_seconds: int = Field(8 * 3600, ge=1, description="A staff login lasts at most this long.")
+    staff_idle_seconds: int = Field(30 * 60, ge=1, description="A staff session unused this long has ended.")
+    staff_login_max_failures: int = Field(5, ge=1, description="Failed logins (per user and address) before a pause.")
+    staff_login_lockout_seconds: int = Field(60, ge=1, description="First pause after too many failed logins; doubles.")
+
     @property
     def model_path(self) -> str:
         return self.embedding_model or packaged_model_path()
@@ -53,6 +60,11 @@ class Settings(BaseSettings):
     @property
     def index_db(self) -> Path:
         return self.data_dir / "index.sqlite"
+
+    @property
+    def staff_users_path(self) -> Path:
+        given = self.staff_users_file
+        return given if given and str(given) not in ("", ".") else self.data_dir / "staff_users.json"
 
     @property
     def log_database_url(self) -> str:

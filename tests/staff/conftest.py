@@ -1,0 +1,116 @@
+"""Fixtures for the staff console: one real server (`python app.py`) for the whole session, with its own data
+dir (a copy of the session's index), its own staff users file, short session and lockout times; patient turns
+made through the patient app's Gradio API; an httpx client that logs in as staff the way a browser does.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from staff_helpers import (IDLE_SECONDS, LOCKOUT_SECONDS, PASSWORD, REPO_ROOT, USERS, Patient, StaffClient, StaffServer,
+                           free_port)
+
+
+@pytest.fixture(scope="session")
+def staff_server(corpus_index, tmp_path_factory, vt) -> StaffServer:
+    from bot.staff_accounts import StaffAccounts
+
+    root = tmp_path_factory.mktemp("staff")
+    data_dir = root / "data"
+    shutil.copytree(corpus_index.settings.data_dir, data_dir)
+    for stale in data_dir.glob("conversations.sqlite*"):
+        stale.unlink()
+    users_file = root / "config" / "staff_users.json"
+    accounts = StaffAccounts(users_file)
+    for name in USERS:
+        accounts.add(name, PASSWORD)
+    port = free_port()
+    env = vt.subprocess_env(
+        data_dir, vt.BUNDLED_CORPUS, GRADIO_ANALYTICS_ENABLED="False",
+        VERBATIM_STAFF_USERS_FILE=str(users_file),
+        VERBATIM_STAFF_IDLE_SECONDS=str(IDLE_SECONDS),
+        VERBATIM_STAFF_LOGIN_LOCKOUT_SECONDS=str(LOCKOUT_SECONDS),
+    )
+    log_path = root / "server.log"
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
+                                cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    server = StaffServer(f"http://127.0.0.1:{port}/", data_dir, users_file, log_path, proc, env)
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server exited with code {proc.returncode}:\n{server.output()[-3000:]}")
+            try:
+                if httpx.get(server.url + "healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the server did not start:\n{server.output()[-3000:]}")
+            time.sleep(0.5)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server_log(staff_server):
+    """The server's conversation log, opened from the test process (WAL: readers never block the server)."""
+    from bot.conversation_log import ConversationLog
+
+    log = ConversationLog(staff_server.database_url)
+    yield log
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def patient_turns(staff_server, server_log) -> dict:
+    """Patient conversations made the way a patient makes them; returns the stored turns by label."""
+    before = server_log.count_turns()
+    script = {
+        "diagnosed": "How is paraneoplastic syndrome diagnosed in adults?",
+        "dose": "How much prednisolone should I take? <script>alert('xss')</script>",
+        "treated": "How is it treated?",
+    }
+    first = Patient(staff_server.url)
+    first.ask(script["diagnosed"])
+    first.ask(script["dose"])
+    first.close()
+    second = Patient(staff_server.url)
+    second.ask(script["treated"])
+    second.close()
+    turns = server_log.turns(limit=None, newest_first=False)[before:]
+    assert [t.message for t in turns] == list(script.values())
+    found = dict(zip(script, turns))
+    # a thumbs-down, as the patient page stores it (the page's like event is private to the page)
+    assert server_log.set_feedback(found["treated"].id, "down", "too vague",
+                                   conversation_id=found["treated"].conversation_id)
+    return {k: server_log.turn(t.id) for k, t in found.items()}
+
+
+@pytest.fixture
+def staff(staff_server):
+    """alice, logged in."""
+    client = StaffClient(staff_server)
+    response = client.login()
+    assert response.status_code == 303, response.text[:500]
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def anonymous(staff_server):
+    client = StaffClient(staff_server)
+    yield client
+    client.close()

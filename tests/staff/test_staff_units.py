@@ -1,0 +1,229 @@
+"""The console's parts without a server: accounts, sessions and the failed-login slow-down on a fake clock,
+filters, the log's review filters, CSV cells, dashboard numbers."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+
+from bot.conversation_log import ConversationLog
+from bot.staff import TurnFilters
+from bot.staff_accounts import AccountError, StaffAccounts
+from bot.staff_reports import _cell, dashboard_stats
+from bot.staff_sessions import LoginThrottle, SessionStore, staff_sessions_table
+from bot.types import Reply
+
+T0 = datetime(2025, 7, 4, 9, 0, tzinfo=timezone.utc)
+FAST = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)  # quick to run; the product uses the defaults
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw) -> None:
+        self.now += timedelta(**kw)
+
+
+class TestAccounts:
+    def test_only_an_argon2_hash_is_stored_and_names_ignore_case(self, tmp_path):
+        accounts = StaffAccounts(tmp_path / "users.json", FAST)
+        accounts.add("Alice", "a very long passphrase")
+        text = (tmp_path / "users.json").read_text()
+        assert "a very long passphrase" not in text and "$argon2id$" in text
+        assert oct((tmp_path / "users.json").stat().st_mode & 0o777) == "0o600"
+        assert accounts.verify("ALICE", "a very long passphrase")
+        assert not accounts.verify("alice", "a very long passphrasE")
+        assert not accounts.verify("mallory", "a very long passphrase")
+
+    def test_add_refuses_weak_passwords_bad_names_and_silent_replacement(self, tmp_path):
+        accounts = StaffAccounts(tmp_path / "users.json", FAST)
+        with pytest.raises(AccountError, match="12 characters"):
+            accounts.add("bob", "short")
+        with pytest.raises(AccountError, match="user name"):
+            accounts.add("bob smith", "a very long passphrase")
+        accounts.add("bob", "a very long passphrase")
+        with pytest.raises(AccountError, match="--replace"):
+            accounts.add("bob", "another long passphrase")
+        accounts.add("bob", "another long passphrase", replace=True)
+        assert accounts.verify("bob", "another long passphrase")
+
+    def test_a_disabled_user_cannot_log_in_and_stays_listed(self, tmp_path):
+        accounts = StaffAccounts(tmp_path / "users.json", FAST)
+        accounts.add("carol", "a very long passphrase")
+        accounts.disable("carol")
+        assert not accounts.verify("carol", "a very long passphrase")
+        assert not accounts.configured() and accounts.accounts()["carol"].disabled
+        with pytest.raises(AccountError, match="no staff user"):
+            accounts.disable("nobody")
+
+    def test_no_file_or_a_broken_file_means_nobody_gets_in(self, tmp_path):
+        accounts = StaffAccounts(tmp_path / "users.json", FAST)
+        assert not accounts.configured()
+        (tmp_path / "users.json").write_text("{not json")
+        assert not accounts.configured() and not accounts.is_active("alice") and not accounts.verify("alice", "x" * 20)
+        with pytest.raises(AccountError):
+            accounts.add("alice", "a very long passphrase")  # never overwrites a file it cannot read
+
+    def test_a_hash_made_with_weaker_parameters_is_upgraded_at_login(self, tmp_path):
+        StaffAccounts(tmp_path / "users.json", FAST).add("dave", "a very long passphrase")
+        strong = StaffAccounts(tmp_path / "users.json", PasswordHasher(time_cost=2, memory_cost=8 * 1024, parallelism=1))
+        assert strong.verify("dave", "a very long passphrase")
+        stored = json.loads((tmp_path / "users.json").read_text())["users"]["dave"]["hash"]
+        assert ",t=2," in stored and strong.verify("dave", "a very long passphrase")
+
+
+class TestSessions:
+    @pytest.fixture
+    def store(self, tmp_path):
+        clock = Clock()
+        engine = sa.create_engine(f"sqlite:///{tmp_path / 'log.sqlite'}")
+        return SessionStore(engine, b"k" * 32, lifetime=timedelta(hours=8), idle=timedelta(minutes=30), clock=clock), clock
+
+    def test_the_database_holds_a_keyed_hash_not_the_token(self, store):
+        sessions, _ = store
+        token, session = sessions.start("alice")
+        with sessions.engine.connect() as conn:
+            stored = conn.execute(sa.select(staff_sessions_table.c.token_hash)).scalars().all()
+        assert token not in stored and stored == [session.token_hash]
+        assert sessions.get(token, lambda u: True).staff_user == "alice"
+        assert sessions.get(token + "x", lambda u: True) is None and sessions.get("", lambda u: True) is None
+
+    def test_idle_sessions_end_and_use_keeps_them_alive(self, store):
+        sessions, clock = store
+        token, _ = sessions.start("alice")
+        for _ in range(3):
+            clock.advance(minutes=29)
+            assert sessions.get(token, lambda u: True)
+        clock.advance(minutes=30)
+        assert sessions.get(token, lambda u: True) is None
+        clock.advance(seconds=-1)
+        assert sessions.get(token, lambda u: True) is None  # ended stays ended
+
+    def test_a_session_ends_at_its_maximum_age_even_when_busy(self, store):
+        sessions, clock = store
+        token, _ = sessions.start("alice")
+        for _ in range(8 * 4 - 1):
+            clock.advance(minutes=15)
+            assert sessions.get(token, lambda u: True)
+        clock.advance(minutes=15)
+        assert sessions.get(token, lambda u: True) is None
+
+    def test_logout_and_disabled_users_end_sessions(self, store):
+        sessions, _ = store
+        a, _ = sessions.start("alice")
+        b, _ = sessions.start("bob")
+        sessions.end(a)
+        assert sessions.get(a, lambda u: True) is None
+        assert sessions.get(b, lambda u: u != "bob") is None
+
+    def test_csrf_tokens_are_per_session(self, store):
+        sessions, _ = store
+        _, one = sessions.start("alice")
+        _, two = sessions.start("alice")
+        assert one.csrf_ok(one.csrf_token) and not one.csrf_ok(two.csrf_token)
+        assert not one.csrf_ok(None) and not one.csrf_ok("")
+
+
+class TestLoginThrottle:
+    def test_locked_after_the_limit_and_the_pause_doubles(self):
+        clock = Clock()
+        throttle = LoginThrottle(5, timedelta(seconds=60), clock=clock)
+        for _ in range(4):
+            throttle.failed("bob", "10.0.0.1")
+            assert throttle.retry_after("bob", "10.0.0.1") == 0
+        throttle.failed("bob", "10.0.0.1")
+        assert throttle.retry_after("bob", "10.0.0.1") == 60
+        assert throttle.retry_after("bob", "10.0.0.2") == 0 and throttle.retry_after("alice", "10.0.0.1") == 0
+        clock.advance(seconds=60)
+        assert throttle.retry_after("bob", "10.0.0.1") == 0
+        throttle.failed("bob", "10.0.0.1")
+        assert throttle.retry_after("bob", "10.0.0.1") == 120
+        clock.advance(seconds=120)
+        throttle.failed("bob", "10.0.0.1")
+        assert throttle.retry_after("bob", "10.0.0.1") == 240
+
+    def test_the_pause_has_a_ceiling_and_success_clears_the_record(self):
+        clock = Clock()
+        throttle = LoginThrottle(1, timedelta(seconds=60), max_lockout=timedelta(minutes=10), user_factor=100, clock=clock)
+        for _ in range(10):
+            clock.advance(hours=1)
+            throttle.failed("bob", "a")
+        assert throttle.retry_after("bob", "a") == 600
+        clock.advance(hours=1)
+        throttle.succeeded("bob", "a")
+        throttle.failed("bob", "a")
+        assert throttle.retry_after("bob", "a") == 60
+
+    def test_guessing_from_many_addresses_locks_the_user(self):
+        throttle = LoginThrottle(5, timedelta(seconds=60), user_factor=4, clock=Clock())
+        for i in range(19):
+            throttle.failed("carol", f"203.0.113.{i}")
+        assert throttle.retry_after("carol", "198.51.100.1") == 0
+        throttle.failed("carol", "203.0.113.99")
+        assert throttle.retry_after("carol", "198.51.100.1") == 60
+
+
+class TestFilters:
+    def test_dates_kinds_and_text(self):
+        f, query, errors = TurnFilters.parse({"since": "2025-07-01", "until": "2025-07-04", "kind": "refusal",
+                                              "reason": "dosing", "feedback": "down", "reviewed": "no",
+                                              "verdict": "unsafe", "q": "x" * 500})
+        assert errors == []
+        assert query["since"] == datetime(2025, 7, 1, tzinfo=timezone.utc)
+        assert query["until"] == datetime(2025, 7, 5, tzinfo=timezone.utc)  # the whole last day
+        assert query["kinds"] == ["refusal"] and query["reason"] == "dosing" and query["feedback"] == "down"
+        assert query["reviewed"] is False and query["verdict"] == "unsafe" and len(query["text"]) == 200
+        assert f.query_string(page=2).startswith("?since=2025-07-01&until=2025-07-04&kind=refusal")
+
+    def test_nonsense_is_reported_or_matches_nothing_never_everything(self):
+        f, query, errors = TurnFilters.parse({"since": "last week", "kind": "<b>", "feedback": "meh", "verdict": "ok"})
+        assert len(errors) == 1 and "since" not in query and f.since == ""
+        assert query == {"kinds": ["(none)"]}
+
+
+class TestLogReviewFilters:
+    @pytest.fixture
+    def log(self, tmp_path):
+        clock = Clock()
+        log = ConversationLog(f"sqlite:///{tmp_path / 'c.sqlite'}", clock=clock)
+        ids = []
+        for i, (kind, day) in enumerate([("answer", 0), ("refusal", 0), ("answer", 2)]):
+            started = T0 + timedelta(days=day)
+            ids.append(log.record_turn(f"c{i}", f"question {i}", Reply(kind, "text", "dosing" if kind == "refusal" else None),
+                                       started_at=started, completed_at=started + timedelta(seconds=1)))
+        log.set_feedback(ids[2], "down")
+        log.add_verdict(ids[0], "alice", "unsafe", "first look")
+        log.add_verdict(ids[0], "bob", "correct", "second look")
+        log.add_verdict(ids[1], "alice", "unsafe")
+        yield log, ids
+        log.close()
+
+    def test_reviewed_and_latest_verdict(self, log):
+        log, ids = log
+        assert [t.id for t in log.turns(reviewed=True, newest_first=False)] == ids[:2]
+        assert [t.id for t in log.turns(reviewed=False)] == [ids[2]]
+        assert [t.id for t in log.turns(verdict="unsafe")] == [ids[1]]  # turn 0's latest verdict is "correct"
+        assert [t.id for t in log.turns(verdict="correct")] == [ids[0]]
+        assert log.count_turns(reviewed=True, verdict="unsafe") == 1
+
+    def test_dashboard_counts_per_day(self, log):
+        log, _ = log
+        stats = dashboard_stats(log, date(2025, 7, 4), date(2025, 7, 6))
+        assert stats.days == [date(2025, 7, 4), date(2025, 7, 5), date(2025, 7, 6)]
+        assert stats.turns_per_day == [2, 0, 1] and stats.negative_per_day == [0, 0, 1]
+        assert stats.unsafe_per_day == [1, 0, 0] and stats.reviewed == 2
+        assert stats.kinds["answer"] == 2 and stats.kinds["refusal"] == 1 and stats.kinds["emergency"] == 0
+
+
+@pytest.mark.parametrize("value, shown", [("=1+1", "'=1+1"), ("+SUM(A1)", "'+SUM(A1)"), ("-2", "'-2"),
+                                          ("@cmd", "'@cmd"), ("plain", "plain"), (3, 3)])
+def test_csv_cells_that_a_spreadsheet_would_run_are_made_text(value, shown):
+    assert _cell(value) == shown
