@@ -43,7 +43,7 @@ class SentenceTransformerEmbeddings(Embeddings):
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces per text, special tokens included, without truncation."""
-        enc = self._model.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
+        enc = self._model.tokenizer(texts, add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
         return [len(ids) for ids in enc]
 
     def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
