@@ -111,9 +111,9 @@ class ChatBot:
             stage = "query"
             t = time.perf_counter()
             query = self.query_builder.build(message, history)
-            texts = [message] if query.text == message else [message, query.text]
-            vectors = self.library.embeddings.encode(texts)
-            msg_vec, query_vec = vectors[0], vectors[-1]
+            texts = list(dict.fromkeys([message, query.text, query.retrieval_text]))  # one encoder call
+            vectors = dict(zip(texts, self.library.embeddings.encode(texts)))
+            msg_vec, query_vec, retrieval_vec = (vectors[t] for t in (message, query.text, query.retrieval_text))
             trace["timings_ms"]["embed"] = _ms(t)
 
             stage = "input_guard"
@@ -127,7 +127,9 @@ class ChatBot:
 
             stage = "retrieval"
             t = time.perf_counter()
-            docs = self.retriever.invoke(query.text, embedding=query_vec.tolist(), terms=list(query.terms))
+            docs = self.retriever.invoke(
+                query.retrieval_text, embedding=retrieval_vec.tolist(), terms=query.retrieval_terms
+            )
             candidates = [dict(d.metadata) for d in docs]
             trace["candidates"] = [{**c, "section": " › ".join(self.library.chunks[c["chunk_id"]].section)} for c in candidates]
             trace["timings_ms"]["retrieval"] = _ms(t)
