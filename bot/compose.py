@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import prompts
+from ingest.safety import fold
 from ingest.structure import Passage
+from ingest.text import analyze
 
 from .library import Library
 from .query import Query
@@ -62,8 +64,6 @@ class Selection:
 
 class PassageSelector:
     def __init__(self, library: Library, max_quotes: int = 3, config: dict | None = None) -> None:
-        from ingest.text import analyze
-
         cfg = config or prompts.load("answering")
         self.library = library
         self.max_quotes = max_quotes
@@ -118,8 +118,6 @@ class PassageSelector:
         if not ids:
             return Selection(abstain=True, why="no eligible passage retrieved")
         cosines = lib.passage_vectors(ids) @ vector
-        from ingest.safety import fold
-
         question = fold(query.message)
         boosts = [(a, b) for _, q, a, b in self._types if q.search(question)]
         for pid, cos in zip(ids, cosines):

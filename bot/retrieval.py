@@ -15,6 +15,8 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.vectorstores import VectorStore
 from pydantic import ConfigDict
 
+from ingest.text import analyze
+
 
 class HybridRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -34,8 +36,6 @@ class HybridRetriever(BaseRetriever):
         embedding: list[float] | None = None,
         terms: list[str] | None = None,
     ) -> list[Document]:
-        from ingest.text import analyze
-
         chunks = self.library.chunks
         vector = embedding if embedding is not None else self.vectorstore.embeddings.embed_query(query)
         dense = self.vectorstore.similarity_search_by_vector_with_relevance_scores(

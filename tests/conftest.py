@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,3 +151,16 @@ def vt():
         build_index=build_index,
         new_cache_files=new_cache_files,
     )
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """Debian's Chromium; installed with apt-get when missing (never a browser download by a test tool)."""
+    if not Path("/usr/bin/chromium").exists():
+        if os.geteuid() != 0:
+            pytest.fail("Chromium is missing: run `make browser` (apt-get install -y chromium) as root")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, stdout=subprocess.DEVNULL)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, stdout=subprocess.DEVNULL)
+    assert Path("/usr/bin/chromium").exists(), "apt-get did not install /usr/bin/chromium"
+    return "/usr/bin/chromium"

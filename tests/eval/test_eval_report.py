@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -209,8 +208,7 @@ class TestThresholds:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed (make browser)")
-def test_report_opens_in_chromium_with_its_charts(scored, tmp_path):
+def test_report_opens_in_chromium_with_its_charts(scored, tmp_path, chromium_path):
     from eval.screenshot import open_report
 
     rows, summary = scored

@@ -7,7 +7,6 @@ tmp data dir, so its conversation log is SQLite under that data dir — the defa
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -18,7 +17,6 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]
 DESKTOP = {"width": 1280, "height": 900}
@@ -96,19 +94,6 @@ def conversation_log(server):
     log = ConversationLog(server.database_url)
     yield log
     log.close()
-
-
-@pytest.fixture(scope="session")
-def chromium_path() -> str:
-    """Debian's Chromium; installed with apt-get when missing (never a browser download by a test tool)."""
-    if not CHROMIUM.exists():
-        if os.geteuid() != 0:
-            pytest.fail("Chromium is missing: run `make browser` (apt-get install -y chromium) as root")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, stdout=subprocess.DEVNULL)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, stdout=subprocess.DEVNULL)
-    assert CHROMIUM.exists(), "apt-get did not install /usr/bin/chromium"
-    return str(CHROMIUM)
 
 
 @pytest.fixture(scope="session")
