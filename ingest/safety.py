@@ -22,6 +22,8 @@ TAGS = (DOSING, UNPROVEN_REMEDY)
 
 def fold(text: str) -> str:
     """Lower-case and strip accents, so one pattern covers 'Prednisolon', 'prednisolona', 'carbamazépine'."""
+    if text.isascii():  # the common case, and the hot path of tagging: nothing to strip
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import islice
 
 import prompts
 
@@ -246,7 +247,7 @@ class StructureParser:
         while end > start and doc.text[end - 1].isspace():
             end -= 1
         body = doc.text[start:end]
-        if sum(ch.isalnum() for ch in body) < 3:
+        if len(list(islice(filter(str.isalnum, body), 3))) < 3:  # no words at all (stops at the third)
             return []
         return [Passage(doc.source, start, end, body, section, kind, line, block)]
 
