@@ -31,6 +31,8 @@ KEEP_RATIO = 0.88  # further quotes must score at least this share of the best
 GROUP_RATIO = 0.75  # neighbouring list items join a quote above this share of the best
 MAX_GROUP = 4
 DIRECT_PASSAGES = 12  # passages found by their own embedding (small libraries) join the chunk candidates
+EXPAND_DOCUMENTS = 2  # large libraries: all passages of the documents of the best chunks join instead
+MAX_DOCUMENT_PASSAGES = 400
 
 
 @dataclass
@@ -114,6 +116,12 @@ class PassageSelector:
                     chunk_prior[p.id] = max(chunk_prior.get(p.id, 0.0), c["fused"] / best_fused)
         for pid in lib.nearest_passages(vector, DIRECT_PASSAGES):
             chunk_prior.setdefault(pid, 0.0)
+        if not lib.warm_search:
+            # A large library has no passage-level search: instead, every passage of the documents the best
+            # chunks come from competes (their vectors are computed once and kept).
+            for source in list(dict.fromkeys(c["source"] for c in candidates))[:EXPAND_DOCUMENTS]:
+                for pid in lib.eligible_by_source.get(source, [])[:MAX_DOCUMENT_PASSAGES]:
+                    chunk_prior.setdefault(pid, 0.0)
         ids = list(chunk_prior)
         if not ids:
             return Selection(abstain=True, why="no eligible passage retrieved")

@@ -126,8 +126,20 @@ class Library:
             self._warm_ids = ids
             self._warm_matrix = self.passage_vectors(ids)
 
+    @property
+    def warm_search(self) -> bool:
+        return self._warm_matrix is not None and bool(len(self._warm_ids))
+
+    @cached_property
+    def eligible_by_source(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for pid, p in self.passages.items():
+            if not p.tags:
+                out.setdefault(p.source, []).append(pid)
+        return out
+
     def nearest_passages(self, vector: np.ndarray, k: int) -> list[str]:
-        if self._warm_matrix is None or not len(self._warm_ids):
+        if not self.warm_search:
             return []
         sims = self._warm_matrix @ vector
         top = np.argsort(-sims)[:k]
