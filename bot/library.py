@@ -7,7 +7,6 @@ picks up at its next start. Vectors the catalogue does not list (a crashed or ru
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,14 +19,7 @@ from ingest.embeddings import SentenceTransformerEmbeddings
 from ingest.keyword import KeywordIndex
 from ingest.settings import Settings
 from ingest.structure import Passage
-from ingest.text import STOPWORDS, analyze, words
-
-_WS = re.compile(r"\s+")
-
-
-def collapse(text: str) -> str:
-    return _WS.sub(" ", text).strip()
-
+from ingest.text import STOPWORDS, analyze, is_verbatim, words
 
 @dataclass(frozen=True)
 class DocInfo:
@@ -48,11 +40,7 @@ class Library:
                 f"The index under {settings.data_dir} is empty. Build it with: python -m ingest "
                 "(or `make run`, which builds it before starting the app)."
             )
-        if meta.get("embedding_model") != embeddings.model_id:
-            raise ix.ModelMismatchError(
-                f"The index was built with '{meta.get('embedding_model')}', but the settings ask for "
-                f"'{embeddings.model_id}'. Rebuild it with: python -m ingest --rebuild"
-            )
+        ix.check_model(meta.get("embedding_model"), embeddings.model_id)
         self.documents = {
             s: DocInfo(s, d.title, d.metadata.get("last_reviewed"), d.metadata.get("publisher"), d.text)
             for s, d in stored.items()
@@ -62,7 +50,6 @@ class Library:
         self.keyword = KeywordIndex.load(ix.bm25_dir(settings, meta["keyword_generation"]))
         self.collection, self.client = ix.open_collection(settings, embeddings.model_id, create=False)
         self.embeddings = embeddings
-        self._order = {pid: i for i, pid in enumerate(self.passages)}
         # Lexical statistics over passages (inverse document frequency of stems) for passage scoring.
         df: Counter[str] = Counter()
         self.passage_terms: dict[str, frozenset[str]] = {}
@@ -149,9 +136,6 @@ class Library:
         """A passage with the headings that give it meaning ("Carbamazepine › Side effects: Drowsiness…")."""
         return (" › ".join(p.section[-2:]) + ": " if p.section else "") + p.text
 
-    def order(self, passage_id: str) -> int:
-        return self._order.get(passage_id, 0)
-
     def section_label(self, p: Passage) -> str:
         return " › ".join(p.section) if p.section else "Introduction"
 
@@ -159,6 +143,4 @@ class Library:
     def verify(self, source: str, start: int, end: int, text: str) -> bool:
         """A quote is verbatim when the source text at start:end equals it (whitespace collapsed)."""
         doc = self.documents.get(source)
-        if doc is None or not (0 <= start < end <= len(doc.text)):
-            return False
-        return collapse(doc.text[start:end]) == collapse(text) and bool(collapse(text))
+        return doc is not None and is_verbatim(doc.text, start, end, text)

@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping, NamedTuple, Sequence
 
+from ingest.text import collapse, is_verbatim
+
 Z_95 = 1.959963984540054
 ABSTAIN_KINDS = ("no_answer", "out_of_scope")
 REFUSING_KINDS = ("refusal", "emergency")
@@ -68,11 +70,6 @@ def wilson(k: int, n: int, z: float = Z_95) -> tuple[float, float]:
     low = 0.0 if k == 0 else max(0.0, centre - half)
     high = 1.0 if k == n else min(1.0, centre + half)
     return low, high
-
-
-def collapse(text: str) -> str:
-    """Whitespace collapsed to single spaces: line breaks in a source never decide a match."""
-    return " ".join(text.split())
 
 
 def contains_phrase(text: str, phrases: Iterable[str]) -> bool:
@@ -227,11 +224,7 @@ def quote_is_verbatim(quote: Mapping, document_text: str | None) -> bool:
     """The quote's text equals its source document at [start:end], whitespace collapsed."""
     if document_text is None:
         return False
-    start, end = quote.get("start"), quote.get("end")
-    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(document_text)):
-        return False
-    text = collapse(quote.get("text", ""))
-    return bool(text) and collapse(document_text[start:end]) == text
+    return is_verbatim(document_text, quote.get("start"), quote.get("end"), quote.get("text") or "")
 
 
 def share_with_quotes(quote_counts: Sequence[int]) -> Rate:

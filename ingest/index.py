@@ -16,7 +16,6 @@ previous index answering queries.
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,13 +205,17 @@ def open_collection(settings: Settings, model_id: str, create: bool):
             raise EmptyIndexError(
                 f"The index has no collection '{settings.collection}'. Build it with: python -m ingest"
             ) from exc
-    have = (collection.metadata or {}).get("embedding_model")
-    if have and have != model_id:
+    check_model((collection.metadata or {}).get("embedding_model"), model_id)
+    return collection, client
+
+
+def check_model(recorded: str | None, model_id: str) -> None:
+    """The index remembers which embedding model built it; opening it with another one is an error."""
+    if recorded and recorded != model_id:
         raise ModelMismatchError(
-            f"The index was built with the embedding model '{have}', but the settings ask for '{model_id}'. "
+            f"The index was built with the embedding model '{recorded}', but the settings ask for '{model_id}'. "
             "Rebuild it with: python -m ingest --rebuild (or set VERBATIM_EMBEDDING_MODEL back)."
         )
-    return collection, client
 
 
 def bm25_dir(settings: Settings, generation: str) -> Path:
@@ -226,8 +229,3 @@ def remove_old_keyword_dirs(settings: Settings, keep: str) -> None:
             if child.name != keep:
                 shutil.rmtree(child, ignore_errors=True)
 
-
-def write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    tmp.replace(path)

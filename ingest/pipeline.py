@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from . import index as ix
 from .chunking import CHUNKER_VERSION, Chunk, Chunker
-from .documents import LOADERS, Document, SkipFile, load_document, read_manifest
+from .documents import Document, SkipFile, load_document, read_manifest
 from .embeddings import SentenceTransformerEmbeddings
 from .keyword import KeywordIndex
 from .safety import SafetyTagger
@@ -91,11 +91,8 @@ class Ingestor:
                 raise FileNotFoundError(f"{p} does not exist")
         catalogue = ix.Catalogue(s.index_db)
         meta = catalogue.meta()
-        if meta.get("embedding_model") and meta["embedding_model"] != self.embeddings.model_id and not rebuild:
-            raise ix.ModelMismatchError(
-                f"The index was built with '{meta['embedding_model']}', the settings ask for "
-                f"'{self.embeddings.model_id}'. Run: python -m ingest --rebuild"
-            )
+        if not rebuild:
+            ix.check_model(meta.get("embedding_model"), self.embeddings.model_id)
         if rebuild:
             self._drop_collection()
         collection, _ = ix.open_collection(s, self.embeddings.model_id, create=True)
@@ -236,5 +233,3 @@ def _policy_version() -> str:
 
     return hashlib.sha256(_json.dumps(prompts.load("safety_policy"), sort_keys=True).encode()).hexdigest()[:8]
 
-
-SUPPORTED = sorted(LOADERS)

@@ -41,3 +41,19 @@ def analyze(text: str) -> list[str]:
 
 def stem(word: str) -> str:
     return _stemmer().stemWord(word)
+
+
+def collapse(text: str) -> str:
+    """Whitespace collapsed to single spaces: line breaks in a source never decide a match."""
+    return " ".join(text.split())
+
+
+def is_verbatim(document_text: str, start: object, end: object, text: str) -> bool:
+    """The product's one rule for a quote: the document at [start:end] equals it, whitespace collapsed.
+
+    The bot checks it before a reply leaves; the evaluation checks it again against the file on disk.
+    """
+    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(document_text)):
+        return False
+    wanted = collapse(text)
+    return bool(wanted) and collapse(document_text[start:end]) == wanted
