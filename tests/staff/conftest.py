@@ -6,14 +6,10 @@ made through the patient app's Gradio API; an httpx client that logs in as staff
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-import time
 
-import httpx
 import pytest
-from staff_helpers import (IDLE_SECONDS, LOCKOUT_SECONDS, PASSWORD, REPO_ROOT, USERS, Patient, StaffClient, StaffServer,
-                           free_port)
+from app_server import app_server
+from staff_helpers import IDLE_SECONDS, LOCKOUT_SECONDS, PASSWORD, USERS, Patient, StaffClient, StaffServer
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +25,6 @@ def staff_server(corpus_index, tmp_path_factory, vt) -> StaffServer:
     accounts = StaffAccounts(users_file)
     for name in USERS:
         accounts.add(name, PASSWORD)
-    port = free_port()
     env = vt.subprocess_env(
         data_dir, vt.BUNDLED_CORPUS, GRADIO_ANALYTICS_ENABLED="False",
         VERBATIM_STAFF_USERS_FILE=str(users_file),
@@ -37,31 +32,8 @@ def staff_server(corpus_index, tmp_path_factory, vt) -> StaffServer:
         VERBATIM_STAFF_LOGIN_LOCKOUT_SECONDS=str(LOCKOUT_SECONDS),
     )
     log_path = root / "server.log"
-    with open(log_path, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
-                                cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    server = StaffServer(f"http://127.0.0.1:{port}/", data_dir, users_file, log_path, proc, env)
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with code {proc.returncode}:\n{server.output()[-3000:]}")
-            try:
-                if httpx.get(server.url + "healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the server did not start:\n{server.output()[-3000:]}")
-            time.sleep(0.5)
-        yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with app_server(env, log_path) as (url, proc):
+        yield StaffServer(url, data_dir, users_file, log_path, proc, env)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,6 @@ from pathlib import Path
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]
 PASSWORD = "correct horse battery staple"
@@ -20,12 +18,6 @@ PASSWORD = "correct horse battery staple"
 USERS = ("alice", "bob", "carol", "dave")
 IDLE_SECONDS = 10  # a session unused this long has ended (production default: 30 min)
 LOCKOUT_SECONDS = 2  # first pause after 5 failed logins (production default: 60 s)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

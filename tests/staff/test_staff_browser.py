@@ -10,7 +10,7 @@ import json
 
 import pytest
 from playwright.sync_api import expect
-from staff_helpers import CHROMIUM, CHROMIUM_ARGS, PASSWORD, REPO_ROOT
+from staff_helpers import CHROMIUM_ARGS, PASSWORD, REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -23,12 +23,11 @@ NOTE = "Quotes the lab list but not the biopsy step; needs the tumour-marker pas
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(chromium_path):
     from playwright.sync_api import sync_playwright
 
-    assert CHROMIUM.exists(), "Chromium is missing: run `make browser` (apt-get install -y chromium)"
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        b = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         yield b
         b.close()
 

@@ -8,41 +8,16 @@ tmp data dir, so its conversation log is SQLite under that data dir — the defa
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from app_server import app_server
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]
 DESKTOP = {"width": 1280, "height": 900}
 REPLY_TIMEOUT_MS = 60_000  # generous: the machine is shared; nothing here asserts on speed
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, log_path: Path, timeout: float = 240) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with code {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-        try:
-            if httpx.get(url + "healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"the server did not become healthy in {timeout:.0f} s:\n{log_path.read_text()[-3000:]}")
 
 
 class RunningServer:
@@ -67,23 +42,10 @@ def server_data_dir(corpus_index, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def server(server_data_dir, vt) -> RunningServer:
     """`python app.py --port P` as a real process, as `make run` starts it."""
-    port = free_port()
     env = vt.subprocess_env(server_data_dir, vt.BUNDLED_CORPUS, GRADIO_ANALYTICS_ENABLED="False")
     log_path = server_data_dir.parent / "server.log"
-    with open(log_path, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
-                                cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_healthy(url, proc, log_path)
+    with app_server(env, log_path) as (url, proc):
         yield RunningServer(url, server_data_dir, proc, log_path)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="session")

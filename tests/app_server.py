@@ -1,0 +1,58 @@
+"""Start the real server (`python app.py`) on a free loopback port for a test session, and stop it.
+
+Shared by the web and staff tests (both import it: pytest puts tests/ on sys.path for its conftest).
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, log_path: Path, timeout: float = 240) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with code {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+        try:
+            if httpx.get(url + "healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"the server did not become healthy in {timeout:.0f} s:\n{log_path.read_text()[-3000:]}")
+
+
+@contextmanager
+def app_server(env: dict[str, str], log_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`python app.py --port P` as `make run` starts it; yields (url, process) once /healthz answers."""
+    port = free_port()
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)],
+                                cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_healthy(url, proc, log_path)
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
