@@ -46,6 +46,7 @@ EMERGENCY_BANNER_HTML = (
 )
 
 STILL_ANSWERING = "Still answering your last question — please wait for the answer before sending another."
+ALREADY_ANSWERED = "You just sent this question — it is already answered above."
 NO_SOURCES_MD = "_No sources yet. The documents quoted in answers will be listed here._"
 PENDING_MD = "_Looking in the documents…_"
 FEEDBACK_THANKS = {"up": "Thank you for your feedback.", "down": "Thank you — we'll use this to improve."}

@@ -52,6 +52,9 @@ CHAT_CONCURRENCY = 4
 QUEUE_MAX_SIZE = 256
 # A reply that has not finished after this long (e.g. its queued job was dropped) stops blocking the next.
 STALE_PENDING = timedelta(minutes=2)
+# The same text again this soon after it was accepted is the second click of a double click, even when a fast
+# answer already finished in between (seen on a loaded machine): it must not ask the question twice.
+DOUBLE_SEND = timedelta(seconds=2)
 
 CSS = """
 #vb-page { max-width: 72rem; margin: 0 auto; }
@@ -117,6 +120,7 @@ class ChatSession:
     pending: str | None = None  # accepted message whose reply has not finished
     pending_since: datetime | None = None
     answering: bool = False
+    last_accepted: tuple[str, datetime] | None = None  # (message, when), to recognise a double click
     feedback_turn: int | None = None  # turn whose optional comment box is open
 
     def busy(self, now: datetime) -> bool:
@@ -152,11 +156,15 @@ class PatientChat:
                 # a double click sends an empty box: keep the box as it is; a new question goes back into it
                 keep = text if (text or "").strip() else gr.update()
                 return keep, gr.update(), session, ui.STILL_ANSWERING
+            message = (text or "").strip()
+            if session.last_accepted and message == session.last_accepted[0] \
+                    and now - session.last_accepted[1] < DOUBLE_SEND:
+                return "", gr.update(), session, ui.ALREADY_ANSWERED
             problem = ui.check_message(text, self.max_message_chars)
             if problem:
                 return gr.update(), gr.update(), session, problem  # the text stays in the box to be fixed
-            message = (text or "").strip()
             session.pending, session.pending_since, session.answering = message, now, False
+            session.last_accepted = (message, now)
             session.messages = [*session.messages, ui.user_message(message), ui.pending_message()]
         return "", self._chat(session), session, ""
 

@@ -137,7 +137,8 @@ def test_input_problems_get_clear_feedback_not_an_error(page, conversation_log):
     # two sends in the same instant (a double click): one question, one answer, and a clear notice
     box.fill("What symptoms can it cause?")
     page.get_by_role("button", name="Send").evaluate("b => { b.click(); b.click(); }")
-    expect(status).to_contain_text("Still answering")
+    # the second click gets a notice: still answering, or (when the answer already came) already answered
+    expect(status).to_contain_text(re.compile("Still answering|already answered"))
     expect(page.locator("#vb-chat .vb-reply")).to_have_count(1)
     expect(page.locator("#vb-chat [data-testid='user']")).to_have_count(1)
     page.wait_for_timeout(500)
