@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.ingest_throughput import medquad
+from benchmarks.ingest_throughput import copy_medquad
 from ingest.settings import PROJECT_ROOT
 
 
@@ -29,14 +29,8 @@ def main() -> None:
     args = ap.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="verbatim-distractors-"))
     corpus = work / "corpus"
-    if not corpus.is_dir():
-        shutil.copytree(PROJECT_ROOT / "corpus", corpus)
-        root = medquad()
-        files = sorted(root.rglob("*.md"))
-        for f in files[: args.docs or None]:
-            dest = corpus / "medquad" / f.relative_to(root)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(f, dest)
+    shutil.copytree(PROJECT_ROOT / "corpus", corpus, dirs_exist_ok=True)
+    copy_medquad(corpus, args.docs)
     env = {**os.environ, "VERBATIM_DATA_DIR": str(work / "data"), "VERBATIM_CORPUS_DIR": str(corpus)}
     t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "ingest", "--quiet"], env=env, check=True)

@@ -1,10 +1,12 @@
 """Ingest throughput on MedQuAD: pipeline chunks/s vs raw SentenceTransformer.encode on the same chunks.
 
-    python -m benchmarks.ingest_throughput [--docs N]
+    python -m benchmarks.ingest_throughput [--docs N] [--keep DIR]
 
 Extracts ../shared/corpora/medquad.tar.gz (MedQuAD, Ben Abacha & Demner-Fushman 2019, CC BY 4.0) into
 benchmarks/data/medquad (git-ignored), ingests the first N documents into a fresh data dir, then encodes
 the very same chunk texts with the bare model, in the same process, and prints both rates and their ratio.
+With --keep the work folder (DIR/corpus/medquad, DIR/data) is kept, and `benchmarks.distractors --keep DIR`
+then only adds the bundled corpus to that index (ingest is incremental).
 """
 
 from __future__ import annotations
@@ -39,20 +41,26 @@ def medquad() -> Path:
     return target
 
 
+def copy_medquad(corpus: Path, docs: int = 0) -> None:
+    """Copy the first `docs` MedQuAD documents (0 = all) to corpus/medquad, keeping their relative paths."""
+    root = medquad()
+    for f in sorted(root.rglob("*.md"))[: docs or None]:
+        dest = corpus / "medquad" / f.relative_to(root)
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(f, dest)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=int, default=0, help="ingest only the first N documents (0 = all 5,483)")
+    ap.add_argument("--keep", type=Path, default=None, help="work folder to use and keep (must not hold an index yet)")
     args = ap.parse_args()
-    root = medquad()
-    files = sorted(p for p in root.rglob("*.md"))
-    if args.docs:
-        files = files[: args.docs]
-    work = Path(tempfile.mkdtemp(prefix="verbatim-bench-"))
+    work = args.keep or Path(tempfile.mkdtemp(prefix="verbatim-bench-"))
+    if (work / "data").exists():
+        ap.error(f"{work / 'data'} exists: a throughput run must start from an empty index")
     corpus = work / "corpus"
-    for f in files:
-        dest = corpus / f.relative_to(root)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(f, dest)
+    copy_medquad(corpus, args.docs)
     settings = Settings(data_dir=work / "data", corpus_dir=corpus)
     emb = SentenceTransformerEmbeddings(settings.model_path, settings.embed_batch_size)
     ingestor = Ingestor(settings, emb)
@@ -76,7 +84,8 @@ def main() -> None:
         "skipped": len(report.skipped),
     }
     print(json.dumps(result, indent=2))
-    shutil.rmtree(work, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from .compose import PassageSelector, QuoteComposer
 from .guard import ALLOW, EMERGENCY, OUT_OF_SCOPE, REFUSAL, GuardDecision, InputGuard, OutputGuard
 from .library import Library
 from .query import QueryBuilder
-from .retrieval import HybridRetriever
+from .retrieval import HybridRetriever, merge_ranked
 from .types import Reply
 
 log = logging.getLogger("verbatim.bot")
@@ -130,6 +130,11 @@ class ChatBot:
             docs = self.retriever.invoke(
                 query.retrieval_text, embedding=retrieval_vec.tolist(), terms=query.retrieval_terms
             )
+            if self.selector.focus:  # a mixed library: its subject's documents are also searched on their own
+                focused = self.retriever.invoke(
+                    query.text, embedding=query_vec.tolist(), terms=list(query.terms), sources=sorted(self.selector.focus)
+                )
+                docs = merge_ranked(docs, focused)
             candidates = [dict(d.metadata) for d in docs]
             trace["candidates"] = [{**c, "section": " › ".join(self.library.chunks[c["chunk_id"]].section)} for c in candidates]
             trace["timings_ms"]["retrieval"] = _ms(t)

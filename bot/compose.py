@@ -33,6 +33,10 @@ MAX_GROUP = 4
 DIRECT_PASSAGES = 12  # passages found by their own embedding (small libraries) join the chunk candidates
 EXPAND_DOCUMENTS = 2  # large libraries: all passages of the documents of the best chunks join instead
 MAX_DOCUMENT_PASSAGES = 400
+# Mixed libraries (other subjects next to the library's own): every passage of the documents about the
+# library's subject competes, with this head start; a page about something else still wins when it answers
+# clearly better (calibrated with benchmarks/distractors.py, docs/benchmarks.md).
+FOCUS_PRIOR = 0.2
 
 
 @dataclass
@@ -65,9 +69,12 @@ class Selection:
 
 
 class PassageSelector:
-    def __init__(self, library: Library, max_quotes: int = 3, config: dict | None = None) -> None:
+    def __init__(self, library: Library, max_quotes: int = 3, config: dict | None = None, focus=()) -> None:
+        """`focus`: the documents about the library's subject, when other subjects share the library."""
         cfg = config or prompts.load("answering")
         self.library = library
+        self.focus = frozenset(focus)
+        self._focus_terms = library.term_stats(tuple(sorted(self.focus))) if self.focus else library.terms
         self.max_quotes = max_quotes
         self._generic = set(analyze(" ".join(cfg["generic_words"])))
         self._types = [
@@ -92,11 +99,12 @@ class PassageSelector:
         lib = self.library
         own = lib.passage_terms.get(p.id, frozenset())
         heading = lib.heading_terms.get(p.section, frozenset())
+        stats = self._focus_terms if p.source in self.focus else lib.terms
         total = got = 0.0
         for term, weight in query.terms.items():
-            if content_only and (lib.idf.get(term, lib.max_idf) < TOPIC_IDF or term in self._generic):
+            if content_only and (stats(term) < TOPIC_IDF or term in self._generic):
                 continue
-            idf = lib.idf.get(term, lib.max_idf) * weight
+            idf = stats(term) * weight
             total += idf
             alts = query.alternatives.get(term, set()) | {term}
             if alts & own:
@@ -122,6 +130,10 @@ class PassageSelector:
             for source in list(dict.fromkeys(c["source"] for c in candidates))[:EXPAND_DOCUMENTS]:
                 for pid in lib.eligible_by_source.get(source, [])[:MAX_DOCUMENT_PASSAGES]:
                     chunk_prior.setdefault(pid, 0.0)
+        focus = self.focus
+        for source in focus:
+            for pid in lib.eligible_by_source.get(source, [])[:MAX_DOCUMENT_PASSAGES]:
+                chunk_prior.setdefault(pid, 0.0)
         ids = list(chunk_prior)
         if not ids:
             return Selection(abstain=True, why="no eligible passage retrieved")
@@ -133,6 +145,7 @@ class PassageSelector:
             lex = self.lexical(query, p)
             score = W_COSINE * float(cos) + W_LEXICAL * lex + W_CHUNK * chunk_prior[pid]
             score += sum(b for a, b in boosts if a.search(fold(p.text)))
+            score += FOCUS_PRIOR if p.source in focus else 0.0
             seen[pid] = Scored(p, score, float(cos), lex, chunk_prior[pid])
         ranked = sorted(seen.values(), key=lambda s: -s.score)
         top = ranked[0]

@@ -24,13 +24,10 @@ def default_topic(library: Library) -> str:
     candidates (measured: -2 points grounded hit on the bundled corpus); with 600 MedQuAD documents mixed
     in, it is what keeps "What causes it?" on the library's subject (docs/benchmarks.md).
     """
-    from ingest.safety import fold
-
     topic = (prompts.load("answering").get("library_topic") or "").strip()
     if not topic or not library.documents:
         return ""
-    about = sum(fold(topic) in fold(d.title) for d in library.documents.values())
-    return topic if about / len(library.documents) < 0.5 else ""
+    return topic if len(library.sources_about(topic)) / len(library.documents) < 0.5 else ""
 
 
 def build(settings: Settings) -> ChatBot:
@@ -38,6 +35,7 @@ def build(settings: Settings) -> ChatBot:
     library = Library(settings, embeddings)
     library.warm()
     guard = InputGuard(embed=embeddings.encode)
+    topic = default_topic(library)
     vectorstore = Chroma(
         client=library.client,
         collection_name=settings.collection,
@@ -54,10 +52,10 @@ def build(settings: Settings) -> ChatBot:
             guard.is_elliptical,
             # whole words of the model's WordPiece vocabulary: real English words are never "corrected"
             dictionary=embeddings.dictionary,
-            topic=default_topic(library),
+            topic=topic,
         ),
         retriever=HybridRetriever(vectorstore=vectorstore, library=library),
-        selector=PassageSelector(library, settings.max_quotes),
+        selector=PassageSelector(library, settings.max_quotes, focus=library.sources_about(topic) if topic else ()),
         composer=QuoteComposer(library),
         output_guard=OutputGuard(lambda pid: not library.eligible(pid)),
         settings=settings,

@@ -6,6 +6,7 @@ picks up at its next start. Vectors the catalogue does not list (a crashed or ru
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -20,6 +21,17 @@ from ingest.keyword import KeywordIndex
 from ingest.settings import Settings
 from ingest.structure import Passage
 from ingest.text import STOPWORDS, analyze, is_verbatim, words
+
+@dataclass(frozen=True)
+class TermStats:
+    """Inverse document frequency of stems over a set of passages (BM25's idf, passages as documents)."""
+
+    idf: dict[str, float]
+    max_idf: float  # of a stem none of the passages has
+
+    def __call__(self, stem: str) -> float:
+        return self.idf.get(stem, self.max_idf)
+
 
 @dataclass(frozen=True)
 class DocInfo:
@@ -51,18 +63,13 @@ class Library:
         self.collection, self.client = ix.open_collection(settings, embeddings.model_id, create=False)
         self.embeddings = embeddings
         # Lexical statistics over passages (inverse document frequency of stems) for passage scoring.
-        df: Counter[str] = Counter()
         self.passage_terms: dict[str, frozenset[str]] = {}
         self.heading_terms: dict[tuple[str, ...], frozenset[str]] = {}
         for pid, p in self.passages.items():
-            terms = frozenset(analyze(p.text))
-            self.passage_terms[pid] = terms
+            self.passage_terms[pid] = frozenset(analyze(p.text))
             if p.section not in self.heading_terms:
                 self.heading_terms[p.section] = frozenset(analyze(" ".join(p.section)))
-            df.update(terms | self.heading_terms[p.section])
-        n = max(1, len(self.passages))
-        self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
-        self.max_idf = math.log(1 + (n + 0.5) / 0.5)
+        self.terms = self.term_stats(None)
         self._vectors: dict[str, np.ndarray] = {}
         self._warm_ids: list[str] = []
         self._warm_matrix: np.ndarray | None = None
@@ -85,7 +92,23 @@ class Library:
 
     @cached_property
     def stems(self) -> frozenset[str]:
-        return frozenset(self.idf)
+        return frozenset(self.terms.idf)
+
+    @functools.lru_cache(maxsize=4)
+    def term_stats(self, sources: tuple[str, ...] | None) -> TermStats:
+        """Term statistics over the passages of these documents (None: the whole library).
+
+        A word's weight depends on the documents a passage competes in: "stage" says little in a library
+        of cancer pages and much among the pages about paraneoplastic syndrome.
+        """
+        df: Counter[str] = Counter()
+        n = 0
+        for pid, p in self.passages.items():
+            if sources is None or p.source in sources:
+                df.update(self.passage_terms[pid] | self.heading_terms[p.section])
+                n += 1
+        n = max(1, n)
+        return TermStats({t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}, math.log(1 + (n + 0.5) / 0.5))
 
     # ---- passages ---------------------------------------------------------------------------------
     def eligible(self, passage_id: str) -> bool:
@@ -116,6 +139,18 @@ class Library:
     @property
     def warm_search(self) -> bool:
         return self._warm_matrix is not None and bool(len(self._warm_ids))
+
+    def sources_about(self, topic: str) -> list[str]:
+        """Documents whose title names the topic ("Paraneoplastic Syndromes" is about "paraneoplastic syndrome")."""
+        from ingest.safety import fold
+
+        t = fold(topic)
+        return [s for s, d in self.documents.items() if t and t in fold(d.title)]
+
+    @functools.lru_cache(maxsize=4)
+    def keyword_mask(self, sources: tuple[str, ...]) -> np.ndarray:
+        """The keyword index restricted to these documents (cached: the focus documents are fixed)."""
+        return self.keyword.mask({cid for cid, c in self.chunks.items() if c.source in sources})
 
     @cached_property
     def eligible_by_source(self) -> dict[str, list[str]]:

@@ -20,6 +20,7 @@ from ingest.text import STOPWORDS, analyze, stem, words
 
 CARRIED_WEIGHT = 0.35
 EXPANSION_WEIGHT = 0.7
+RARE_COUNT, RARE_RATIO = 2, 50  # a document word seen at most RARE_COUNT times, one edit from one seen 50x more
 
 
 @dataclass
@@ -74,6 +75,7 @@ class QueryBuilder:
             self._known.update(key.split())
         # frequent words first: among equally close corrections the more common word wins
         self._choices = sorted(self._known, key=lambda w: -vocabulary.get(w, 1))
+        self._frequent = [w for w in self._choices if vocabulary.get(w, 0) >= RARE_RATIO]
         self._is_elliptical = is_elliptical
         self._stems = {stem(w) for w in self._known}
         self._dictionary = dictionary
@@ -83,7 +85,16 @@ class QueryBuilder:
     def correct(self, text: str) -> tuple[str, dict[str, str]]:
         fixes: dict[str, str] = {}
         for w in set(words(text)):
-            if len(w) < 4 or w in self._known or w in self._dictionary or w.isdigit() or stem(w) in self._stems:
+            if len(w) < 4 or w in self._dictionary or w.isdigit():
+                continue
+            if w in self._known or stem(w) in self._stems:
+                # A word a large library uses once or twice, next to one it uses far more, is most likely a
+                # typo in a document ("blod" once in 5,000 pages, "blood" thousands of times).
+                count = self._vocab.get(w, 0)
+                if 0 < count <= RARE_COUNT:
+                    match = process.extractOne(w, self._frequent, scorer=DamerauLevenshtein.distance, score_cutoff=1)
+                    if match and match[0] != w and self._vocab[match[0]] >= RARE_RATIO * count:
+                        fixes[w] = match[0]
                 continue
             # one edit for short words, two for long ones (Damerau: a swapped pair is one edit)
             max_edits = 1 if len(w) <= 5 else 2
@@ -126,9 +137,10 @@ class QueryBuilder:
             carried_exp, _ = self.expand(carried_corrected)
             for s in analyze(carried_corrected + " " + " ".join(carried_exp)):
                 terms.setdefault(s, CARRIED_WEIGHT)
-        # No subject carried and none named: the library's own subject, at the carried weight.
+        # Neither the message nor the turn it follows names the library's subject: it is still the subject
+        # ("What causes it?", "And the hormones?"); it steers retrieval, not the scores.
         topic = None
-        if self._topic and not carried and not (self._topic_terms & set(terms)):
+        if self._topic and not (self._topic_terms & set(terms)):
             topic = self._topic
         text = " ".join(x for x in (corrected, " ".join(expansions), fold(carried) if carried else "") if x)
         return Query(message, corrected, text, terms, alternatives, fixes, expansions, carried, topic)

@@ -35,14 +35,22 @@ class HybridRetriever(BaseRetriever):
         run_manager: CallbackManagerForRetrieverRun,
         embedding: list[float] | None = None,
         terms: list[str] | None = None,
+        sources: list[str] | None = None,
     ) -> list[Document]:
+        """`sources`: search these documents only (the documents about the library's subject, see
+        `merge_ranked`); blocked chunks never come back either way."""
         chunks = self.library.chunks
         vector = embedding if embedding is not None else self.vectorstore.embeddings.embed_query(query)
+        where: dict = {"blocked": False}
+        only = None
+        if sources is not None:
+            where = {"$and": [where, {"source": {"$in": sorted(sources)}}]}
+            only = self.library.keyword_mask(tuple(sorted(sources)))
         dense = self.vectorstore.similarity_search_by_vector_with_relevance_scores(
-            list(map(float, vector)), k=self.k_dense, filter={"blocked": False}
+            list(map(float, vector)), k=self.k_dense, filter=where
         )
         dense_ranked = [(d.id, 1.0 - float(dist)) for d, dist in dense if d.id in chunks and not chunks[d.id].blocked]
-        keyword_ranked = self.library.keyword.search(terms if terms is not None else analyze(query), self.k_keyword)
+        keyword_ranked = self.library.keyword.search(terms if terms is not None else analyze(query), self.k_keyword, only)
         keyword_ranked = [(cid, s) for cid, s in keyword_ranked if cid in chunks and not chunks[cid].blocked]
 
         fused: dict[str, dict[str, float]] = {}
@@ -57,3 +65,15 @@ class HybridRetriever(BaseRetriever):
             Document(page_content=chunks[cid].text, id=cid, metadata={"chunk_id": cid, "source": chunks[cid].source, **s})
             for cid, s in best
         ]
+
+
+def merge_ranked(*results: list[Document]) -> list[Document]:
+    """Candidates of several searches (the whole library; the documents about its subject on their own):
+    a chunk keeps its best fused score, so among the subject's documents it ranks as in a library of their
+    own, however many other documents outrank it in the whole library."""
+    best: dict[str, Document] = {}
+    for docs in results:
+        for d in docs:
+            if d.id not in best or d.metadata["fused"] > best[d.id].metadata["fused"]:
+                best[d.id] = d
+    return sorted(best.values(), key=lambda d: -d.metadata["fused"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 import json
 from pathlib import Path
 
@@ -18,6 +19,9 @@ class KeywordIndex:
         self._bm25 = retriever
         self.ids = ids
         self._allowed = (~blocked).astype(np.float32)  # weight mask: blocked chunks never come back
+
+    def mask(self, chunk_ids: Collection[str]) -> np.ndarray:
+        return np.fromiter((i in chunk_ids for i in self.ids), dtype=np.float32, count=len(self.ids))
 
     @staticmethod
     def generation(chunks: list[Chunk]) -> str:
@@ -41,12 +45,16 @@ class KeywordIndex:
         data = json.loads((folder / "ids.json").read_text())
         return cls(retriever, data["ids"], np.array(data["blocked"], dtype=bool))
 
-    def search(self, terms: list[str], k: int) -> list[tuple[str, float]]:
-        """Top-k (chunk id, BM25 score) for already analysed query terms; blocked chunks excluded."""
+    def search(self, terms: list[str], k: int, only: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """Top-k (chunk id, BM25 score) for already analysed query terms; blocked chunks excluded.
+
+        `only`: a mask from `mask()`, to search some chunks only.
+        """
         vocab = self._bm25.vocab_dict
         terms = [t for t in terms if t in vocab]
         if not terms or not self.ids:
             return []
+        mask = self._allowed if only is None else self._allowed * only
         k = min(k, len(self.ids))
-        docs, scores = self._bm25.retrieve([terms], k=k, show_progress=False, weight_mask=self._allowed, n_threads=1)
+        docs, scores = self._bm25.retrieve([terms], k=k, show_progress=False, weight_mask=mask, n_threads=1)
         return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]

@@ -1,0 +1,102 @@
+"""A library that shares its shelves with other subjects (MedQuAD pages, tests/fixtures/medquad, CC BY 4.0).
+
+"What causes it?" means the library's subject (prompts/answering.yaml `library_topic`), not whatever page
+ranks first; a question about something only another page covers still finds that page.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from langchain_core.documents import Document
+
+from bot import ChatBot
+from bot.compose import PassageSelector
+from bot.query import QueryBuilder
+from bot.retrieval import merge_ranked
+
+NINDS = "medquad/ninds_paraneoplastic_syndromes.md"
+ANEMIA = "medquad/mplus_anemia.md"
+# Questions that name no subject, each of which a distractor page answers well on words alone.
+ON_SUBJECT = ["Does it affect the blood?", "Which cancers is it linked to?", "Is it linked to lymphoma?"]
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory, vt):
+    root = tmp_path_factory.mktemp("mixed")
+    corpus = vt.mini_corpus(root / "corpus")
+    shutil.copytree(vt.FIXTURES / "medquad", corpus / "medquad", ignore=shutil.ignore_patterns("LICENSE*"))
+    return vt.build_index(root / "data", corpus)
+
+
+@pytest.fixture(scope="module")
+def mixed_bot(mixed):
+    return ChatBot.from_settings(mixed.settings)
+
+
+def test_the_documents_about_the_subject_are_the_focus(mixed_bot, vt):
+    # three of nine documents are about paraneoplastic syndrome: their titles name it
+    assert mixed_bot.selector.focus == {vt.LEAFLET, vt.EXCERPT, NINDS}
+
+
+def test_the_bundled_library_has_no_focus(chatbot):
+    # every document is about the subject: nothing to steer, the bot searches as it always did
+    assert chatbot.selector.focus == frozenset()
+
+
+@pytest.mark.parametrize("message", ON_SUBJECT)
+def test_a_question_naming_no_subject_is_answered_from_the_subjects_documents(mixed_bot, message):
+    reply = mixed_bot.ask(message, [])
+    assert reply.kind == "answer", reply.trace
+    assert {q.source for q in reply.quotes} <= mixed_bot.selector.focus, [(q.source, q.text) for q in reply.quotes]
+
+
+def test_without_the_focus_the_distractors_win(mixed, mixed_bot):
+    """The check that the library above is a real test: with the focus off, other pages answer."""
+    plain = ChatBot.from_settings(mixed.settings)
+    plain.selector = PassageSelector(plain.library, focus=())
+    off_subject = [m for m in ON_SUBJECT if any(q.source not in mixed_bot.selector.focus for q in plain.ask(m, []).quotes)]
+    assert len(off_subject) >= 2, off_subject
+
+
+@pytest.mark.parametrize("message", ["What is hemoglobin?", "What does iron do for the blood?"])
+def test_a_question_only_another_page_answers_still_finds_it(mixed_bot, message):
+    reply = mixed_bot.ask(message, [])
+    assert reply.kind == "answer", reply.trace
+    assert reply.quotes and all(q.source == ANEMIA for q in reply.quotes), [(q.source, q.text) for q in reply.quotes]
+
+
+def test_retrieval_can_be_limited_to_some_documents(mixed_bot):
+    everywhere = mixed_bot.retriever.invoke("blood iron hemoglobin cancer")
+    assert {d.metadata["source"] for d in everywhere} - {NINDS}, "the whole-library search should reach other pages"
+    only = mixed_bot.retriever.invoke("blood iron hemoglobin cancer", sources=[NINDS])
+    assert only and {d.metadata["source"] for d in only} == {NINDS}
+    assert all(not mixed_bot.library.chunks[d.id].blocked for d in only)
+
+
+def test_merged_candidates_keep_each_chunks_best_score():
+    a = [Document(page_content="x", id="c1", metadata={"fused": 0.01}), Document(page_content="y", id="c2", metadata={"fused": 0.03})]
+    b = [Document(page_content="x", id="c1", metadata={"fused": 0.05})]
+    merged = merge_ranked(a, b)
+    assert [(d.id, d.metadata["fused"]) for d in merged] == [("c1", 0.05), ("c2", 0.03)]
+
+
+def test_term_weights_depend_on_the_documents_a_passage_competes_in(mixed_bot):
+    lib = mixed_bot.library
+    focus = lib.term_stats(tuple(sorted(mixed_bot.selector.focus)))
+    # "paraneoplast" is rare in the whole library and everywhere among the subject's own pages
+    assert focus("paraneoplast") < lib.terms("paraneoplast")
+
+
+@pytest.mark.parametrize(
+    ("counts", "fixed"),
+    [
+        ({"blood": 500, "blod": 1}, {"blod": "blood"}),  # a document's own typo, next to a common word
+        ({"blood": 20, "blod": 1}, {}),  # not frequent enough to say which is the typo
+        ({"blood": 500, "blod": 3}, {}),  # used too often to be a slip
+    ],
+)
+def test_a_rare_document_word_next_to_a_common_one_is_corrected(counts, fixed):
+    builder = QueryBuilder(counts, lambda m: False, synonyms={})
+    assert builder.correct("what does it do to the blod")[1] == fixed
