@@ -31,8 +31,7 @@ KEEP_RATIO = 0.88  # further quotes must score at least this share of the best
 GROUP_RATIO = 0.75  # neighbouring list items join a quote above this share of the best
 MAX_GROUP = 4
 DIRECT_PASSAGES = 12  # passages found by their own embedding (small libraries) join the chunk candidates
-EXPAND_DOCUMENTS = 2  # large libraries: all passages of the documents of the best chunks join instead
-MAX_DOCUMENT_PASSAGES = 400
+MAX_DOCUMENT_PASSAGES = 400  # per focus document (below)
 # Mixed libraries (other subjects next to the library's own): every passage of the documents about the
 # library's subject competes, with this head start; a page about something else still wins when it answers
 # clearly better (calibrated with benchmarks/distractors.py, docs/benchmarks.md).
@@ -75,6 +74,8 @@ class PassageSelector:
         self.library = library
         self.focus = frozenset(focus)
         self._focus_terms = library.term_stats(tuple(sorted(self.focus))) if self.focus else library.terms
+        self._focus_ids = [pid for s in sorted(self.focus) for pid in library.eligible_by_source.get(s, [])[:MAX_DOCUMENT_PASSAGES]]
+        library.passage_vectors(self._focus_ids)  # embedded once, at start, not at the first question
         self.max_quotes = max_quotes
         self._generic = set(analyze(" ".join(cfg["generic_words"])))
         self._types = [
@@ -124,16 +125,8 @@ class PassageSelector:
                     chunk_prior[p.id] = max(chunk_prior.get(p.id, 0.0), c["fused"] / best_fused)
         for pid in lib.nearest_passages(vector, DIRECT_PASSAGES):
             chunk_prior.setdefault(pid, 0.0)
-        if not lib.warm_search:
-            # A large library has no passage-level search: instead, every passage of the documents the best
-            # chunks come from competes (their vectors are computed once and kept).
-            for source in list(dict.fromkeys(c["source"] for c in candidates))[:EXPAND_DOCUMENTS]:
-                for pid in lib.eligible_by_source.get(source, [])[:MAX_DOCUMENT_PASSAGES]:
-                    chunk_prior.setdefault(pid, 0.0)
-        focus = self.focus
-        for source in focus:
-            for pid in lib.eligible_by_source.get(source, [])[:MAX_DOCUMENT_PASSAGES]:
-                chunk_prior.setdefault(pid, 0.0)
+        for pid in self._focus_ids:
+            chunk_prior.setdefault(pid, 0.0)
         ids = list(chunk_prior)
         if not ids:
             return Selection(abstain=True, why="no eligible passage retrieved")
@@ -145,7 +138,7 @@ class PassageSelector:
             lex = self.lexical(query, p)
             score = W_COSINE * float(cos) + W_LEXICAL * lex + W_CHUNK * chunk_prior[pid]
             score += sum(b for a, b in boosts if a.search(fold(p.text)))
-            score += FOCUS_PRIOR if p.source in focus else 0.0
+            score += FOCUS_PRIOR if p.source in self.focus else 0.0
             seen[pid] = Scored(p, score, float(cos), lex, chunk_prior[pid])
         ranked = sorted(seen.values(), key=lambda s: -s.score)
         top = ranked[0]
