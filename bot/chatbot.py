@@ -111,9 +111,9 @@ class ChatBot:
             stage = "query"
             t = time.perf_counter()
             query = self.query_builder.build(message, history)
-            texts = list(dict.fromkeys([message, query.text, query.retrieval_text]))  # one encoder call
+            texts = list(dict.fromkeys([message, query.text]))  # one encoder call
             vectors = dict(zip(texts, self.library.embeddings.encode(texts)))
-            msg_vec, query_vec, retrieval_vec = (vectors[t] for t in (message, query.text, query.retrieval_text))
+            msg_vec, query_vec = vectors[message], vectors[query.text]
             trace["timings_ms"]["embed"] = _ms(t)
 
             stage = "input_guard"
@@ -127,14 +127,10 @@ class ChatBot:
 
             stage = "retrieval"
             t = time.perf_counter()
-            docs = self.retriever.invoke(
-                query.retrieval_text, embedding=retrieval_vec.tolist(), terms=query.retrieval_terms
-            )
+            search = {"embedding": query_vec.tolist(), "terms": list(query.terms)}
+            docs = self.retriever.invoke(query.text, **search)
             if self.selector.focus:  # a mixed library: its subject's documents are also searched on their own
-                focused = self.retriever.invoke(
-                    query.text, embedding=query_vec.tolist(), terms=list(query.terms), sources=sorted(self.selector.focus)
-                )
-                docs = merge_ranked(docs, focused)
+                docs = merge_ranked(docs, self.retriever.invoke(query.text, sources=sorted(self.selector.focus), **search))
             candidates = [dict(d.metadata) for d in docs]
             trace["candidates"] = [{**c, "section": " › ".join(self.library.chunks[c["chunk_id"]].section)} for c in candidates]
             trace["timings_ms"]["retrieval"] = _ms(t)

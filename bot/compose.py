@@ -33,9 +33,10 @@ MAX_GROUP = 4
 DIRECT_PASSAGES = 12  # passages found by their own embedding (small libraries) join the chunk candidates
 MAX_DOCUMENT_PASSAGES = 400  # per focus document (below)
 # Mixed libraries (other subjects next to the library's own): every passage of the documents about the
-# library's subject competes, with this head start; a page about something else still wins when it answers
-# clearly better (calibrated with benchmarks/distractors.py, docs/benchmarks.md).
-FOCUS_PRIOR = 0.2
+# library's subject competes, with this head start, unless the question names another document's subject
+# that they never mention ("How is asthma treated?"). Calibrated with benchmarks/distractors.py on the
+# core set and all 5,483 MedQuAD pages (docs/benchmarks.md); it does not enter the abstention decision.
+FOCUS_PRIOR = 0.4
 
 
 @dataclass
@@ -76,6 +77,13 @@ class PassageSelector:
         self._focus_terms = library.term_stats(tuple(sorted(self.focus))) if self.focus else library.terms
         self._focus_ids = [pid for s in sorted(self.focus) for pid in library.eligible_by_source.get(s, [])[:MAX_DOCUMENT_PASSAGES]]
         library.passage_vectors(self._focus_ids)  # embedded once, at start, not at the first question
+        # title words of the other documents -> (the title's words, the title), to see a question name one
+        self._titles: dict[str, list[tuple[frozenset[str], str]]] = {}
+        for source, doc in library.documents.items() if self.focus else ():
+            title_terms = frozenset(analyze(doc.title))
+            if source not in self.focus and title_terms:
+                for t in title_terms:
+                    self._titles.setdefault(t, []).append((title_terms, doc.title))
         self.max_quotes = max_quotes
         self._generic = set(analyze(" ".join(cfg["generic_words"])))
         self._types = [
@@ -90,6 +98,19 @@ class PassageSelector:
             t for t, w in query.terms.items()
             if w >= 1.0 and t not in stems and t not in self._generic and not (query.alternatives.get(t, set()) & stems)
         ]
+
+    def other_subject(self, query: Query) -> list[str]:
+        """Titles of other documents the question names and the subject's own documents never mention:
+        "How is asthma treated?" names "Asthma"; "Does lymphoma cause it?" names "Lymphoma", but the
+        subject's documents speak of lymphoma, so the question may well be about the subject."""
+        own = self._focus_terms.idf.keys()
+        terms = {t for t, w in query.terms.items() if w >= 1.0}
+        named = []
+        for t in terms - own:
+            for title_terms, title in self._titles.get(t, ()):
+                if title_terms <= terms:
+                    named.append(title)
+        return sorted(set(named))[:5]
 
     def lexical(self, query: Query, p: Passage, content_only: bool = False) -> float:
         """Share of the question's (idf-weighted) words that the passage or its headings contain.
@@ -131,6 +152,8 @@ class PassageSelector:
         if not ids:
             return Selection(abstain=True, why="no eligible passage retrieved")
         cosines = lib.passage_vectors(ids) @ vector
+        other = self.other_subject(query) if self.focus else []
+        head_start = FOCUS_PRIOR if self.focus and not other else 0.0
         question = fold(query.message)
         boosts = [(a, b) for _, q, a, b in self._types if q.search(question)]
         for pid, cos in zip(ids, cosines):
@@ -138,7 +161,7 @@ class PassageSelector:
             lex = self.lexical(query, p)
             score = W_COSINE * float(cos) + W_LEXICAL * lex + W_CHUNK * chunk_prior[pid]
             score += sum(b for a, b in boosts if a.search(fold(p.text)))
-            score += FOCUS_PRIOR if p.source in self.focus else 0.0
+            score += head_start if p.source in self.focus else 0.0
             seen[pid] = Scored(p, score, float(cos), lex, chunk_prior[pid])
         ranked = sorted(seen.values(), key=lambda s: -s.score)
         top = ranked[0]
@@ -148,6 +171,9 @@ class PassageSelector:
         missing = self.uncovered(query)
         evidence = {"best_cosine": round(best_cos, 3), "best_lexical": round(best_lex, 3),
                     "content_lexical": round(content, 3), "unknown_words": missing}
+        if self.focus:
+            evidence["focus_head_start"] = head_start
+            evidence["names_other_subject"] = other
         if missing and best_lex < MIN_LEXICAL and best_cos < UNKNOWN_WORD_MAX_COSINE:
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"the documents never use {', '.join(missing)}; best lexical {best_lex:.2f}")

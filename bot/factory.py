@@ -17,17 +17,16 @@ from .query import QueryBuilder
 from .retrieval import HybridRetriever
 
 
-def default_topic(library: Library) -> str:
-    """The library's subject (prompts/answering.yaml), needed only when other subjects share the library.
+def subject_documents(library: Library) -> list[str]:
+    """The documents about the library's subject (`library_topic`, prompts/answering.yaml), when other
+    subjects share the library; none when most documents are about it anyway (the bundled corpus).
 
-    When most documents are about the subject anyway, steering retrieval towards it only reorders good
-    candidates (measured: -2 points grounded hit on the bundled corpus); with 600 MedQuAD documents mixed
-    in, it is what keeps "What causes it?" on the library's subject (docs/benchmarks.md).
+    With 5,483 MedQuAD pages mixed in, they are what keeps "What causes it?" on the library's subject
+    (docs/benchmarks.md); the bot searches them on their own too and gives their passages a head start.
     """
     topic = (prompts.load("answering").get("library_topic") or "").strip()
-    if not topic or not library.documents:
-        return ""
-    return topic if len(library.sources_about(topic)) / len(library.documents) < 0.5 else ""
+    about = library.sources_about(topic) if topic else []
+    return about if library.documents and len(about) / len(library.documents) < 0.5 else []
 
 
 def build(settings: Settings) -> ChatBot:
@@ -35,7 +34,6 @@ def build(settings: Settings) -> ChatBot:
     library = Library(settings, embeddings)
     library.warm()
     guard = InputGuard(embed=embeddings.encode)
-    topic = default_topic(library)
     vectorstore = Chroma(
         client=library.client,
         collection_name=settings.collection,
@@ -44,6 +42,8 @@ def build(settings: Settings) -> ChatBot:
         # default, downloading embedding function); Library already checked that the collection exists.
         create_collection_if_not_exists=True,
     )
+    focus = subject_documents(library)
+    library.chunk_matrix(tuple(sorted(focus)))  # read once at start, for the focus search
     return ChatBot(
         library=library,
         input_guard=guard,
@@ -52,10 +52,9 @@ def build(settings: Settings) -> ChatBot:
             guard.is_elliptical,
             # whole words of the model's WordPiece vocabulary: real English words are never "corrected"
             dictionary=embeddings.dictionary,
-            topic=topic,
         ),
         retriever=HybridRetriever(vectorstore=vectorstore, library=library),
-        selector=PassageSelector(library, settings.max_quotes, focus=library.sources_about(topic) if topic else ()),
+        selector=PassageSelector(library, settings.max_quotes, focus=focus),
         composer=QuoteComposer(library),
         output_guard=OutputGuard(lambda pid: not library.eligible(pid)),
         settings=settings,

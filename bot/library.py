@@ -148,6 +148,21 @@ class Library:
         return [s for s, d in self.documents.items() if t and t in fold(d.title)]
 
     @functools.lru_cache(maxsize=4)
+    def chunk_matrix(self, sources: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
+        """The stored vectors of these documents' unblocked chunks, read from Chroma once and kept."""
+        ids = [cid for cid, c in self.chunks.items() if c.source in sources and not c.blocked]
+        if not ids:
+            return [], np.zeros((0, 384), dtype=np.float32)
+        got = self.collection.get(ids=ids, include=["embeddings"])
+        return list(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32)
+
+    def nearest_chunks(self, vector: np.ndarray, sources: tuple[str, ...], k: int) -> list[tuple[str, float]]:
+        """(chunk id, cosine) of these documents' nearest unblocked chunks (vectors are normalised)."""
+        ids, matrix = self.chunk_matrix(sources)
+        sims = matrix @ vector
+        return [(ids[i], float(sims[i])) for i in np.argsort(-sims)[:k]]
+
+    @functools.lru_cache(maxsize=4)
     def keyword_mask(self, sources: tuple[str, ...]) -> np.ndarray:
         """The keyword index restricted to these documents (cached: the focus documents are fixed)."""
         return self.keyword.mask({cid for cid, c in self.chunks.items() if c.source in sources})

@@ -33,17 +33,6 @@ class Query:
     corrections: dict[str, str] = field(default_factory=dict)
     expansions: list[str] = field(default_factory=list)
     carried: str | None = None
-    # The library's subject when the question names none: it steers retrieval only (which chunks are
-    # candidates), never the scores that decide whether the documents answer.
-    default_topic: str | None = None
-
-    @property
-    def retrieval_text(self) -> str:
-        return f"{self.text} {self.default_topic}" if self.default_topic else self.text
-
-    @property
-    def retrieval_terms(self) -> list[str]:
-        return list(dict.fromkeys([*self.terms, *analyze(self.default_topic or "")]))
 
     def to_dict(self) -> dict:
         return {
@@ -51,7 +40,6 @@ class Query:
             "corrections": self.corrections,
             "expansions": self.expansions,
             "carried_from_history": self.carried,
-            "default_topic": self.default_topic,
             "terms": {k: round(v, 2) for k, v in self.terms.items()},
         }
 
@@ -63,7 +51,6 @@ class QueryBuilder:
         is_elliptical: Callable[[str], bool],
         synonyms: dict | None = None,
         dictionary: set[str] | frozenset[str] = frozenset(),
-        topic: str = "",
     ) -> None:
         """`vocabulary`: words a misspelling may be corrected to; `dictionary`: real words never corrected."""
         self._vocab = vocabulary
@@ -79,8 +66,6 @@ class QueryBuilder:
         self._is_elliptical = is_elliptical
         self._stems = {stem(w) for w in self._known}
         self._dictionary = dictionary
-        self._topic = fold(topic)
-        self._topic_terms = set(analyze(topic))
 
     def correct(self, text: str) -> tuple[str, dict[str, str]]:
         fixes: dict[str, str] = {}
@@ -137,10 +122,5 @@ class QueryBuilder:
             carried_exp, _ = self.expand(carried_corrected)
             for s in analyze(carried_corrected + " " + " ".join(carried_exp)):
                 terms.setdefault(s, CARRIED_WEIGHT)
-        # Neither the message nor the turn it follows names the library's subject: it is still the subject
-        # ("What causes it?", "And the hormones?"); it steers retrieval, not the scores.
-        topic = None
-        if self._topic and not (self._topic_terms & set(terms)):
-            topic = self._topic
         text = " ".join(x for x in (corrected, " ".join(expansions), fold(carried) if carried else "") if x)
-        return Query(message, corrected, text, terms, alternatives, fixes, expansions, carried, topic)
+        return Query(message, corrected, text, terms, alternatives, fixes, expansions, carried)

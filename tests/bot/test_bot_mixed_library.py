@@ -18,8 +18,10 @@ from bot.retrieval import merge_ranked
 
 NINDS = "medquad/ninds_paraneoplastic_syndromes.md"
 ANEMIA = "medquad/mplus_anemia.md"
+LYMPHOMA = "medquad/mplus_lymphoma.md"
 # Questions that name no subject, each of which a distractor page answers well on words alone.
-ON_SUBJECT = ["Does it affect the blood?", "Which cancers is it linked to?", "Is it linked to lymphoma?"]
+ON_SUBJECT = ["Does it affect the blood?", "Which cancers is it linked to?", "What hormones are involved?",
+              "Does it cause tiredness?"]
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +59,23 @@ def test_without_the_focus_the_distractors_win(mixed, mixed_bot):
     plain = ChatBot.from_settings(mixed.settings)
     plain.selector = PassageSelector(plain.library, focus=())
     off_subject = [m for m in ON_SUBJECT if any(q.source not in mixed_bot.selector.focus for q in plain.ask(m, []).quotes)]
-    assert len(off_subject) >= 2, off_subject
+    assert len(off_subject) >= 3, off_subject
 
 
-@pytest.mark.parametrize("message", ["What is hemoglobin?", "What does iron do for the blood?"])
-def test_a_question_only_another_page_answers_still_finds_it(mixed_bot, message):
-    reply = mixed_bot.ask(message, [])
+def test_a_question_only_another_page_answers_still_finds_it(mixed_bot):
+    reply = mixed_bot.ask("What is hemoglobin?", [])
     assert reply.kind == "answer", reply.trace
     assert reply.quotes and all(q.source == ANEMIA for q in reply.quotes), [(q.source, q.text) for q in reply.quotes]
+
+
+def test_a_question_naming_what_the_subjects_pages_never_mention_goes_to_its_page(mixed_bot):
+    # the subject's pages here never mention lymphoma, and a page is titled "Lymphoma": no head start
+    reply = mixed_bot.ask("Is it linked to lymphoma?", [])
+    assert reply.trace["abstain"]["names_other_subject"] == ["Lymphoma"]
+    assert reply.trace["abstain"]["focus_head_start"] == 0
+    assert reply.quotes and all(q.source == LYMPHOMA for q in reply.quotes), [(q.source, q.text) for q in reply.quotes]
+    on_subject = mixed_bot.ask("Does it affect the blood?", [])
+    assert on_subject.trace["abstain"]["names_other_subject"] == [] and on_subject.trace["abstain"]["focus_head_start"] > 0
 
 
 def test_retrieval_can_be_limited_to_some_documents(mixed_bot):
