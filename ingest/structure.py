@@ -11,14 +11,17 @@ apart (one list item, one table cell, one sentence).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 from itertools import islice
 
 import prompts
 
 from .documents import Document
+
+PARSER_VERSION = "2"  # bump when the parsing code changes what it produces
 
 _BULLET = re.compile(r"^(\s*)(?:[-*+•●▪◦–]|\d{1,2}[.)])\s+")
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -64,6 +67,10 @@ class StructureParser:
 
     def __init__(self, config: dict | None = None) -> None:
         cfg = config or prompts.load("cleaning")
+        # Stored with the index: a new parser or new cleaning rules re-process every document. Derived
+        # from the rules' text, so every process computes the same value (sets have no stable order).
+        digest = hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:8]
+        self.version = f"{PARSER_VERSION}-{digest}"
         self._drop = [re.compile(p, re.I) for p in cfg["drop_lines"]]
         self._blocks = [(re.compile(b["start"], re.I), re.compile(b["end"], re.I)) for b in cfg.get("drop_blocks", [])]
         self._keywords = re.compile(r"^(?:" + "|".join(cfg["section_keywords"]) + r")\b", re.I)
@@ -266,8 +273,3 @@ class StructureParser:
         spans.append((cur, end))
         return [(s, e) for s, e in spans if e > s]
 
-    @cached_property
-    def version(self) -> str:
-        import hashlib
-
-        return hashlib.sha256(repr(sorted(self.__dict__.items(), key=str)).encode()).hexdigest()[:8]

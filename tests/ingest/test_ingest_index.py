@@ -250,3 +250,20 @@ def test_tiny_batches_still_ingest(tmp_path, vt, embeddings, monkeypatch):
 def test_the_batch_size_respects_chromas_maximum(corpus_index, embeddings):
     collection, client = ix.open_collection(corpus_index.settings, embeddings.model_id, create=False)
     assert 1 <= pipeline._max_batch(collection) <= client.get_max_batch_size()
+
+
+def test_every_process_computes_the_same_pipeline_version(vt):
+    """The version stored with the index decides whether the next run re-processes every document: it must
+    not depend on the process (a set's order changes with PYTHONHASHSEED; seen as "5,485 updated" on a
+    second run of the MedQuAD index)."""
+    import subprocess
+    import sys
+
+    code = ("from ingest.structure import StructureParser; from ingest.pipeline import _policy_version; "
+            "print(StructureParser().version, _policy_version())")
+    versions = {
+        subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(vt.REPO_ROOT)},
+                       capture_output=True, text=True, check=True).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(versions) == 1, versions
