@@ -18,6 +18,7 @@ from ingest import index as ix
 from ingest.chunking import Chunk
 from ingest.embeddings import SentenceTransformerEmbeddings
 from ingest.keyword import KeywordIndex
+from ingest.safety import fold
 from ingest.settings import Settings
 from ingest.structure import Passage
 from ingest.text import STOPWORDS, analyze, is_verbatim, words
@@ -142,8 +143,6 @@ class Library:
 
     def sources_about(self, topic: str) -> list[str]:
         """Documents whose title names the topic ("Paraneoplastic Syndromes" is about "paraneoplastic syndrome")."""
-        from ingest.safety import fold
-
         t = fold(topic)
         return [s for s, d in self.documents.items() if t and t in fold(d.title)]
 
