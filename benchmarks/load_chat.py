@@ -8,11 +8,11 @@ Checks: zero errors, every turn answered with a finished reply, every turn in th
 conversation per patient). Measures: per-turn latency as the patient feels it (send → full reply), p50/p95,
 the server's own per-turn latency from the log, throughput.
 
-    python benchmarks/load_chat.py                      # starts its own server on a free port, 20 × 5
-    python benchmarks/load_chat.py --compare 1,2,4,8 --write-docs
+    python -m benchmarks.load_chat                      # starts its own server on a free port, 20 × 5
+    python -m benchmarks.load_chat --compare 1,2,4,8 --write-docs
                                                         # … plus the same load at other concurrency limits,
                                                         # recorded in docs/benchmarks.md
-    python benchmarks/load_chat.py --url http://127.0.0.1:7860/ --database-url sqlite:///data/conversations.sqlite
+    python -m benchmarks.load_chat --url http://127.0.0.1:7860/ --database-url sqlite:///data/conversations.sqlite
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,8 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from benchmarks.app_server import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
@@ -48,12 +49,6 @@ QUESTIONS = [
 ]
 SECTION = "## Web chat under load"
 _KIND = re.compile(r'class="vb-reply vb-([a-z-]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -94,7 +89,7 @@ class Server:
         cmd = ([sys.executable, "app.py", "--port", str(self.port)] if self.concurrency is None
                else [sys.executable, "-c", LAUNCH_WITH_LIMIT, str(self.port), str(self.concurrency)])
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=self.log_file, stderr=subprocess.STDOUT)
-        wait_healthy(self.url, self.proc)
+        wait_healthy(self.url, self.proc, self.data_dir / "server.log")
         return self
 
     def cpu_seconds(self) -> float:
@@ -110,22 +105,6 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.log_file.close()
-
-
-def wait_healthy(url: str, proc: subprocess.Popen | None = None, timeout: float = 180) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the server exited with code {proc.returncode}")
-        try:
-            if httpx.get(url + "healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} did not become healthy within {timeout:.0f} s")
 
 
 def patient(url: str, questions: list[str], start: threading.Barrier, results: list, errors: list) -> None:
@@ -239,7 +218,7 @@ def markdown(report: dict, compared: list[dict] | None = None) -> str:
                f"{report['client_cpu_seconds']} s (its {report['patients']} `gradio_client` sessions run on the same cores).")
     out = f"""{SECTION}
 
-`python benchmarks/load_chat.py --compare 1,2,4,8 --write-docs` — {report['patients']} simulated patients ×
+`python -m benchmarks.load_chat --compare 1,2,4,8 --write-docs` — {report['patients']} simulated patients ×
 {report['questions_each']} questions, all at once, against `python app.py` on loopback; measured
 {datetime.now(timezone.utc):%Y-%m-%d} on {report['cpus']} CPU cores shared with other work (load average
 {report.get('load_average_before', 'n/a')} when the run started, so absolute latencies are pessimistic).{cpu}

@@ -22,6 +22,9 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BUNDLED_CORPUS = REPO_ROOT / "corpus"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Debian's Chromium in a container: no sandbox, no GPU, nothing fetched in the background
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
 
 
 def _files_under(path: Path) -> frozenset[str]:
@@ -164,3 +167,14 @@ def chromium_path() -> str:
         subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env, stdout=subprocess.DEVNULL)
     assert Path("/usr/bin/chromium").exists(), "apt-get did not install /usr/bin/chromium"
     return "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    """One headless Chromium for the browser tests (web chat and staff console), driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

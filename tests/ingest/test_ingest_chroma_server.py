@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -10,22 +9,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from benchmarks.app_server import free_port
 from ingest import index as ix
 from ingest.pipeline import Ingestor
 
 CHROMA = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "chroma"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def chroma_server(tmp_path):
     assert CHROMA.exists(), f"{CHROMA} is missing (chromadb ships it)"
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "chroma.log").open("wb")
     proc = subprocess.Popen(
         [str(CHROMA), "run", "--path", str(tmp_path / "server-db"), "--host", "127.0.0.1", "--port", str(port)],

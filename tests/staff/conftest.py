@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from app_server import app_server
+from benchmarks.app_server import app_server
 from staff_helpers import IDLE_SECONDS, LOCKOUT_SECONDS, PASSWORD, USERS, Patient, StaffClient, StaffServer
 
 

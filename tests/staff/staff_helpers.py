@@ -10,8 +10,6 @@ from pathlib import Path
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
 PASSWORD = "correct horse battery staple"
 # alice: the everyday staff user; dave: a second session; bob, carol: targets of the failed-login tests (kept
 # apart, so their lockouts never get in the way of other tests)

@@ -10,7 +10,7 @@ import json
 
 import pytest
 from playwright.sync_api import expect
-from staff_helpers import CHROMIUM_ARGS, PASSWORD, REPO_ROOT
+from staff_helpers import PASSWORD, REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -20,16 +20,6 @@ TIMEOUT_MS = 60_000  # generous: the machine is shared; nothing here asserts on 
 QUESTION = "How is paraneoplastic syndrome diagnosed, and which blood tests are used?"
 SEARCH = "which blood tests are used"
 NOTE = "Quotes the lab list but not the biopsy step; needs the tumour-marker passage."
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def new_page(browser):

@@ -12,10 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from app_server import app_server
+from benchmarks.app_server import app_server
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
 DESKTOP = {"width": 1280, "height": 900}
 REPLY_TIMEOUT_MS = 60_000  # generous: the machine is shared; nothing here asserts on speed
 
@@ -56,16 +54,6 @@ def conversation_log(server):
     log = ConversationLog(server.database_url)
     yield log
     log.close()
-
-
-@pytest.fixture(scope="session")
-def browser(chromium_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def test_patients_in_parallel_get_every_answer_and_every_turn_is_logged(server):
     proc = subprocess.run(
-        [sys.executable, "benchmarks/load_chat.py", "--url", server.url, "--database-url", server.database_url,
+        [sys.executable, "-m", "benchmarks.load_chat", "--url", server.url, "--database-url", server.database_url,
          "--patients", "5", "--questions", "2", "--json"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
     )

@@ -1,6 +1,7 @@
-"""Start the real server (`python app.py`) on a free loopback port for a test session, and stop it.
+"""Start the real server (`python app.py`) on a free loopback port, and stop it.
 
-Shared by the web and staff tests (both import it: pytest puts tests/ on sys.path for its conftest).
+Shared by the web and staff tests and by `benchmarks.load_chat` (pytest runs from the repository root,
+so `benchmarks` is importable in the tests).
 """
 
 from __future__ import annotations
