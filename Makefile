@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test setup index browser bench clean
+.PHONY: run test setup index browser screenshots bench clean
 
 run: setup index
 	$(BIN)/python app.py
@@ -34,6 +34,10 @@ index: setup
 # Debian's Chromium for the browser tests (never a browser download from a test tool).
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+# The README's UI screenshots (docs/*.png), taken by the browser tests; `make test` writes them to a tmp folder.
+screenshots: setup browser
+	$(BIN)/python -m pytest tests/web/test_web_browser.py tests/staff/test_staff_browser.py --screenshots docs
 
 bench: setup index
 	$(BIN)/python -m benchmarks.latency

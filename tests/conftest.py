@@ -27,6 +27,19 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--no-first-run", "--disable-sync"]
 
 
+def pytest_addoption(parser):
+    parser.addoption("--screenshots", metavar="DIR", default=None,
+                     help="write the browser tests' README screenshots to DIR (`make screenshots` passes docs/); "
+                          "without it they go to a temporary folder, so a test run never changes tracked files")
+
+
+@pytest.fixture
+def screenshot_dir(request, tmp_path) -> Path:
+    """Where the browser tests save their screenshots: --screenshots DIR, else this test's tmp folder."""
+    chosen = request.config.getoption("--screenshots")
+    return Path(chosen).resolve() if chosen else tmp_path
+
+
 def _files_under(path: Path) -> frozenset[str]:
     return frozenset(str(p) for p in path.rglob("*")) if path.exists() else frozenset()
 

@@ -1,6 +1,6 @@
 """The review flow as staff do it, in Debian's Chromium (Playwright) against `python app.py` on loopback: a patient
 asks on the patient page; a staff member logs in, filters to that turn, reads its trace, marks it incorrect with
-a note, and downloads the export, which holds the verdict. Screenshots for the README go to docs/."""
+a note, and downloads the export, which holds the verdict. Screenshots for the README go to docs/ with `make screenshots`."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ import json
 
 import pytest
 from playwright.sync_api import expect
-from staff_helpers import PASSWORD, REPO_ROOT
+from staff_helpers import PASSWORD
 
 pytestmark = pytest.mark.slow
 
-DOCS = REPO_ROOT / "docs"
 DESKTOP = {"width": 1280, "height": 900}
 TIMEOUT_MS = 60_000  # generous: the machine is shared; nothing here asserts on speed
 QUESTION = "How is paraneoplastic syndrome diagnosed, and which blood tests are used?"
@@ -32,7 +31,8 @@ def new_page(browser):
     return context, page
 
 
-def test_a_staff_member_reviews_a_patients_turn(browser, staff_server, patient_turns, server_log, tmp_path):
+def test_a_staff_member_reviews_a_patients_turn(browser, staff_server, patient_turns, server_log, tmp_path,
+                                                screenshot_dir):
     # a patient asks on the patient page
     patient_context, patient = new_page(browser)
     patient.goto(staff_server.url)
@@ -68,7 +68,7 @@ def test_a_staff_member_reviews_a_patients_turn(browser, staff_server, patient_t
     expect(page.locator("#trace-query")).to_contain_text(turn.trace["query"]["condensed"])
     expect(page.locator("#trace-input-guard")).to_contain_text(turn.trace["input_guard"]["action"])
     expect(page.locator("#trace-timings")).to_contain_text("total")
-    page.screenshot(path=str(DOCS / "staff-turn.png"))
+    page.screenshot(path=str(screenshot_dir / "staff-turn.png"))
 
     # mark it incorrect, with a note
     page.get_by_label("incorrect").check()
@@ -104,14 +104,14 @@ def test_a_staff_member_reviews_a_patients_turn(browser, staff_server, patient_t
     # the list, with every turn of the session, for the README
     page.get_by_role("link", name="Clear").click()
     expect(rows.first).to_be_visible()
-    page.screenshot(path=str(DOCS / "staff-list.png"))
+    page.screenshot(path=str(screenshot_dir / "staff-list.png"))
 
     # the library: which passages are blocked, and why
     page.get_by_role("link", name="Library").click()
     page.get_by_role("link", name="Paraneoplastic syndrome", exact=True).click()
     page.get_by_role("link", name="Show only blocked passages").click()
     expect(page.locator(".passage.tagged").first).to_be_visible()
-    page.screenshot(path=str(DOCS / "staff-library.png"))
+    page.screenshot(path=str(screenshot_dir / "staff-library.png"))
 
     assert page.errors == []  # no CSP violation, no script error
     context.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -16,7 +15,6 @@ from bot import chat_ui as ui
 
 pytestmark = pytest.mark.slow
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 DESKTOP = {"width": 1280, "height": 900}  # the `page` fixture's size
 PHONE = {"width": 390, "height": 844}
 
@@ -37,7 +35,7 @@ def turns_since(conversation_log, since: datetime):
     return conversation_log.turns(since=since, limit=None, newest_first=False)
 
 
-def test_a_patients_conversation_is_shown_safely_and_logged_completely(page, conversation_log):
+def test_a_patients_conversation_is_shown_safely_and_logged_completely(page, conversation_log, screenshot_dir):
     since = datetime.now(timezone.utc)
     # what the patient sees before asking anything: the disclaimer, the library, examples
     disclaimer = page.locator("#vb-disclaimer")
@@ -64,7 +62,7 @@ def test_a_patients_conversation_is_shown_safely_and_logged_completely(page, con
     expect(last_reply(page)).to_have_class(re.compile(r"\bvb-answer\b"))
     expect(last_reply(page)).to_contain_text("Here is what the documents say about that")
     expect(last_reply(page).locator("blockquote").first).to_be_visible()
-    page.screenshot(path=str(DOCS / "chat-desktop.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir / "chat-desktop.png"), full_page=True)
 
     # 3. a dose: a kind refusal, styled apart from answers
     ask(page, "How much prednisolone should I take?", 2)
@@ -96,7 +94,7 @@ def test_a_patients_conversation_is_shown_safely_and_logged_completely(page, con
     page.set_viewport_size(PHONE)
     page.get_by_role("log").evaluate("log => { log.scrollTop = log.scrollHeight; }")  # the latest reply
     page.locator("#vb-emergency").scroll_into_view_if_needed()
-    page.screenshot(path=str(DOCS / "chat-phone.png"))
+    page.screenshot(path=str(screenshot_dir / "chat-phone.png"))
     assert not page.errors
 
     # …and the log holds all of it, in one conversation
