@@ -128,8 +128,11 @@ class ChatBot:
             stage = "retrieval"
             t = time.perf_counter()
             search = {"embedding": query_vec.tolist(), "terms": list(query.terms)}
-            docs = self.retriever.invoke(query.text, **search)
-            if self.selector.focus:  # a mixed library: its subject's documents are also searched on their own
+            # A mixed library: its subject's documents are also searched on their own, and only they are
+            # searched when the question is about the subject.
+            about = self.selector.about_subject(query)
+            docs = [] if about else self.retriever.invoke(query.text, **search)
+            if self.selector.focus:
                 docs = merge_ranked(docs, self.retriever.invoke(query.text, sources=sorted(self.selector.focus), **search))
             candidates = [dict(d.metadata) for d in docs]
             trace["candidates"] = [{**c, "section": " › ".join(self.library.chunks[c["chunk_id"]].section)} for c in candidates]
@@ -137,7 +140,7 @@ class ChatBot:
 
             stage = "selection"
             t = time.perf_counter()
-            selection = self.selector.select(query, query_vec, candidates)
+            selection = self.selector.select(query, query_vec, candidates, about)
             trace["passages"] = [s.to_dict() for s in selection.scored[:12]]
             trace["abstain"] = {"abstain": selection.abstain, "why": selection.why, **selection.evidence}
             trace["timings_ms"]["selection"] = _ms(t)

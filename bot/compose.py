@@ -33,8 +33,10 @@ MAX_GROUP = 4
 DIRECT_PASSAGES = 12  # passages found by their own embedding (small libraries) join the chunk candidates
 MAX_DOCUMENT_PASSAGES = 400  # per focus document (below)
 # Mixed libraries (other subjects next to the library's own): every passage of the documents about the
-# library's subject competes, with this head start, unless the question names another document's subject
-# that they never mention ("How is asthma treated?"). Calibrated with benchmarks/distractors.py on the
+# library's subject competes. A question about the subject (`about_subject`) is answered from them alone
+# (the head start then lifts every candidate alike); in any other question they get this head start, unless
+# it names another document's subject that they never mention ("How is asthma treated?"). Calibrated with
+# benchmarks/distractors.py on the
 # core set and all 5,483 MedQuAD pages (docs/benchmarks.md); it does not enter the abstention decision.
 FOCUS_PRIOR = 0.4
 
@@ -75,6 +77,7 @@ class PassageSelector:
         self.library = library
         self.focus = frozenset(focus)
         self._focus_terms = library.term_stats(tuple(sorted(self.focus))) if self.focus else library.terms
+        self._focus_stems = frozenset(self._focus_terms.idf)
         self._focus_ids = [pid for s in sorted(self.focus) for pid in library.eligible_by_source.get(s, [])[:MAX_DOCUMENT_PASSAGES]]
         library.passage_vectors(self._focus_ids)  # embedded once, at start, not at the first question
         # title words of the other documents -> (the title's words, the title), to see a question name one
@@ -84,6 +87,8 @@ class PassageSelector:
             if source not in self.focus and title_terms:
                 for t in title_terms:
                     self._titles.setdefault(t, []).append((title_terms, doc.title))
+        self._topic = frozenset(analyze(cfg.get("library_topic") or ""))
+        self._refers = re.compile(cfg["refers_to_subject"], re.I)
         self.max_quotes = max_quotes
         self._generic = set(analyze(" ".join(cfg["generic_words"])))
         self._types = [
@@ -91,9 +96,10 @@ class PassageSelector:
             for name, t in cfg["question_types"].items()
         ]
 
-    def uncovered(self, query: Query) -> list[str]:
-        """Words of the question the library never uses (and no synonym explains): it does not cover them."""
-        stems = self.library.stems
+    def uncovered(self, query: Query, stems: frozenset[str] | None = None) -> list[str]:
+        """Words of the question the library (or only `stems`) never uses, and no synonym explains: it does
+        not cover them."""
+        stems = self.library.stems if stems is None else stems
         return [
             t for t, w in query.terms.items()
             if w >= 1.0 and t not in stems and t not in self._generic and not (query.alternatives.get(t, set()) & stems)
@@ -103,14 +109,29 @@ class PassageSelector:
         """Titles of other documents the question names and the subject's own documents never mention:
         "How is asthma treated?" names "Asthma"; "Does lymphoma cause it?" names "Lymphoma", but the
         subject's documents speak of lymphoma, so the question may well be about the subject."""
-        own = self._focus_terms.idf.keys()
-        terms = {t for t, w in query.terms.items() if w >= 1.0}
+        own = self._focus_stems
+        terms = {t for t, w in query.terms.items() if w >= 1.0}  # the question's words, not synonyms added…
+        terms |= set(analyze(query.carried or ""))  # …but a subject carried from the previous turn counts
         named = []
         for t in terms - own:
             for title_terms, title in self._titles.get(t, ()):
                 if title_terms <= terms:
                     named.append(title)
         return sorted(set(named))[:5]
+
+    def about_subject(self, query: Query) -> str:
+        """Why, in a mixed library, the question is about the library's subject ("" if it is not), so that
+        only the subject's documents may answer it; another page's sentence that happens to match "Is it
+        contagious?" is about something else. Not when it names another page's subject (`other_subject`)."""
+        if not self.focus or self.other_subject(query):
+            return ""
+        if self._topic and self._topic <= query.terms.keys():
+            return "names the subject"
+        if self._refers.search(fold(query.message)):
+            return "refers to the subject"
+        # Not "uses only the subject's words": their vocabulary is large ("What is Down syndrome?" would
+        # never reach the Down syndrome pages).
+        return ""
 
     def lexical(self, query: Query, p: Passage, content_only: bool = False) -> float:
         """Share of the question's (idf-weighted) words that the passage or its headings contain.
@@ -135,8 +156,10 @@ class PassageSelector:
                 got += 0.6 * idf
         return got / total if total else 0.0
 
-    def select(self, query: Query, vector: np.ndarray, candidates: list[dict]) -> Selection:
+    def select(self, query: Query, vector: np.ndarray, candidates: list[dict], about: str | None = None) -> Selection:
+        """`about`: `about_subject(query)`, when the caller already knows it."""
         lib = self.library
+        about = self.about_subject(query) if about is None else about
         best_fused = max((c["fused"] for c in candidates), default=1.0) or 1.0
         seen: dict[str, Scored] = {}
         chunk_prior: dict[str, float] = {}
@@ -148,7 +171,7 @@ class PassageSelector:
             chunk_prior.setdefault(pid, 0.0)
         for pid in self._focus_ids:
             chunk_prior.setdefault(pid, 0.0)
-        ids = list(chunk_prior)
+        ids = [pid for pid in chunk_prior if not about or lib.passages[pid].source in self.focus]
         if not ids:
             return Selection(abstain=True, why="no eligible passage retrieved")
         cosines = lib.passage_vectors(ids) @ vector
@@ -168,10 +191,11 @@ class PassageSelector:
         best_cos = max(s.cosine for s in ranked)
         best_lex = max(s.lexical for s in ranked)
         content = max(self.lexical(query, s.passage, content_only=True) for s in ranked[:8])
-        missing = self.uncovered(query)
+        missing = self.uncovered(query, self._focus_stems if about else None)
         evidence = {"best_cosine": round(best_cos, 3), "best_lexical": round(best_lex, 3),
                     "content_lexical": round(content, 3), "unknown_words": missing}
         if self.focus:
+            evidence["subject_only"] = about
             evidence["focus_head_start"] = head_start
             evidence["names_other_subject"] = other
         if missing and best_lex < MIN_LEXICAL and best_cos < UNKNOWN_WORD_MAX_COSINE:

@@ -22,7 +22,8 @@ def subject_documents(library: Library) -> list[str]:
     subjects share the library; none when most documents are about it anyway (the bundled corpus).
 
     With 5,483 MedQuAD pages mixed in, they are what keeps "What causes it?" on the library's subject
-    (docs/benchmarks.md); the bot searches them on their own too and gives their passages a head start.
+    (docs/benchmarks.md); the bot searches them on their own too, answers questions about the subject from
+    them alone, and gives their passages a head start in the others (`PassageSelector`).
     """
     topic = (prompts.load("answering").get("library_topic") or "").strip()
     about = library.sources_about(topic) if topic else []

@@ -1,7 +1,8 @@
 """A library that shares its shelves with other subjects (MedQuAD pages, tests/fixtures/medquad, CC BY 4.0).
 
 "What causes it?" means the library's subject (prompts/answering.yaml `library_topic`), not whatever page
-ranks first; a question about something only another page covers still finds that page.
+ranks first, and is answered from the subject's documents or not at all; a question about something only
+another page covers still finds that page.
 """
 
 from __future__ import annotations
@@ -72,10 +73,43 @@ def test_a_question_naming_what_the_subjects_pages_never_mention_goes_to_its_pag
     # the subject's pages here never mention lymphoma, and a page is titled "Lymphoma": no head start
     reply = mixed_bot.ask("Is it linked to lymphoma?", [])
     assert reply.trace["abstain"]["names_other_subject"] == ["Lymphoma"]
-    assert reply.trace["abstain"]["focus_head_start"] == 0
+    assert reply.trace["abstain"]["subject_only"] == "" and reply.trace["abstain"]["focus_head_start"] == 0
     assert reply.quotes and all(q.source == LYMPHOMA for q in reply.quotes), [(q.source, q.text) for q in reply.quotes]
     on_subject = mixed_bot.ask("Does it affect the blood?", [])
-    assert on_subject.trace["abstain"]["names_other_subject"] == [] and on_subject.trace["abstain"]["focus_head_start"] > 0
+    assert on_subject.trace["abstain"]["names_other_subject"] == []
+    assert on_subject.trace["abstain"]["subject_only"] == "refers to the subject"
+
+
+# Questions about the subject that its documents do not answer, while other pages use their words.
+NOT_COVERED = ["Is it inherited?", "Can it be prevented?", "Does pregnancy make it worse?"]
+
+
+@pytest.mark.parametrize("message", NOT_COVERED)
+def test_a_question_about_the_subject_is_answered_from_its_documents_or_not_at_all(mixed_bot, message):
+    reply = mixed_bot.ask(message, [])
+    assert reply.kind == "no_answer", [(q.source, q.text) for q in reply.quotes]
+    assert reply.trace["abstain"]["subject_only"] == "refers to the subject"
+    assert {c["source"] for c in reply.trace["candidates"]} <= mixed_bot.selector.focus  # nothing else searched
+
+
+def test_judged_against_the_whole_library_they_would_get_an_unrelated_quote(mixed_bot):
+    """The check that NOT_COVERED is a real test: weigh the evidence over every page (as before) and the
+    other pages' words make it look covered, so a sentence of the subject's documents is quoted anyway."""
+    answered = []
+    for message in NOT_COVERED:
+        query = mixed_bot.query_builder.build(message, [])
+        vector = mixed_bot.library.embeddings.encode([query.text])[0]
+        docs = mixed_bot.retriever.invoke(query.text, embedding=vector.tolist(), terms=list(query.terms))
+        if not mixed_bot.selector.select(query, vector, [dict(d.metadata) for d in docs], about="").abstain:
+            answered.append(message)
+    assert answered == NOT_COVERED
+
+
+def test_a_subject_carried_from_the_previous_turn_is_not_the_librarys(mixed_bot):
+    history = [{"role": "user", "content": "What is lymphoma?"}, {"role": "assistant", "content": "…"}]
+    reply = mixed_bot.ask("Is it inherited?", history)
+    assert reply.trace["abstain"]["names_other_subject"] == ["Lymphoma"]
+    assert reply.trace["abstain"]["subject_only"] == ""
 
 
 def test_retrieval_can_be_limited_to_some_documents(mixed_bot):
