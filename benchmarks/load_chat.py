@@ -33,7 +33,6 @@ from pathlib import Path
 from benchmarks.app_server import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
 QUESTIONS = [
     "What is a paraneoplastic syndrome?",

@@ -36,8 +36,8 @@ MAX_DOCUMENT_PASSAGES = 400  # per focus document (below)
 # library's subject competes. A question about the subject (`about_subject`) is answered from them alone
 # (the head start then lifts every candidate alike); in any other question they get this head start, unless
 # it names another document's subject that they never mention ("How is asthma treated?"). Calibrated with
-# benchmarks/distractors.py on the
-# core set and all 5,483 MedQuAD pages (docs/benchmarks.md); it does not enter the abstention decision.
+# benchmarks/distractors.py on the core set and all 5,483 MedQuAD pages (docs/benchmarks.md); it does not
+# enter the abstention decision.
 FOCUS_PRIOR = 0.4
 
 
@@ -77,7 +77,6 @@ class PassageSelector:
         self.library = library
         self.focus = frozenset(focus)
         self._focus_terms = library.term_stats(tuple(sorted(self.focus))) if self.focus else library.terms
-        self._focus_stems = frozenset(self._focus_terms.idf)
         self._focus_ids = [pid for s in sorted(self.focus) for pid in library.eligible_by_source.get(s, [])[:MAX_DOCUMENT_PASSAGES]]
         library.passage_vectors(self._focus_ids)  # embedded once, at start, not at the first question
         # title words of the other documents -> (the title's words, the title), to see a question name one
@@ -99,7 +98,7 @@ class PassageSelector:
     def uncovered(self, query: Query, stems: frozenset[str] | None = None) -> list[str]:
         """Words of the question the library (or only `stems`) never uses, and no synonym explains: it does
         not cover them."""
-        stems = self.library.stems if stems is None else stems
+        stems = self.library.terms.stems if stems is None else stems
         return [
             t for t, w in query.terms.items()
             if w >= 1.0 and t not in stems and t not in self._generic and not (query.alternatives.get(t, set()) & stems)
@@ -109,7 +108,7 @@ class PassageSelector:
         """Titles of other documents the question names and the subject's own documents never mention:
         "How is asthma treated?" names "Asthma"; "Does lymphoma cause it?" names "Lymphoma", but the
         subject's documents speak of lymphoma, so the question may well be about the subject."""
-        own = self._focus_stems
+        own = self._focus_terms.stems
         terms = {t for t, w in query.terms.items() if w >= 1.0}  # the question's words, not synonyms added…
         terms |= set(analyze(query.carried or ""))  # …but a subject carried from the previous turn counts
         named = []
@@ -191,7 +190,7 @@ class PassageSelector:
         best_cos = max(s.cosine for s in ranked)
         best_lex = max(s.lexical for s in ranked)
         content = max(self.lexical(query, s.passage, content_only=True) for s in ranked[:8])
-        missing = self.uncovered(query, self._focus_stems if about else None)
+        missing = self.uncovered(query, self._focus_terms.stems if about else None)
         evidence = {"best_cosine": round(best_cos, 3), "best_lexical": round(best_lex, 3),
                     "content_lexical": round(content, 3), "unknown_words": missing}
         if self.focus:

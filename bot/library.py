@@ -23,6 +23,7 @@ from ingest.settings import Settings
 from ingest.structure import Passage
 from ingest.text import STOPWORDS, analyze, is_verbatim, words
 
+
 @dataclass(frozen=True)
 class TermStats:
     """Inverse document frequency of stems over a set of passages (BM25's idf, passages as documents)."""
@@ -32,6 +33,11 @@ class TermStats:
 
     def __call__(self, stem: str) -> float:
         return self.idf.get(stem, self.max_idf)
+
+    @cached_property
+    def stems(self) -> frozenset[str]:
+        """Every stem these passages use."""
+        return frozenset(self.idf)
 
 
 @dataclass(frozen=True)
@@ -90,10 +96,6 @@ class Library:
         """Words of the text that the documents use and everyday English does not ("electrosleep")."""
         common = self.embeddings.dictionary
         return [w for w in words(text) if len(w) > 4 and w in self.vocabulary and w not in common]
-
-    @cached_property
-    def stems(self) -> frozenset[str]:
-        return frozenset(self.terms.idf)
 
     @functools.lru_cache(maxsize=4)
     def term_stats(self, sources: tuple[str, ...] | None) -> TermStats:

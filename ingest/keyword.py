@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
 import json
+from collections.abc import Collection
 from pathlib import Path
 
 import bm25s
