@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cache
 
 import prompts
@@ -96,6 +96,61 @@ class SafetyTagger:
                 if j is not None:
                     tags[i] |= tags[j]
         return [replace(p, tags=frozenset(t)) for p, t in zip(passages, tags)]
+
+
+    def heading_tags(self, heading: str) -> set[str]:
+        """The tags a section heading (or table column name) gives every passage under it."""
+        folded = fold(heading)
+        return {tag for tag, rx in self._headings.items() if rx.search(folded)}
+
+    def explain(self, passages: list[Passage]) -> list[list[TagReason]]:
+        """Why each passage carries each of its tags (`p.tags`, as stored at ingest), for staff: by the rules of
+        `tag` — its own text (with the dose phrases found), a heading on its section path, another passage of the
+        same line or table row, the line introducing its list. Same order as given; pass a whole document's
+        passages, in order, so lines and lists are complete. A tag no rule gives any more says so."""
+        own = [self.tags_for_text(p.text) for p in passages]
+        by_line: dict[tuple[str, int], list[int]] = {}
+        for i, p in enumerate(passages):
+            by_line.setdefault((p.source, p.line), []).append(i)
+        headings: dict[str, set[str]] = {}
+        out: list[list[TagReason]] = []
+        for i, p in enumerate(passages):
+            reasons: list[TagReason] = []
+            for tag in sorted(p.tags):
+                if tag in own[i]:
+                    found = self._doses.find(p.text) if tag == DOSING else []
+                    reasons.append(TagReason(tag, "its text matches the policy"
+                                             + (f" (dose: {', '.join(dict.fromkeys(found))})" if found else "")))
+                for heading in p.section:
+                    if heading not in headings:
+                        headings[heading] = self.heading_tags(heading)
+                    if tag in headings[heading]:
+                        reasons.append(TagReason(tag, f"its section heading “{heading}” matches the policy"))
+                        break
+                same_line = [j for j in by_line[(p.source, p.line)] if j != i and tag in own[j]]
+                if same_line and tag not in own[i]:
+                    reasons.append(TagReason(tag, "another part of the same line or table row is tagged: "
+                                              f"“{_short(passages[same_line[0]].text)}”"))
+                j = intro_of(passages, i) if self._spread and p.kind == "list_item" else None
+                if j is not None and tag in passages[j].tags:
+                    reasons.append(TagReason(tag, f"the line introducing its list is tagged: “{_short(passages[j].text)}”"))
+                if not any(r.tag == tag for r in reasons):
+                    reasons.append(TagReason(tag, "tagged at ingest (rule not reconstructed: re-run `python -m ingest` "
+                                              "if the policy changed since)"))
+            out.append(reasons)
+        return out
+
+
+@dataclass(frozen=True)
+class TagReason:
+    """One reason a passage carries a tag, in words for the staff console."""
+
+    tag: str
+    why: str
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def intro_of(passages: list[Passage], i: int) -> int | None:
