@@ -1,9 +1,33 @@
-"""Composition root: `python app.py [--host H] [--port P]` serves the patient chat at / (staff console: /staff)."""
+"""Composition root: `python app.py [--host H] [--port P]` serves the patient chat at / (staff console: /staff).
+
+The one place that builds the object graph: settings → bot → conversation log → staff app → web server, plus
+the retention timer beside it. Nothing imports this module.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
+
+# No phoning home from a patient-facing server. Set here, before gradio / chromadb / huggingface are imported
+# (`make run` exports the same); no package sets environment variables itself.
+OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "False", "HF_HUB_OFFLINE": "1"}
+
+
+def compose(settings):
+    """The server and the log it writes to (the caller schedules the log's retention)."""
+    from bot import ChatBot
+    from staff.console import create_staff_app
+    from store import ConversationLog
+    from web.server import create_app
+
+    bot = ChatBot.from_settings(settings)
+    conversation_log = ConversationLog.from_settings(settings)
+    staff = create_staff_app(settings, bot=bot, conversation_log=conversation_log)
+    server = create_app(settings, bot=bot, conversation_log=conversation_log, mounts=[("/staff", staff)])
+    return server, conversation_log
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -11,9 +35,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on (default: 7860)")
     args = parser.parse_args(argv)
-    from bot.webapp import serve
+    for name, value in OFFLINE_ENV.items():
+        os.environ.setdefault(name, value)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "chromadb", "sentence_transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
-    return serve(host=args.host, port=args.port)
+    import uvicorn
+
+    from ingest.index import IndexError_
+    from ingest.settings import Settings
+    from store import RetentionTimer
+
+    try:
+        server, conversation_log = compose(Settings())
+    except IndexError_ as exc:  # translate at the edge: a message that says what to do, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Verbatim patient chat: http://{args.host}:{args.port}/ — "
+          f"staff console: http://{args.host}:{args.port}/staff/", flush=True)
+    with RetentionTimer(conversation_log):  # prunes now, then hourly, never inside a patient's request
+        uvicorn.run(server, host=args.host, port=args.port, log_level="warning")
+    return 0
 
 
 if __name__ == "__main__":

@@ -61,10 +61,11 @@ def percentile(values: list[float], p: float) -> float:
 
 # The server with another answering concurrency limit: for `--compare` only (the product has one setting).
 LAUNCH_WITH_LIMIT = """
-import sys, uvicorn
-import bot.webapp as web
-web.CHAT_CONCURRENCY = int(sys.argv[2])
-uvicorn.run(web.create_app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+import runpy, sys
+import web.page
+web.page.CHAT_CONCURRENCY = int(sys.argv[2])
+sys.argv = ["app.py", "--host", "127.0.0.1", "--port", sys.argv[1]]
+runpy.run_path("app.py", run_name="__main__")
 """
 
 
@@ -174,14 +175,14 @@ def run(url: str, patients: int, questions: int, database_url: str | None, serve
         if server.concurrency is not None:
             report["chat_concurrency"] = server.concurrency
     try:
-        from bot.webapp import CHAT_CONCURRENCY, QUEUE_MAX_SIZE
+        from web.page import CHAT_CONCURRENCY, QUEUE_MAX_SIZE
 
         report.setdefault("chat_concurrency", CHAT_CONCURRENCY)
         report["queue_max_size"] = QUEUE_MAX_SIZE
     except Exception:
         pass
     if database_url:
-        from bot.conversation_log import ConversationLog
+        from store import ConversationLog
 
         log = ConversationLog(database_url)
         turns = log.turns(since=started_at, limit=None)
@@ -250,7 +251,7 @@ The same load with other answering concurrency limits (one server per limit, run
                     f"{r['latency_max_s']:.2f} s | {r['turns_per_second']} | {_ms(r, 'bot_ms_p50')} / {_ms(r, 'bot_ms_p95')} | "
                     f"{len(r['errors'])} |\n")
     out += f"""
-Queue and concurrency settings (`bot/webapp.py`) and why:
+Queue and concurrency settings (`web/page.py`) and why:
 - **`concurrency_limit={report.get('chat_concurrency', '?')}` for answering, under one `concurrency_id="chat"`** shared by every
   trigger that asks a question (Enter, Send, each example button), so the limit holds for the whole page; it is
   also the queue's `default_concurrency_limit`. Answering is CPU-bound (embedding the question, scoring

@@ -3,7 +3,7 @@
     {"version": 1, "users": {"alice": {"hash": "$argon2id$v=19$...", "disabled": false,
                                        "created_at": "2025-07-04T09:00:00+00:00", "disabled_at": null}}}
 
-The file is configuration, managed with `python -m bot.staff add-user / disable-user / list-users`. The server
+The file is configuration, managed with `python -m staff add-user / disable-user / list-users`. The server
 re-reads it when it changes (size or modification time), so adding or disabling a user takes effect without a
 restart; a disabled user's open sessions end at their next request. Writes are atomic (temp file + rename)
 and the file is created readable by its owner only.

@@ -1,19 +1,16 @@
 """The staff console (`/staff`): every turn with its trace, verdicts, export, the library, "try it", a
-dashboard — behind its own login. And the accounts CLI:
+dashboard — behind its own login. (The accounts CLI is `python -m staff`, `staff/cli.py`.)
 
-    python -m bot.staff add-user NAME [--password-stdin] [--replace]
-    python -m bot.staff disable-user NAME
-    python -m bot.staff list-users
-
-A separate FastAPI app mounted on the patient server (`bot.webapp.create_server`); server-rendered HTML
-with forms, no JavaScript. Security, in the order a request meets it:
+A separate FastAPI app that `app.py` mounts on the patient server; server-rendered HTML (Jinja2 templates in
+`staff/templates/`) with forms, no JavaScript. It reads and writes the conversation log only through the
+log's public methods. Security, in the order a request meets it:
 - default deny: a middleware lets only the login form through without a live staff session; any other
   path under /staff (known or not) answers 303 → login for GET/HEAD and 401 for everything else;
 - sessions are server-side (`staff_sessions`), the cookie is HttpOnly, SameSite=Strict, path /staff, Secure
   over https; they end when idle, at their maximum age, at logout, or when the user is disabled;
 - every form that changes something carries the session's CSRF token (`csrf_form`), the login form a
   double-submit token (no login CSRF);
-- repeated failed logins are refused with 429 for a growing pause (`LoginThrottle`);
+- repeated failed logins are refused with 429 for a growing pause (`staff.throttle.LoginThrottle`);
 - all content is escaped by the templates; responses carry a strict CSP (no script at all), no-store,
   no framing, no referrer.
 Nothing here deletes a turn or a verdict: a new verdict supersedes the previous one in display only.
@@ -21,17 +18,13 @@ Nothing here deletes a turn or a verdict: a new verdict supersedes the previous 
 
 from __future__ import annotations
 
-import argparse
 import base64
-import getpass
 import json
 import logging
 import secrets
-import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -39,15 +32,15 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from bot.types import REPLY_KINDS
 from ingest.settings import Settings
+from store import VERDICTS, ConversationLog, SessionStore, StaffSession
 
-from .conversation_log import VERDICTS, ConversationLog, turns_table
-from .staff_accounts import AccountError, StaffAccounts, check_password, normalise_name
-from .staff_library import LibraryView
-from .staff_pages import environment
-from .staff_reports import csv_lines, dashboard_charts, dashboard_stats, iter_turns, jsonl_lines
-from .staff_sessions import LoginThrottle, SessionStore, StaffSession
-from .types import REPLY_KINDS
+from .accounts import StaffAccounts, normalise_name
+from .library import LibraryView
+from .pages import environment
+from .reports import csv_lines, dashboard_charts, dashboard_stats, jsonl_lines
+from .throttle import LoginThrottle
 
 log = logging.getLogger("verbatim.staff")
 
@@ -81,22 +74,22 @@ class Console:
         return environment()
 
 
-def create_staff_app(settings: Settings | None = None, *, bot: Any = None, conversation_log: ConversationLog | None = None,
+def create_staff_app(settings: Settings, *, bot: Any, conversation_log: ConversationLog,
                      accounts: StaffAccounts | None = None) -> FastAPI:
-    """The console as an ASGI app, to mount at /staff (`create_app(mounts=[("/staff", app)])`)."""
-    settings = settings or Settings()
-    conversation_log = conversation_log or ConversationLog.from_settings(settings)
+    """The console as an ASGI app, to mount at /staff. The bot and the log are given (`app.py` builds them once
+    for the whole server); what only the console uses — accounts, sessions, the throttle — is made here."""
     secret = settings.staff_secret.get_secret_value().encode() or secrets.token_bytes(32)
     console = Console(
         settings=settings, bot=bot, log=conversation_log,
         accounts=accounts or StaffAccounts(settings.staff_users_path),
-        sessions=SessionStore(conversation_log.engine, secret, lifetime=timedelta(seconds=settings.staff_session_seconds),
-                              idle=timedelta(seconds=settings.staff_idle_seconds)),
+        sessions=SessionStore.beside(conversation_log, secret,
+                                     lifetime=timedelta(seconds=settings.staff_session_seconds),
+                                     idle=timedelta(seconds=settings.staff_idle_seconds)),
         throttle=LoginThrottle(settings.staff_login_max_failures, timedelta(seconds=settings.staff_login_lockout_seconds)),
     )
     if not console.accounts.configured():
         log.warning("no staff account in %s: the console at /staff shows nothing until one is added with "
-                    "`python -m bot.staff add-user NAME`", console.accounts.path)
+                    "`python -m staff add-user NAME`", console.accounts.path)
     app = FastAPI(title="Verbatim staff", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.console = console
     app.include_router(router)
@@ -330,12 +323,7 @@ class TurnFilters:
 
 
 def _reasons(console: Console) -> list[str]:
-    import sqlalchemy as sa
-
-    t = turns_table
-    with console.log.engine.connect() as conn:
-        found = [r for (r,) in conn.execute(sa.select(t.c.reason).where(t.c.reason.is_not(None)).distinct())]
-    return sorted(set(found) | {"dosing", "unproven_remedy"})
+    return sorted(set(console.log.reasons()) | {"dosing", "unproven_remedy"})
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -404,7 +392,7 @@ def _export(request: Request, session: StaffSession, ext: str, media_type: str, 
     _, query, _ = TurnFilters.parse(request.query_params)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     log.info("export %s by %s: %s", ext, session.staff_user, query)
-    return StreamingResponse(lines(iter_turns(console.log, query)), media_type=media_type,
+    return StreamingResponse(lines(console.log.iter_turns(**query)), media_type=media_type,
                              headers={"Content-Disposition": f'attachment; filename="verbatim-turns-{stamp}.{ext}"'})
 
 
@@ -497,56 +485,3 @@ def dashboard(request: Request, since: str = "", until: str = "",
     charts = {k: base64.b64encode(v).decode() for k, v in dashboard_charts(stats).items()}
     return render(request, "dashboard.html", title="Dashboard", section="dashboard", s=stats, charts=charts,
                   errors=errors)
-
-
-# ------------------------------------------------------------------------------------------------ CLI
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.staff", description="Manage the staff console's accounts.")
-    parser.add_argument("--users-file", type=Path, default=None,
-                        help="the staff users file (default: VERBATIM_STAFF_USERS_FILE or data/staff_users.json)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add = sub.add_parser("add-user", help="add a user (asks for the password twice)")
-    add.add_argument("name")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
-    add.add_argument("--replace", action="store_true", help="set a new password for an existing user (re-enables it)")
-    disable = sub.add_parser("disable-user", help="disable a user: their login and open sessions stop working")
-    disable.add_argument("name")
-    sub.add_parser("list-users", help="list users and whether they are enabled")
-    args = parser.parse_args(argv)
-
-    accounts = StaffAccounts(args.users_file or Settings().staff_users_path)
-    try:
-        if args.command == "add-user":
-            password = _read_password(args.password_stdin)
-            account = accounts.add(args.name, password, replace=args.replace)
-            print(f"added staff user {account.name!r} to {accounts.path}")
-        elif args.command == "disable-user":
-            account = accounts.disable(args.name)
-            print(f"disabled staff user {account.name!r} (their open sessions end at their next request)")
-        else:
-            users = accounts.accounts()
-            if not users:
-                print(f"no staff users in {accounts.path}")
-            for account in sorted(users.values(), key=lambda a: a.name):
-                state = f"disabled since {account.disabled_at}" if account.disabled else "enabled"
-                print(f"{account.name}\t{state}\tcreated {account.created_at}")
-    except AccountError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _read_password(from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("Password: ")
-    check_password(first)
-    if getpass.getpass("Password (again): ") != first:
-        raise AccountError("the two passwords differ")
-    return first
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,33 +1,26 @@
 """The library as staff see it: documents with their metadata, passages by section, and why tagged passages
 are blocked (never quoted to a patient). Read from the index catalogue (the same rows the bot loads).
 
-Why a passage is tagged is reconstructed with the tagger's own public pieces: its text matches (with the
-dose phrases found), a heading on its section path matches, another passage of the same table row / list
-line is tagged, or the line introducing its list is tagged.
+Why a passage is tagged comes from the tagger itself (`SafetyTagger.explain`), so the reasons follow the same
+rules that tagged it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from ingest.index import Catalogue
-from ingest.safety import DosePatterns, SafetyTagger, intro_of
+from ingest.safety import SafetyTagger, TagReason
 from ingest.structure import Passage
-
-
-@dataclass(frozen=True)
-class TaggedWhy:
-    tag: str
-    why: str
 
 
 @dataclass
 class PassageView:
     passage: Passage
-    reasons: list[TaggedWhy] = field(default_factory=list)
+    reasons: list[TagReason] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -76,10 +69,6 @@ class LibraryView:
     def _tagger(self) -> SafetyTagger:
         return SafetyTagger()
 
-    @cached_property
-    def _doses(self) -> DosePatterns:
-        return DosePatterns()
-
     def documents(self) -> list[DocumentSummary]:
         docs = self.catalogue.documents()
         passages = self.catalogue.passages()
@@ -108,40 +97,5 @@ class LibraryView:
         return summary, sections
 
     def explain(self, passages: list[Passage]) -> list[PassageView]:
-        """Each passage with the reasons for each of its tags (same order as given)."""
-        own = [self._tagger.tags_for_text(p.text) for p in passages]
-        by_line: dict[tuple[str, int], list[int]] = {}
-        for i, p in enumerate(passages):
-            by_line.setdefault((p.source, p.line), []).append(i)
-        heading_tags: dict[str, set[str]] = {}
-        views = []
-        for i, p in enumerate(passages):
-            reasons: list[TaggedWhy] = []
-            for tag in sorted(p.tags):
-                if tag in own[i]:
-                    found = self._doses.find(p.text) if tag == "dosing" else []
-                    reasons.append(TaggedWhy(tag, "its text matches the policy"
-                                             + (f" (dose: {', '.join(dict.fromkeys(found))})" if found else "")))
-                for heading in p.section:
-                    if heading not in heading_tags:
-                        probe = replace(p, text="", section=(heading,), line=-1, kind="sentence")
-                        heading_tags[heading] = set(self._tagger.tag([probe])[0].tags)
-                    if tag in heading_tags[heading]:
-                        reasons.append(TaggedWhy(tag, f"its section heading “{heading}” matches the policy"))
-                        break
-                same_line = [j for j in by_line[(p.source, p.line)] if j != i and tag in own[j]]
-                if same_line and tag not in own[i]:
-                    reasons.append(TaggedWhy(tag, "another part of the same line or table row is tagged: "
-                                             f"“{_short(passages[same_line[0]].text)}”"))
-                j = intro_of(passages, i) if p.kind == "list_item" else None
-                if j is not None and tag in passages[j].tags:
-                    reasons.append(TaggedWhy(tag, f"the line introducing its list is tagged: “{_short(passages[j].text)}”"))
-                if not any(r.tag == tag for r in reasons):
-                    reasons.append(TaggedWhy(tag, "tagged at ingest (rule not reconstructed: re-run `python -m ingest` "
-                                             "if the policy changed since)"))
-            views.append(PassageView(p, reasons))
-        return views
-
-
-def _short(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+        """Each passage with the tagger's reasons for each of its tags (same order as given)."""
+        return [PassageView(p, reasons) for p, reasons in zip(passages, self._tagger.explain(passages))]

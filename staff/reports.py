@@ -1,5 +1,6 @@
 """What the console hands out in bulk: exports of filtered turns (CSV, JSONL) and the dashboard's numbers
-and charts (matplotlib, rendered to PNG in memory: no files, no pyplot global state, safe across threads)."""
+and charts (matplotlib, rendered to PNG in memory: no files, no pyplot global state, safe across threads).
+The turns come from the log's public iterators (`ConversationLog.iter_turns`, `turn_summaries`)."""
 
 from __future__ import annotations
 
@@ -11,29 +12,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Iterator
 
-import sqlalchemy as sa
-
-from .conversation_log import ConversationLog, Turn, turns_table, verdicts_table
-from .types import REPLY_KINDS
-
-EXPORT_PAGE = 500
+from bot.types import REPLY_KINDS
+from store import ConversationLog, Turn
 
 CSV_COLUMNS = [
     "turn_id", "conversation_id", "ordinal", "created_at", "completed_at", "latency_ms", "message", "kind", "reason",
     "reply_text", "quote_sources", "feedback", "feedback_comment", "verdict", "verdict_note", "verdict_by",
     "verdict_at", "verdict_count",
 ]
-
-
-def iter_turns(log: ConversationLog, filters: dict[str, Any]) -> Iterator[Turn]:
-    """Every turn matching the filters, oldest first, page by page (new turns only ever append)."""
-    offset = 0
-    while True:
-        page = log.turns(limit=EXPORT_PAGE, offset=offset, newest_first=False, **filters)
-        yield from page
-        if len(page) < EXPORT_PAGE:
-            return
-        offset += EXPORT_PAGE
 
 
 def latest_verdict(turn: Turn):
@@ -115,24 +101,19 @@ class DashboardStats:
 def dashboard_stats(log: ConversationLog, since: date, until: date) -> DashboardStats:
     """Per day of the patient's message (UTC): turns, thumbs-down, turns whose latest verdict is "unsafe";
     and the share of each reply kind over the whole range."""
-    t, v = turns_table, verdicts_table
-    latest = (sa.select(v.c.verdict).where(v.c.turn_id == t.c.id).order_by(v.c.id.desc()).limit(1)
-              .scalar_subquery().label("verdict"))
     start = datetime.combine(since, datetime.min.time()).replace(tzinfo=timezone.utc)
     end = datetime.combine(until + timedelta(days=1), datetime.min.time()).replace(tzinfo=timezone.utc)
-    q = sa.select(t.c.created_at, t.c.kind, t.c.feedback, latest).where(t.c.created_at >= start, t.c.created_at < end)
     days = [since + timedelta(days=i) for i in range((until - since).days + 1)]
     per_day = {d: [0, 0, 0] for d in days}
     kinds: Counter[str] = Counter()
     stats = DashboardStats(since, until, days)
-    with log.engine.connect() as conn:
-        for created_at, kind, feedback, verdict in conn.execute(q):
-            counts = per_day.setdefault(created_at.date(), [0, 0, 0])
-            counts[0] += 1
-            counts[1] += feedback == "down"
-            counts[2] += verdict == "unsafe"
-            kinds[kind] += 1
-            stats.reviewed += verdict is not None
+    for row in log.turn_summaries(start, end):
+        counts = per_day.setdefault(row.created_at.date(), [0, 0, 0])
+        counts[0] += 1
+        counts[1] += row.feedback == "down"
+        counts[2] += row.verdict == "unsafe"
+        kinds[row.kind] += 1
+        stats.reviewed += row.verdict is not None
     stats.turns_per_day = [per_day[d][0] for d in days]
     stats.negative_per_day = [per_day[d][1] for d in days]
     stats.unsafe_per_day = [per_day[d][2] for d in days]

@@ -13,6 +13,11 @@ Durability: SQLite runs in WAL mode with `synchronous=FULL`, so a turn whose com
 killed server (and a power cut). Any SQLAlchemy URL works (`VERBATIM_DATABASE_URL`); only Core is used.
 
 Schema: created on first start, versioned in `schema_version`, upgraded step by step (`MIGRATIONS`).
+
+Everything SQL about the log is in this module: the staff console reads and writes only through the public
+methods of `ConversationLog` (`turns`, `iter_turns`, `turn_summaries`, `reasons`, `add_verdict`, ...).
+Retention pruning is housekeeping the composition root schedules (`store.retention.RetentionTimer`): it never
+runs inside a patient's request.
 """
 
 from __future__ import annotations
@@ -24,12 +29,12 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from .types import Reply
+from bot.types import Reply
 
 log = logging.getLogger("verbatim.conversation_log")
 
@@ -219,6 +224,16 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class TurnSummary:
+    """What the dashboard counts of one turn: when it was sent, its kind, the thumbs, the latest verdict."""
+
+    created_at: datetime
+    kind: str
+    feedback: str | None
+    verdict: str | None  # the latest verdict, None when not reviewed
+
+
+@dataclass(frozen=True)
 class ConversationSummary:
     id: str
     started_at: datetime
@@ -241,8 +256,9 @@ def new_conversation_id() -> str:
 class ConversationLog:
     """The conversation log. Thread-safe; one instance per process is enough.
 
-    Patient side: `record_turn`, `set_feedback`. Staff side: `turns` (filters), `turn`, `conversations`,
-    `conversation`, `add_verdict`, `verdicts`. Housekeeping: `prune` (retention).
+    Patient side: `record_turn`, `set_feedback`. Staff side: `turns` (filters), `count_turns`, `iter_turns`
+    (exports), `turn_summaries` (dashboard), `reasons`, `turn`, `conversations`, `conversation`, `add_verdict`,
+    `verdicts`. Housekeeping: `prune` (retention; scheduled by the composition root, never per request).
     """
 
     def __init__(self, url: str, *, retention_days: int = 0, clock: Callable[[], datetime] = utcnow) -> None:
@@ -253,7 +269,6 @@ class ConversationLog:
         # SQLite allows one writer at a time; serialising our own writes avoids "database is locked" under
         # load (busy_timeout covers writers in other processes, e.g. a staff export).
         self._write_lock = threading.Lock()
-        self._last_prune: datetime | None = None
         self.schema_version = self._ensure_schema()
 
     @classmethod
@@ -335,7 +350,6 @@ class ConversationLog:
                                                last_turn_at=completed_at, turn_count=1))
             row["ordinal"] = conn.execute(sa.select(c.c.turn_count).where(c.c.id == conversation_id)).scalar_one()
             turn_id = conn.execute(turns_table.insert().values(**row)).inserted_primary_key[0]
-        self._maybe_prune()
         return int(turn_id)
 
     def set_feedback(
@@ -387,6 +401,36 @@ class ConversationLog:
             rows = conn.execute(q).mappings().all()
             verdicts = self._verdicts_for(conn, [r["id"] for r in rows])
         return [_turn(r, verdicts.get(r["id"], ())) for r in rows]
+
+    def iter_turns(self, *, page_size: int = 500, **filters: Any) -> Iterator[Turn]:
+        """Every turn matching the filters, oldest first, page by page (for exports: memory stays flat; new
+        turns only ever append, so paging by offset in id order skips nothing)."""
+        offset = 0
+        while True:
+            page = self.turns(limit=page_size, offset=offset, newest_first=False, **filters)
+            yield from page
+            if len(page) < page_size:
+                return
+            offset += page_size
+
+    def turn_summaries(self, since: datetime, until: datetime) -> Iterator[TurnSummary]:
+        """Turns sent in [since, until), oldest first, reduced to what the dashboard counts."""
+        t, v = turns_table, verdicts_table
+        latest = (sa.select(v.c.verdict).where(v.c.turn_id == t.c.id).order_by(v.c.id.desc()).limit(1)
+                  .scalar_subquery().label("verdict"))
+        q = (sa.select(t.c.created_at, t.c.kind, t.c.feedback, latest)
+             .where(t.c.created_at >= since, t.c.created_at < until).order_by(t.c.id))
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        for created_at, kind, feedback, verdict in rows:
+            yield TurnSummary(created_at, kind, feedback, verdict)
+
+    def reasons(self) -> list[str]:
+        """The reasons of every stored turn that has one (refusal reasons, bad-input reasons), sorted."""
+        t = turns_table
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(t.c.reason).where(t.c.reason.is_not(None)).distinct()).scalars().all()
+        return sorted(found)
 
     def count_turns(self, **filters: Any) -> int:
         q = sa.select(sa.func.count()).select_from(turns_table).where(*_turn_filters(**filters))
@@ -460,16 +504,6 @@ class ConversationLog:
         if deleted:
             log.info("retention: deleted %d conversation(s) older than %d days", deleted, self.retention_days)
         return deleted
-
-    def _maybe_prune(self) -> None:
-        """Prune at most once an hour, piggy-backing on writes (no background thread to manage)."""
-        now = self.clock()
-        if self.retention_days > 0 and (self._last_prune is None or now - self._last_prune > timedelta(hours=1)):
-            self._last_prune = now
-            try:
-                self.prune(now)
-            except Exception:  # housekeeping must never cost a patient their reply
-                log.exception("retention pruning failed")
 
 
 def _turn_filters(

@@ -1,39 +1,27 @@
-"""The patient page (Gradio Blocks) and the one web server that hosts it.
+"""The patient page (Gradio Blocks): its layout, its event handlers and each patient's state.
 
-`create_app()` composes the server: the bot, the conversation log, the patient chat mounted at "/", and a
-health check. Other apps (the staff console at `/staff`) are mounted *before* the patient chat, because a
-mount at "/" catches every path. What a reply looks like is decided in `chat_ui` (pure functions); this
-module only wires events, per-patient state and the log together.
+What a reply looks like is decided in `web.ui` (pure functions, wording from `prompts/web.yaml`); this module
+only wires events, per-patient state, the bot and the log together. One patient message goes one way:
+`PatientChat.accept` → `bot.stream` → the page (`ui.reply_message`) → `ConversationLog.record_turn`.
+The server that hosts the page is `web.server.create_app`.
 """
 
 from __future__ import annotations
 
-import os
-
-# before gradio / chromadb are imported: no phoning home from a patient-facing server
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
 import functools
 import logging
-import sys
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterator, Protocol, Sequence
 
 import gradio as gr
-from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
-from starlette.types import ASGIApp
 
 import prompts
-from ingest.settings import Settings
+from bot.types import Reply
+from store import ConversationLog, new_conversation_id, utcnow
 
-from . import chat_ui as ui
-from .conversation_log import ConversationLog, new_conversation_id, utcnow
-from .types import Reply
+from . import ui
 
 log = logging.getLogger("verbatim.web")
 
@@ -212,7 +200,7 @@ class PatientChat:
         index = data.index if isinstance(data.index, int) else data.index[0]
         turn_id = session.turn_ids.get(index)
         if turn_id is None or session.conversation_id is None:
-            return session, gr.update(visible=False), gr.update(), "Feedback can't be saved for this message."
+            return session, gr.update(visible=False), gr.update(), ui.text("feedback_not_saveable")
         # True/False for the thumbs ("Like"/"Dislike" by name); anything else means the thumb was taken back
         liked = data.liked if isinstance(data.liked, (bool, str)) else None
         rating = {True: "up", False: "down", "Like": "up", "Dislike": "down"}.get(liked)
@@ -220,14 +208,14 @@ class PatientChat:
             self.log.set_feedback(turn_id, rating, conversation_id=session.conversation_id, keep_comment=True)
         except Exception:
             log.exception("could not store feedback")
-            return session, gr.update(visible=False), gr.update(), "Sorry — your feedback could not be saved."
+            return session, gr.update(visible=False), gr.update(), ui.text("feedback_failed")
         session.ratings[turn_id] = rating
         if rating is None:
             session.feedback_turn = None
             return session, gr.update(visible=False), gr.update(), ""
         session.feedback_turn = turn_id
-        prompt = "You found this answer helpful." if rating == "up" else "You found this answer not helpful."
-        return session, gr.update(visible=True), f"{prompt} Would you like to tell us why? (optional)", ""
+        prompt = ui.text("feedback_helpful" if rating == "up" else "feedback_not_helpful")
+        return session, gr.update(visible=True), ui.text("feedback_ask_why", feedback=prompt), ""
 
     def comment(self, text: str | None, session: ChatSession):
         """The optional comment to the last rating. Returns comment box, its visibility, session, status."""
@@ -240,9 +228,9 @@ class PatientChat:
                                   conversation_id=session.conversation_id, keep_comment=not (text or "").strip())
         except Exception:
             log.exception("could not store a feedback comment")
-            return gr.update(), gr.update(), session, "Sorry — your comment could not be saved. Please try again."
+            return gr.update(), gr.update(), session, ui.text("comment_failed")
         session.feedback_turn = None
-        return "", gr.update(visible=False), session, ui.FEEDBACK_THANKS.get(rating or "", "Thank you.")
+        return "", gr.update(visible=False), session, ui.FEEDBACK_THANKS.get(rating or "", ui.text("feedback_thanks"))
 
     def close_comment(self, session: ChatSession):
         session.feedback_turn = None
@@ -264,11 +252,14 @@ class PatientChat:
                 gr.update(visible=session.emergency))
 
 
+_SAFE_FAILURE_FALLBACK = ui.text("safe_failure_fallback")  # read at start, while the wording is known to load
+
+
 def _safe_failure(trace: dict[str, Any]) -> Reply:
     try:
         text = prompts.message("safe_failure")
-    except Exception:
-        text = "I'm sorry — I can't answer that right now. In an emergency, call 112 (Europe) or 911 (US and Canada)."
+    except Exception:  # the wording files themselves may be what failed
+        text = _SAFE_FAILURE_FALLBACK
     return Reply("no_answer", text, "error", (), trace)
 
 
@@ -287,30 +278,29 @@ def build_blocks(chat: PatientChat, documents: Sequence[ui.SourceDocument] = ())
     with gr.Blocks(title=ui.PAGE_TITLE, analytics_enabled=False) as page:
         session = gr.State(ChatSession())
         with gr.Column(elem_id="vb-page"):
-            gr.Markdown("# Verbatim\nAsk about the patient information in our document library. "
-                        "Every answer is quoted word for word from a named document.")
+            gr.Markdown(ui.HEADER_MD)
             gr.Markdown(ui.DISCLAIMER_MD, elem_id="vb-disclaimer")
             with gr.Row(equal_height=False):
                 with gr.Column(scale=3, min_width=300):
                     chatbot = gr.Chatbot(
-                        label="Conversation",
+                        label=ui.text("labels.conversation"),
                         elem_id="vb-chat",
                         height="min(60vh, 36rem)",
                         min_height="16rem",
                         layout="bubble",
-                        sanitize_html=True,  # plus chat_ui's own escaping
+                        sanitize_html=True,  # plus web.ui's own escaping
                         render_markdown=True,
                         allow_tags=False,
                         latex_delimiters=[],
                         buttons=["copy"],  # no "share" to a public site
                         feedback_options=("Like", "Dislike"),
-                        placeholder="**Ask a question below**, or pick one of the example questions.",
+                        placeholder=ui.text("labels.chat_placeholder_md"),
                     )
                     # right above the input, where a patient's eyes are when the reply arrives (also on a phone)
                     banner = gr.HTML(ui.EMERGENCY_BANNER_HTML, visible=False, elem_id="vb-emergency")
                     textbox = gr.Textbox(
-                        label="Your question",
-                        placeholder="Type your question and press Enter",
+                        label=ui.text("labels.question"),
+                        placeholder=ui.text("labels.question_placeholder"),
                         lines=1,  # Enter sends (a multi-line box would need Shift+Enter); it grows as you type
                         max_lines=6,
                         elem_id="vb-input",
@@ -318,24 +308,27 @@ def build_blocks(chat: PatientChat, documents: Sequence[ui.SourceDocument] = ())
                     )
                     status = gr.Markdown("", elem_id="vb-status")
                     with gr.Row():
-                        send = gr.Button("Send", variant="primary", elem_id="vb-send", min_width=120)
-                        new = gr.Button("New conversation", variant="secondary", elem_id="vb-new", min_width=120)
+                        send = gr.Button(ui.text("labels.send"), variant="primary", elem_id="vb-send", min_width=120)
+                        new = gr.Button(ui.text("labels.new_conversation"), variant="secondary", elem_id="vb-new",
+                                        min_width=120)
                     with gr.Group(visible=False) as feedback_box:
                         feedback_prompt = gr.Markdown("")
-                        feedback_text = gr.Textbox(label="Your comment (optional)", max_length=500, lines=2,
-                                                   placeholder="What was good or missing? (no names or numbers, please)",
+                        feedback_text = gr.Textbox(label=ui.text("labels.comment"), max_length=500, lines=2,
+                                                   placeholder=ui.text("labels.comment_placeholder"),
                                                    elem_id="vb-comment")
                         with gr.Row():
-                            feedback_send = gr.Button("Send comment", size="sm", elem_id="vb-comment-send")
-                            feedback_close = gr.Button("No thanks", size="sm", elem_id="vb-comment-close")
-                    gr.Markdown("**Example questions**")
+                            feedback_send = gr.Button(ui.text("labels.comment_send"), size="sm",
+                                                      elem_id="vb-comment-send")
+                            feedback_close = gr.Button(ui.text("labels.comment_close"), size="sm",
+                                                       elem_id="vb-comment-close")
+                    gr.Markdown(ui.text("labels.example_questions_md"))
                     with gr.Row(elem_classes="vb-examples"):
                         examples = [gr.Button(q, size="sm", variant="secondary") for q in ui.EXAMPLE_QUESTIONS]
                 with gr.Column(scale=2, min_width=260):
-                    gr.Markdown("## Sources in this conversation")
+                    gr.Markdown(ui.text("labels.sources_heading_md"))
                     sources = gr.Markdown(ui.NO_SOURCES_MD, elem_id="vb-sources")
-                    gr.Markdown("## Documents in the library\nAnswers quote only these documents:\n\n"
-                                + ui.library_markdown(documents), elem_id="vb-library")
+                    gr.Markdown(ui.text("labels.library_heading_md") + "\n\n" + ui.library_markdown(documents),
+                                elem_id="vb-library")
 
         answer_outputs = [chatbot, session, sources, banner]
         hidden = {"show_progress": "hidden", "queue": False}
@@ -369,77 +362,3 @@ def build_blocks(chat: PatientChat, documents: Sequence[ui.SourceDocument] = ())
         chatbot.clear(chat.reset, None, reset_outputs, cancels=answering, api_visibility="private", **hidden)
     page.queue(default_concurrency_limit=CHAT_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
     return page
-
-
-def create_app(
-    settings: Settings | None = None,
-    *,
-    bot: ChatBotLike | None = None,
-    conversation_log: ConversationLog | None = None,
-    mounts: Sequence[tuple[str, ASGIApp]] = (),
-) -> FastAPI:
-    """The one server: `mounts` (e.g. ("/staff", staff_app)) first, then the patient chat at "/"."""
-    settings = settings or Settings()
-    if bot is None:
-        from .chatbot import ChatBot
-
-        bot = ChatBot.from_settings(settings)
-    conversation_log = conversation_log or ConversationLog.from_settings(settings)
-    conversation_log.prune()
-
-    app = FastAPI(title="Verbatim", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.settings, app.state.bot, app.state.conversation_log = settings, bot, conversation_log
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    for path, sub_app in mounts:
-        # "/staff" (no slash) would otherwise fall through to the patient app at "/"
-        app.add_api_route(path.rstrip("/"), functools.partial(_to_slash, path.rstrip("/") + "/"),
-                          methods=["GET", "HEAD"], include_in_schema=False)
-        app.mount(path, sub_app)
-    chat = PatientChat(bot, conversation_log, settings.max_message_chars)
-    return gr.mount_gradio_app(
-        app, build_blocks(chat, library_documents(bot)), path="/",
-        css=CSS, js=JS_ON_LOAD, footer_links=["gradio"], run_history=False, show_error=False,
-        theme=gr.themes.Default(text_size="lg"),
-    )
-
-
-def _to_slash(target: str) -> RedirectResponse:
-    return RedirectResponse(target, status_code=307)
-
-
-def create_server(settings: Settings | None = None) -> FastAPI:
-    """What `python app.py` serves: the patient chat at "/" and the staff console at "/staff", sharing one bot
-    and one conversation log."""
-    from .chatbot import ChatBot
-    from .staff import create_staff_app
-
-    settings = settings or Settings()
-    bot = ChatBot.from_settings(settings)
-    conversation_log = ConversationLog.from_settings(settings)
-    staff = create_staff_app(settings, bot=bot, conversation_log=conversation_log)
-    return create_app(settings, bot=bot, conversation_log=conversation_log, mounts=[("/staff", staff)])
-
-
-def serve(host: str = "127.0.0.1", port: int = 7860, settings: Settings | None = None) -> int:
-    """Run the server until interrupted; returns a process exit code."""
-    import uvicorn
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "chromadb", "sentence_transformers"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    try:
-        app = create_server(settings)
-    except Exception as exc:  # translate at the edge: a message that says what to do, not a traceback
-        from ingest.index import IndexError_
-
-        if not isinstance(exc, IndexError_):
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"Verbatim patient chat: http://{host}:{port}/ — staff console: http://{host}:{port}/staff/", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
-    return 0

@@ -8,6 +8,8 @@ person or a document is made inert here, before Gradio's own sanitiser runs (def
 The only HTML in a message is the wrapper this module writes around a reply, which gives each reply kind a
 CSS class (refusals, no-answer and emergencies look different) and a visible label for people who cannot
 see colours.
+
+Every word the page says in its own voice is data: `prompts/web.yaml`, read once at import (`text`).
 """
 
 from __future__ import annotations
@@ -19,45 +21,38 @@ from typing import Any, Iterable, Mapping
 
 import prompts
 
-from .types import Quote, Reply
+from bot.types import Quote, Reply
 
 # ------------------------------------------------------------------------------------------- wording
 
-PAGE_TITLE = "Verbatim — patient information"
+WORDING = "web"  # prompts/web.yaml
 
-DISCLAIMER_MD = (
-    "**Verbatim answers only with quotes from the documents listed on this page.** "
-    "It gives information, **not medical advice**, and cannot replace your doctor, nurse or pharmacist.\n\n"
-    "**In an emergency, call 112 (Europe) or 911 (US and Canada) now** — do not wait for an answer here."
-)
 
-EXAMPLE_QUESTIONS: tuple[str, ...] = (
-    "What is a paraneoplastic syndrome?",
-    "What symptoms can it cause?",
-    "How is it diagnosed?",
-    "How is it treated?",
-)
+def text(key: str, **values: str) -> str:
+    """A phrase of the page from `prompts/web.yaml` ("labels.send" for nested keys), rendered strictly."""
+    value: Any = prompts.load(WORDING)
+    for part in key.split("."):
+        value = value[part]
+    return prompts.render(value, **values).strip()
 
-EMERGENCY_BANNER_HTML = (
-    '<div class="vb-emergency-banner" role="alert">'
-    "<strong>This may be an emergency.</strong> Call <strong>112</strong> (Europe) or <strong>911</strong> "
-    "(US and Canada) now, or go to the nearest emergency department."
-    "</div>"
-)
 
-STILL_ANSWERING = "Still answering your last question — please wait for the answer before sending another."
-ALREADY_ANSWERED = "You just sent this question — it is already answered above."
-NO_SOURCES_MD = "_No sources yet. The documents quoted in answers will be listed here._"
-PENDING_MD = "_Looking in the documents…_"
-FEEDBACK_THANKS = {"up": "Thank you for your feedback.", "down": "Thank you — we'll use this to improve."}
+PAGE_TITLE = text("page_title")
+HEADER_MD = text("header_md")
+DISCLAIMER_MD = text("disclaimer_md")
+EXAMPLE_QUESTIONS: tuple[str, ...] = tuple(str(q).strip() for q in prompts.load(WORDING)["example_questions"])
+EMERGENCY_BANNER_HTML = text("emergency_banner_html")
+STILL_ANSWERING = text("still_answering")
+ALREADY_ANSWERED = text("already_answered")
+NO_SOURCES_MD = text("no_sources_md")
+PENDING_MD = text("pending_md")
+FEEDBACK_THANKS = {"up": text("feedback_thanks_up"), "down": text("feedback_thanks_down")}
 
-# kind → (label shown above the reply, CSS class). Answers need no label: they open with their own lead-in.
+# kind → CSS class; the label shown above a reply of that kind comes from `kind_labels` (answers have none:
+# they open with their own lead-in)
+KIND_CSS = {"answer": "vb-answer", "refusal": "vb-refusal", "no_answer": "vb-no-answer",
+            "out_of_scope": "vb-out-of-scope", "emergency": "vb-emergency"}
 KIND_STYLE: dict[str, tuple[str | None, str]] = {
-    "answer": (None, "vb-answer"),
-    "refusal": ("I can't help with that", "vb-refusal"),
-    "no_answer": ("Not in the documents", "vb-no-answer"),
-    "out_of_scope": ("Outside what I can answer", "vb-out-of-scope"),
-    "emergency": ("EMERGENCY — call 112 or 911 now", "vb-emergency"),
+    kind: (text(f"kind_labels.{kind}") if kind != "answer" else None, css) for kind, css in KIND_CSS.items()
 }
 
 # ------------------------------------------------------------------------------------------ escaping
@@ -155,7 +150,7 @@ class SourceDocument:
 
 def _reviewed(value: Any) -> str:
     when = format_review_date(value)
-    return f"last reviewed {when}" if when else "no review date given"
+    return text("reviewed_on", date=when) if when else text("no_review_date")
 
 
 def library_markdown(documents: Iterable[SourceDocument]) -> str:
@@ -164,7 +159,7 @@ def library_markdown(documents: Iterable[SourceDocument]) -> str:
     for d in documents:
         publisher = f" — {escape_markdown(d.publisher)}" if d.publisher else ""
         lines.append(f"- **{escape_markdown(d.title)}**{publisher} ({_reviewed(d.last_reviewed)})")
-    return "\n".join(lines) if lines else "_The document library is empty._"
+    return "\n".join(lines) if lines else text("library_empty_md")
 
 
 def _get(q: Quote | Mapping[str, Any], name: str) -> Any:
@@ -186,6 +181,6 @@ def sources_markdown(quotes: Iterable[Quote | Mapping[str, Any]]) -> str:
     for source, d in docs.items():
         sections = "; ".join(escape_markdown(s) for s in d["sections"])
         out.append(f"- **{escape_markdown(d['title'])}** ({_reviewed(d['reviewed'])})"
-                   + (f"  \n  Sections quoted: {sections}" if sections else "")
-                   + f"  \n  File: `{source.replace('`', '')}`")
+                   + (f"  \n  {text('sections_quoted', sections=sections)}" if sections else "")
+                   + f"  \n  {text('source_file_md', file=source.replace('`', ''))}")
     return "\n".join(out)

@@ -14,7 +14,7 @@ from staff_helpers import IDLE_SECONDS, LOCKOUT_SECONDS, PASSWORD, USERS, Patien
 
 @pytest.fixture(scope="session")
 def staff_server(corpus_index, tmp_path_factory, vt) -> StaffServer:
-    from bot.staff_accounts import StaffAccounts
+    from staff.accounts import StaffAccounts
 
     root = tmp_path_factory.mktemp("staff")
     data_dir = root / "data"
@@ -39,7 +39,7 @@ def staff_server(corpus_index, tmp_path_factory, vt) -> StaffServer:
 @pytest.fixture(scope="session")
 def server_log(staff_server):
     """The server's conversation log, opened from the test process (WAL: readers never block the server)."""
-    from bot.conversation_log import ConversationLog
+    from store import ConversationLog
 
     log = ConversationLog(staff_server.database_url)
     yield log

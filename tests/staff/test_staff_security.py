@@ -13,13 +13,14 @@ import time
 import httpx
 import pytest
 
-from bot.staff import PUBLIC, main as staff_cli, router
+from staff.cli import main as staff_cli
+from staff.console import PUBLIC, router
 
 from staff_helpers import IDLE_SECONDS, PASSWORD, REPO_ROOT, Patient, StaffClient, login_token
 
 pytestmark = pytest.mark.slow
 
-# bot.webapp's handlers ("partial" = `accept` bound to an example question; "unnamed" = the page's own JS)
+# web.page's handlers ("partial" = `accept` bound to an example question; "unnamed" = the page's own JS)
 PATIENT_HANDLERS = {"send", "respond", "partial", "rate", "comment", "close_comment", "new_conversation", "reset",
                     "unnamed"}
 STAFF_WORDS = ("staff", "verdict", "export", "trace", "turn", "login", "library", "dashboard", "try")
@@ -227,7 +228,7 @@ class TestAccounts:
         staff_server.users_file.rename(aside)
         try:
             page = anonymous.get("/staff/login")
-            assert 'id="no-accounts"' in page.text and "python -m bot.staff add-user" in page.text
+            assert 'id="no-accounts"' in page.text and "python -m staff add-user" in page.text
             assert 'type="password"' not in page.text
             token = anonymous.http.cookies.get("vb_staff_login")  # no form to take it from: the cookie has it
             r = anonymous.post("/staff/login", {"username": "alice", "password": PASSWORD, "login_token": token})
@@ -240,7 +241,7 @@ class TestAccounts:
 
     def test_added_and_disabled_users_take_effect_on_the_running_server(self, staff_server, capsys):
         def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-            return subprocess.run([sys.executable, "-m", "bot.staff", "--users-file", str(staff_server.users_file), *args],
+            return subprocess.run([sys.executable, "-m", "staff", "--users-file", str(staff_server.users_file), *args],
                                   cwd=REPO_ROOT, env=staff_server.env, input=stdin, capture_output=True, text=True,
                                   timeout=120)
 

@@ -1,5 +1,6 @@
-"""The console's parts without a server: accounts, sessions and the failed-login slow-down on a fake clock,
-filters, the log's review filters, CSV cells, dashboard numbers."""
+"""The console's parts without a server: accounts and the failed-login slow-down on a fake clock, filters, the
+log's review filters, CSV cells, dashboard numbers, the library's reasons for blocked passages. (The staff
+sessions, stored beside the log, are tested in tests/store.)"""
 
 from __future__ import annotations
 
@@ -7,15 +8,17 @@ import json
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-import sqlalchemy as sa
 from argon2 import PasswordHasher
 
-from bot.conversation_log import ConversationLog
-from bot.staff import TurnFilters
-from bot.staff_accounts import AccountError, StaffAccounts
-from bot.staff_reports import _cell, dashboard_stats
-from bot.staff_sessions import LoginThrottle, SessionStore, staff_sessions_table
 from bot.types import Reply
+from ingest.safety import SafetyTagger
+from ingest.structure import Passage
+from staff.accounts import AccountError, StaffAccounts
+from staff.console import TurnFilters
+from staff.library import LibraryView
+from staff.reports import _cell, dashboard_stats
+from staff.throttle import LoginThrottle
+from store import ConversationLog
 
 T0 = datetime(2025, 7, 4, 9, 0, tzinfo=timezone.utc)
 FAST = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)  # quick to run; the product uses the defaults
@@ -78,58 +81,6 @@ class TestAccounts:
         assert strong.verify("dave", "a very long passphrase")
         stored = json.loads((tmp_path / "users.json").read_text())["users"]["dave"]["hash"]
         assert ",t=2," in stored and strong.verify("dave", "a very long passphrase")
-
-
-class TestSessions:
-    @pytest.fixture
-    def store(self, tmp_path):
-        clock = Clock()
-        engine = sa.create_engine(f"sqlite:///{tmp_path / 'log.sqlite'}")
-        return SessionStore(engine, b"k" * 32, lifetime=timedelta(hours=8), idle=timedelta(minutes=30), clock=clock), clock
-
-    def test_the_database_holds_a_keyed_hash_not_the_token(self, store):
-        sessions, _ = store
-        token, session = sessions.start("alice")
-        with sessions.engine.connect() as conn:
-            stored = conn.execute(sa.select(staff_sessions_table.c.token_hash)).scalars().all()
-        assert token not in stored and stored == [session.token_hash]
-        assert sessions.get(token, lambda u: True).staff_user == "alice"
-        assert sessions.get(token + "x", lambda u: True) is None and sessions.get("", lambda u: True) is None
-
-    def test_idle_sessions_end_and_use_keeps_them_alive(self, store):
-        sessions, clock = store
-        token, _ = sessions.start("alice")
-        for _ in range(3):
-            clock.advance(minutes=29)
-            assert sessions.get(token, lambda u: True)
-        clock.advance(minutes=30)
-        assert sessions.get(token, lambda u: True) is None
-        clock.advance(seconds=-1)
-        assert sessions.get(token, lambda u: True) is None  # ended stays ended
-
-    def test_a_session_ends_at_its_maximum_age_even_when_busy(self, store):
-        sessions, clock = store
-        token, _ = sessions.start("alice")
-        for _ in range(8 * 4 - 1):
-            clock.advance(minutes=15)
-            assert sessions.get(token, lambda u: True)
-        clock.advance(minutes=15)
-        assert sessions.get(token, lambda u: True) is None
-
-    def test_logout_and_disabled_users_end_sessions(self, store):
-        sessions, _ = store
-        a, _ = sessions.start("alice")
-        b, _ = sessions.start("bob")
-        sessions.end(a)
-        assert sessions.get(a, lambda u: True) is None
-        assert sessions.get(b, lambda u: u != "bob") is None
-
-    def test_csrf_tokens_are_per_session(self, store):
-        sessions, _ = store
-        _, one = sessions.start("alice")
-        _, two = sessions.start("alice")
-        assert one.csrf_ok(one.csrf_token) and not one.csrf_ok(two.csrf_token)
-        assert not one.csrf_ok(None) and not one.csrf_ok("")
 
 
 class TestLoginThrottle:
@@ -227,3 +178,48 @@ class TestLogReviewFilters:
                                           ("@cmd", "'@cmd"), ("plain", "plain"), (3, 3)])
 def test_csv_cells_that_a_spreadsheet_would_run_are_made_text(value, shown):
     assert _cell(value) == shown
+
+
+class TestLibraryReasons:
+    """Why a passage is blocked: `SafetyTagger.explain`, the same rules that tagged it, as the library shows it."""
+
+    @staticmethod
+    def passages() -> list[Passage]:
+        def p(i, text, section=("Treatment",), kind="sentence", line=None, block=None):
+            return Passage("doc.txt", i * 100, i * 100 + len(text), text, section, kind,
+                           i if line is None else line, i if block is None else block)
+
+        return [
+            p(0, "Prednisolone is taken at 60 mg per day."),  # own text: a dose
+            p(1, "Doctors sometimes use propolis.", section=("Folk remedies",)),  # own text and its heading
+            p(2, "Carbamazepine", kind="table_cell", line=2, block=2),  # same row as a dose
+            p(3, "200 mg twice daily", kind="table_cell", line=2, block=2),
+            p(4, "What the documents say about the outlook.", section=("Outlook",)),  # untagged
+            p(5, "The daily dose for adults:", section=("Outlook",), block=5),  # introduces a list
+            p(6, "with water", section=("Outlook",), kind="list_item", block=6),
+        ]
+
+    def test_every_tag_has_a_reason_from_the_rule_that_gave_it(self):
+        tagger = SafetyTagger()
+        tagged = tagger.tag(self.passages())
+        reasons = tagger.explain(tagged)
+        assert len(reasons) == len(tagged)
+        for p, rs in zip(tagged, reasons):
+            assert sorted({r.tag for r in rs}) == sorted(p.tags), p.text
+        why = {p.text: [r.why for r in rs] for p, rs in zip(tagged, reasons)}
+        assert why["Prednisolone is taken at 60 mg per day."] == ["its text matches the policy (dose: 60 mg)"]
+        assert any("section heading “Folk remedies”" in w for w in why["Doctors sometimes use propolis."])
+        assert why["Carbamazepine"] == ["another part of the same line or table row is tagged: “200 mg twice daily”"]
+        assert why["What the documents say about the outlook."] == []
+
+    def test_a_tag_the_rules_no_longer_give_says_so(self):
+        stale = [Passage("doc.txt", 0, 5, "Hello", (), "sentence", 0, 0, frozenset({"dosing"}))]
+        [[reason]] = SafetyTagger().explain(stale)
+        assert reason.tag == "dosing" and "rule not reconstructed" in reason.why
+
+    def test_the_library_view_shows_the_taggers_reasons(self, tmp_path):
+        tagged = SafetyTagger().tag(self.passages())
+        views = LibraryView(tmp_path / "index.sqlite").explain(tagged)
+        assert [v.passage for v in views] == tagged
+        assert [[(r.tag, r.why) for r in v.reasons] for v in views] == [
+            [(r.tag, r.why) for r in rs] for rs in SafetyTagger().explain(tagged)]

@@ -1,5 +1,6 @@
 """The conversation log on real SQLite: schema and migrations, every field of a turn, masking, feedback,
-staff queries and verdicts, retention, durability across a killed process, concurrent writers."""
+staff queries and verdicts, exports and dashboard rows, retention (and its timer), durability across a killed
+process, concurrent writers."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot import conversation_log as cl
-from bot.conversation_log import ConversationLog, mask_contacts, mask_deep
 from bot.types import Quote, Reply
+from store import conversation_log as cl
+from store.conversation_log import ConversationLog, mask_contacts, mask_deep
+from store.retention import RetentionTimer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 1, 10, 9, 0, tzinfo=timezone.utc)
@@ -242,6 +244,25 @@ class TestStaffQueries:
         with pytest.raises(KeyError):
             log.add_verdict(999_999, "dr.lee", "correct")
 
+    def test_exports_page_through_every_turn_oldest_first(self, filled):
+        log = filled
+        assert [t.message for t in log.iter_turns(page_size=2)] == [
+            "What is it?", "How much prednisolone?", "Does propolis cure it?"]
+        assert [t.message for t in log.iter_turns(page_size=1, kinds=["refusal"])] == [
+            "How much prednisolone?", "Does propolis cure it?"]
+        assert list(log.iter_turns(text="nothing like this")) == []
+
+    def test_dashboard_rows_and_reasons(self, filled):
+        log = filled
+        turn = log.turns(reason="dosing")[0]
+        log.add_verdict(turn.id, "nurse.kim", "correct")
+        log.add_verdict(turn.id, "dr.lee", "unsafe")
+        rows = list(log.turn_summaries(T0, T0 + timedelta(days=1)))
+        assert [(r.kind, r.feedback, r.verdict) for r in rows] == [("answer", None, None), ("refusal", None, "unsafe")]
+        assert rows[0].created_at == T0
+        assert [r.feedback for r in log.turn_summaries(T0, T0 + timedelta(days=2))][-1] == "down"
+        assert log.reasons() == ["dosing", "unproven_remedy"]
+
 
 class TestRetention:
     def test_old_conversations_are_pruned_with_their_turns_and_verdicts(self, db_url):
@@ -261,14 +282,30 @@ class TestRetention:
         assert log.record_turn("new", "q", answer(), started_at=clock.now) > old
         log.close()
 
-    def test_pruning_runs_by_itself_as_turns_are_written(self, db_url):
+    def test_pruning_runs_by_itself_at_start_and_on_a_timer(self, db_url):
         clock = Clock()
         log = ConversationLog(db_url, retention_days=1, clock=clock)
         log.record_turn("old", "q", answer(), started_at=T0, completed_at=T0)
         clock.now = T0 + timedelta(days=3)
         log.record_turn("new", "q", answer(), started_at=clock.now)
-        assert [c.id for c in log.conversations()] == ["new"]
+        assert {c.id for c in log.conversations()} == {"new", "old"}  # writing a turn never prunes
+        with RetentionTimer(log, every=timedelta(milliseconds=50)):
+            assert [c.id for c in log.conversations()] == ["new"]  # pruned at start
+            log.record_turn("stale", "q", answer(), started_at=T0, completed_at=T0)
+            for _ in range(200):  # ...and again on the timer
+                if [c.id for c in log.conversations()] == ["new"]:
+                    break
+                threading.Event().wait(0.05)
+            assert [c.id for c in log.conversations()] == ["new"]
         log.close()
+
+    def test_the_timer_does_nothing_when_retention_is_off(self, log):
+        log.record_turn("c", "q", answer(), started_at=T0 - timedelta(days=3650))
+        with RetentionTimer(log) as timer:
+            assert timer._thread is None
+        assert log.count_turns() == 1
+        with pytest.raises(ValueError):
+            RetentionTimer(log, every=timedelta(0))
 
     def test_zero_keeps_everything(self, log):
         log.record_turn("c", "q", answer(), started_at=T0 - timedelta(days=3650))
@@ -280,8 +317,8 @@ def test_a_killed_process_loses_no_committed_turn(db_url):
     script = textwrap.dedent(f"""
         import os, signal
         from datetime import datetime, timezone
-        from bot.conversation_log import ConversationLog
         from bot.types import Reply
+        from store.conversation_log import ConversationLog
         log = ConversationLog({db_url!r})
         for i in range(3):
             turn_id = log.record_turn("c", f"question {{i}}", Reply("answer", "text"),

@@ -49,7 +49,7 @@ def server(server_data_dir, vt) -> RunningServer:
 @pytest.fixture(scope="session")
 def conversation_log(server):
     """The server's log, read from the test process (WAL: readers never block the server)."""
-    from bot.conversation_log import ConversationLog
+    from store import ConversationLog
 
     log = ConversationLog(server.database_url)
     yield log

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 from playwright.sync_api import expect
 
-from bot import chat_ui as ui
+from web import ui
 
 pytestmark = pytest.mark.slow
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import chat_ui as ui
 from bot.types import Quote, Reply
+from web import ui
 
 Q1 = Quote("A paraneoplastic syndrome is a set of symptoms that are caused by a cancer.", "000_f4ccc132db03309a.txt",
            "Paraneoplastic syndrome (patient information)", "Introduction", 10, 85, None, "p1")

@@ -12,9 +12,10 @@ import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
-from bot import chat_ui as ui
-from bot.conversation_log import ConversationLog, utcnow
-from bot.webapp import CHAT_CONCURRENCY, QUEUE_MAX_SIZE, ChatSession, PatientChat, build_blocks, create_app
+from store import ConversationLog, utcnow
+from web import ui
+from web.page import CHAT_CONCURRENCY, QUEUE_MAX_SIZE, ChatSession, PatientChat, build_blocks
+from web.server import create_app
 
 
 @pytest.fixture
