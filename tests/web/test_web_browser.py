@@ -17,6 +17,9 @@ pytestmark = pytest.mark.slow
 
 DESKTOP = {"width": 1280, "height": 900}  # the `page` fixture's size
 PHONE = {"width": 390, "height": 844}
+# `expect` has its own 5 s default (the page's default timeout does not apply to it): the first answer after the
+# server started, on a loaded 2-core machine, can take longer. Nothing here asserts on speed.
+REPLY_TIMEOUT_MS = 60_000
 
 
 def ask(page, question: str, replies_before: int) -> None:
@@ -24,7 +27,7 @@ def ask(page, question: str, replies_before: int) -> None:
     box = page.get_by_label("Your question")
     box.fill(question)
     box.press("Enter")
-    expect(page.locator("#vb-chat .vb-reply")).to_have_count(replies_before + 1)
+    expect(page.locator("#vb-chat .vb-reply")).to_have_count(replies_before + 1, timeout=REPLY_TIMEOUT_MS)
 
 
 def last_reply(page):
