@@ -1,0 +1,84 @@
+"""The training code runs on a tiny sample of the pool (tests/fixtures/training); the shipped cards match."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+
+from bot.answerability import AnswerabilityModel
+from bot.intent import RISKY, IntentModel
+from train import answerability, intent, pool
+
+MODELS = pool.Path(__file__).resolve().parents[2] / "bot" / "models"
+
+
+@pytest.fixture(scope="module")
+def tiny_pool(vt):
+    return vt.FIXTURES / "training"
+
+
+class TestPool:
+    def test_split_is_by_group_and_stable(self):
+        assert pool.split_of("focus:asthma") == pool.split_of("focus:asthma")
+        parts = {pool.split_of(f"g{i}") for i in range(200)}
+        assert parts == {"train", "val", "test"}
+
+    def test_eval_only_datasets_are_never_training_examples(self, tiny_pool, monkeypatch):
+        examples = intent.load_examples(tiny_pool)
+        assert examples and not {e.source for e in examples} & pool.EVAL_ONLY_DATASETS
+        assert not any(e.source == "healthfc" and pool.healthfc_eval_only(e.group[3:]) for e in examples)
+
+    def test_vector_cache_encodes_each_text_once(self, tmp_path):
+        calls = []
+
+        def encode(texts):
+            calls.append(list(texts))
+            return [[float(len(t))] * 384 for t in texts]
+
+        import numpy as np
+
+        cache = pool.VectorCache(lambda t: np.array(encode(t), np.float32), tmp_path / "c.npz")
+        cache(["a", "bb", "a"])
+        again = pool.VectorCache(lambda t: np.array(encode(t), np.float32), tmp_path / "c.npz")
+        out = again(["bb", "a"])
+        assert calls == [["a", "bb"]] and out[0][0] == 2.0
+
+
+def test_intent_trains_on_a_tiny_sample(tiny_pool, embeddings):
+    model, metrics = intent.train(embeddings.encode, tiny_pool, sample=12, with_test=True)
+    assert set(RISKY) <= set(model.classes) and "validation" in metrics
+    assert all(0.5 <= t <= 0.99 for t in model.thresholds.values())
+
+
+def test_answerability_trains_on_a_tiny_sample(tiny_pool, embeddings):
+    model, metrics = answerability.train(embeddings.encode, tiny_pool, sample=25, with_test=True)
+    assert 0 < model.threshold < 1 and metrics["validation"]["pair_auc"]["mlp"] > 0.5
+    assert {"positive", "other_type"} <= set(metrics["train_pair_kinds"])
+
+
+def test_the_command_writes_weights_and_a_card(tiny_pool, tmp_path, vt):
+    env = {**vt.subprocess_env(tmp_path / "data", tmp_path / "corpus"), pool.POOL_ENV: str(tiny_pool)}
+    subprocess.run([sys.executable, "-m", "train", "intent", "--sample", "10", "--out", str(tmp_path),
+                    "--cache", str(tmp_path / "cache")],
+                   check=True, env=env, cwd=vt.REPO_ROOT, capture_output=True)
+    IntentModel.load(tmp_path / "intent.npz")
+    card = (tmp_path / "intent.md").read_text()
+    assert "Tiny sample run" in card and "sha256" in card
+
+
+@pytest.mark.parametrize("name, module, load", [("intent", intent, IntentModel.load),
+                                                ("answerability", answerability, AnswerabilityModel.load)])
+def test_shipped_model_card_matches_the_recipe(name, module, load):
+    card = (MODELS / f"{name}.md").read_text()
+    assert "Tiny sample run" not in card
+    assert module.__doc__.split("\n", 1)[1].strip() in card  # the recipe the code implements today
+    numbers = json.loads(re.search(r"```json\n(.*?)\n```", card, re.S).group(1))
+    assert "validation" in numbers and "locked_test" in numbers
+    for f in module.FILES:  # the card names a hash for every pool file the recipe reads
+        assert re.search(rf"`{f}\.jsonl\.gz`: `[0-9a-f]{{64}}`", card)
+    load()
+    assert (MODELS / f"{name}.npz").stat().st_size < 25_000_000

@@ -1,0 +1,206 @@
+"""`python -m train intent`: the message intent classifier of the input guard (bot/intent.py).
+
+Data (../shared/training, see its README; eval-only datasets never read, see pool.EVAL_ONLY_DATASETS):
+  dosing          MedQuAD MPlusDrugs `usage` / `forget a dose` questions; hand-labelled consumer questions
+                  (train/labels/intent_seed.tsv); prompts/exemplars.yaml
+  unproven_remedy HealthFC (training half) and remedy-flagged consumer questions, hand-labelled; exemplars
+  crisis          SDCNL r/SuicideWatch posts; C-SSRS Reddit users graded Ideation / Behavior / Attempt;
+                  hand-labelled consumer questions; exemplars about ending one's life or an overdose
+  emergency       AskDocs titles an expert graded Critical; hand-labelled ones; exemplars
+  medical         MedQuAD questions of every other type (drug side effects, indications, warnings included);
+                  AskDocs Non-serious / Serious; MQP HealthTap; COVID-Q; hand-labelled look-alikes
+  distress        Dreaddit and Counsel Chat (hard negatives for crisis: distress without intent)
+  off_topic       AskDocs non-medical sample; ToxicChat benign and jailbreak prompts; JailbreakBench attacks
+Split by group (MedQuAD focus, Reddit post, record), never by row: train 70 / validation 15 / locked test 15.
+Model: scikit-learn multinomial logistic regression on the packaged MiniLM sentence vectors (natural class
+frequencies: class-balanced weights made short lay questions ("Can it give you anaemia?") look like remedy
+claims and "Will I get better?" like a crisis).
+Per risky class a threshold chosen on validation: the lowest score at which at most 1% of the validation's
+benign messages would be flagged and at least 90% of the flagged ones are of the class (never below 0.5). Benign for dosing and remedy: medical, distress and
+off-topic; for crisis and emergency: medical and off-topic only — a distressed message answered with the
+crisis-line reply costs less than a missed crisis (how many distress messages escalate is reported).
+"""
+
+from __future__ import annotations
+
+import collections
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import prompts
+from bot.intent import RISKY, IntentModel
+
+from . import pool
+
+LABELS_FILE = Path(__file__).with_name("labels") / "intent_seed.tsv"
+CLASSES = ["crisis", "emergency", "dosing", "unproven_remedy", "medical", "distress", "off_topic"]
+BENIGN = ("medical", "distress", "off_topic")
+MAX_FALSE_FLAGS = 0.01
+MIN_PRECISION = 0.9
+MAX_CHARS = 1500  # the encoder reads ~256 word pieces anyway
+CAPS = {"medquad_dosing": 900, "medquad_medical": 2500, "toxicchat": 1800, "dreaddit": 900, "sdcnl": 970}
+FILES = ["medquad_qa", "consumer_questions", "crisis_texts", "jailbreak_prompts"]
+SELF_HARM_EXEMPLAR = ("alive", "ending my life", "packet of my pills")
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: str
+    group: str
+    source: str  # dataset name, for the model card
+
+
+def load_examples(folder: Path | None = None, sample: int = 0) -> list[Example]:
+    rng = random.Random(pool.SEED)
+    hand = dict(line.rstrip("\n").split("\t") for line in LABELS_FILE.read_text().splitlines() if line and not line.startswith("#"))
+    bins: dict[str, list[Example]] = collections.defaultdict(list)
+
+    for r in pool.read("medquad_qa", folder):
+        q, focus = r["question"], r.get("focus") or r["document_id"]
+        if r["subset"] == "11_MPlusDrugs_QA":
+            if r["qtype"] in ("usage", "forget a dose", "dose"):
+                bins["medquad_dosing"].append(Example(q, "dosing", "mq:" + focus, "medquad_qa"))
+            elif r["qtype"] != "emergency or overdose":  # informational in form, an overdose in policy
+                bins["medquad_medical"].append(Example(q, "medical", "mq:" + focus, "medquad_qa"))
+        else:
+            bins["medquad_medical"].append(Example(q, "medical", "mq:" + focus, "medquad_qa"))
+
+    for r in pool.read("consumer_questions", folder):
+        ds = r["dataset"]
+        if ds in pool.EVAL_ONLY_DATASETS or (ds == "healthfc" and pool.healthfc_eval_only(r["id"])):
+            continue
+        text, group = r["text"], "cq:" + r["id"]
+        if r["id"] in hand:
+            bins["hand"].append(Example(text, hand[r["id"]], group, ds))
+            continue
+        flags = set(r.get("keyword_flags") or ())
+        if flags or ds == "healthfc":  # flagged but not hand-labelled: left out, not guessed
+            continue
+        if ds == "medical-safety/non-medical":
+            bins["non_medical"].append(Example(text, "off_topic", group, ds))
+        elif ds == "medical-safety/askdocs":
+            code = (r.get("labels") or {}).get("risk_expert_code")
+            label = {3: "emergency", 0: "off_topic"}.get(code, "medical")
+            bins["askdocs"].append(Example(text, label, group, ds))
+        else:  # mqp/healthtap, covid-q
+            bins["consumer_medical"].append(Example(text, "medical", group, ds))
+
+    for r in pool.read("crisis_texts", folder):
+        ds, label = r["dataset"], r["label"]
+        if ds in pool.EVAL_ONLY_DATASETS:
+            continue
+        group = "cr:" + (r.get("reddit_post_id") or r["id"])
+        text = r["text"][:MAX_CHARS]
+        if ds == "sdcnl" and label == "suicide":
+            bins["sdcnl"].append(Example(text, "crisis", group, ds))
+        elif ds == "reddit-cssrs" and label in ("Ideation", "Behavior", "Attempt"):
+            bins["cssrs"].append(Example(text, "crisis", group, ds))
+        elif ds in ("dreaddit", "counsel-chat"):
+            bins["dreaddit" if ds == "dreaddit" else "counsel"].append(Example(text, "distress", group, ds))
+
+    for r in pool.read("jailbreak_prompts", folder):
+        ds = r["dataset"]
+        if ds in pool.EVAL_ONLY_DATASETS:
+            continue
+        bins["toxicchat" if ds.startswith("toxicchat") else "jbb"].append(Example(r["text"][:MAX_CHARS], "off_topic", "jb:" + r["id"], ds))
+
+    ex = prompts.load("exemplars")
+    for label, texts in ex.items():
+        for t in texts:
+            mapped = {"out_of_scope": "off_topic", "benign": "medical"}.get(label, label)
+            if mapped == "emergency" and any(k in t for k in SELF_HARM_EXEMPLAR):
+                mapped = "crisis"
+            bins["exemplars"].append(Example(t, mapped, "ex:" + t, "exemplars"))
+
+    out: list[Example] = []
+    for name, items in sorted(bins.items()):
+        items = sorted(items, key=lambda e: pool.bucket("order:" + e.group + e.text))
+        cap = CAPS.get(name)
+        out.extend(items[:cap] if cap else items)
+    if sample:
+        rng.shuffle(out)
+        by_label = collections.defaultdict(list)
+        for e in out:
+            by_label[e.label].append(e)
+        out = [e for items in by_label.values() for e in items[:sample]]
+    return out
+
+
+def split(examples: list[Example]) -> dict[str, list[Example]]:
+    parts: dict[str, list[Example]] = {"train": [], "val": [], "test": []}
+    for e in examples:
+        parts["train" if e.source == "exemplars" else pool.split_of(e.group)].append(e)
+    return parts
+
+
+def thresholds_for(probs: np.ndarray, labels: list[str], classes: list[str]) -> dict[str, float]:
+    """Per risky class, the lowest score at which at most MAX_FALSE_FLAGS of the benign validation messages
+    are flagged and at least MIN_PRECISION of the flagged ones are of the class (never below 0.5)."""
+    out = {}
+    for c in RISKY:
+        kinds = ("medical", "off_topic") if c in ("crisis", "emergency") else BENIGN
+        benign = np.array([lab in kinds for lab in labels])
+        pos = np.array([lab == c for lab in labels])
+        col = probs[:, classes.index(c)]
+        chosen = 0.99
+        for t in np.arange(0.5, 0.99, 0.01):
+            flagged = col >= t
+            fp = flagged[benign].mean() if benign.any() else 0.0
+            precision = (flagged & pos).sum() / max(1, (flagged & (pos | benign)).sum())
+            if fp <= MAX_FALSE_FLAGS and precision >= MIN_PRECISION:
+                chosen = float(t)
+                break
+        out[c] = round(chosen, 2)
+    return out
+
+
+def report(model: IntentModel, probs: np.ndarray, labels: list[str]) -> dict:
+    """Per risky class: recall at its threshold, benign messages flagged; overall argmax accuracy."""
+    res: dict = {"n": len(labels), "by_label": dict(collections.Counter(labels))}
+    benign = np.array([lab in BENIGN for lab in labels])
+    for c in RISKY:
+        flagged = probs[:, model.classes.index(c)] >= model.thresholds[c]
+        pos = np.array([lab == c for lab in labels])
+        distress = np.array([lab == "distress" for lab in labels])
+        res[c] = {"recall": round(float(flagged[pos].mean()), 3) if pos.any() else None, "n": int(pos.sum()),
+                  "benign_flagged": round(float(flagged[benign].mean()), 4) if benign.any() else None,
+                  "distress_flagged": round(float(flagged[distress].mean()), 4) if distress.any() else None}
+    any_risky = np.zeros(len(labels), bool)
+    for c in RISKY:
+        any_risky |= probs[:, model.classes.index(c)] >= model.thresholds[c]
+    pos = ~benign
+    res["any_risky"] = {"recall": round(float(any_risky[pos].mean()), 3) if pos.any() else None,
+                        "benign_flagged": round(float(any_risky[benign].mean()), 4) if benign.any() else None}
+    pred = [model.classes[i] for i in probs.argmax(1)]
+    res["accuracy"] = round(float(np.mean([p == t for p, t in zip(pred, labels)])), 3)
+    return res
+
+
+def train(encode, folder: Path | None = None, sample: int = 0, with_test: bool = False) -> tuple[IntentModel, dict]:
+    from sklearn.linear_model import LogisticRegression
+
+    examples = load_examples(folder, sample)
+    parts = split(examples)
+    vec = {name: encode([e.text for e in items]) for name, items in parts.items() if items}
+    y = [e.label for e in parts["train"]]
+    clf = LogisticRegression(C=4.0, max_iter=2000, random_state=pool.SEED)
+    clf.fit(vec["train"], y)
+    classes = [str(c) for c in clf.classes_]
+    for c in RISKY:
+        if c not in classes:
+            raise ValueError(f"no training example of class {c!r}")
+    val = parts["val"] or parts["train"]
+    val_probs = clf.predict_proba(vec["val"] if parts["val"] else vec["train"])
+    model = IntentModel(clf.coef_, clf.intercept_, classes, thresholds_for(val_probs, [e.label for e in val], classes))
+    metrics = {
+        "examples": {name: len(items) for name, items in parts.items()},
+        "sources": dict(collections.Counter(e.source for e in examples)),
+        "validation": report(model, val_probs, [e.label for e in val]),
+    }
+    if with_test and parts["test"]:
+        metrics["locked_test"] = report(model, model.proba(vec["test"]), [e.label for e in parts["test"]])
+    return model, metrics
