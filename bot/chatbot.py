@@ -104,6 +104,12 @@ class ChatBot:
             problem = self._input_problem(message)
             if problem:
                 trace["input_problem"] = problem[0]
+                if problem[0] == "too_long":  # declined, but crisis language anywhere in it still escalates
+                    stage = "input_guard"
+                    crisis = self.input_guard.screen_crisis(_CONTROL.sub(" ", message))
+                    if crisis is not None:
+                        trace["input_guard"] = crisis.to_dict()
+                        return self._guarded(crisis, trace)
                 return Reply("no_answer", problem[1], None, (), trace)
             message = _CONTROL.sub(" ", unicodedata.normalize("NFC", message)).strip()
             history = clean_history(history, self.settings.max_message_chars)
@@ -180,6 +186,7 @@ class ChatBot:
                 kept = [[p for p in g if p.id not in dropped] for g in groups]
                 text, verified = self.composer.compose([g for g in kept if g], followup=bool(query.carried))
             trace["chosen"] = [q.passage_id for q in verified]
+            trace["why"] = _why(selection, len(verified))
 
             stage = "output_guard"
             violations = self.output_guard.violations(text, verified)
@@ -221,6 +228,20 @@ class ChatBot:
         if "\ufffd" in message or letters < 2 or letters < 0.3 * len(visible.strip()):
             return "unreadable", _message("unreadable")
         return None
+
+
+def _why(selection, quotes: int) -> str:
+    """In words a support worker reads: why these quotes were chosen."""
+    top = selection.groups[0][0] if selection.groups else None
+    if top is None:
+        return ""
+    runner = next((s for s in selection.scored if all(s is not x for g in selection.groups for x in g)), None)
+    section = " › ".join(top.passage.section) or "Introduction"
+    text = (f"Quoted {quotes} passage(s). The best, from \"{section}\", contains {top.lexical:.0%} of the question's "
+            f"weighted words, meaning similarity {top.cosine:.2f}, overall score {top.score:.2f}")
+    if runner is not None:
+        text += f"; the best passage not quoted scored {runner.score:.2f}"
+    return text + f". Learned answerability (shadow, not deciding yet): {top.answerability:.2f}."
 
 
 def _ms(start: float) -> float:

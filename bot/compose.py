@@ -17,6 +17,7 @@ from ingest.safety import fold
 from ingest.structure import Passage
 from ingest.text import analyze
 
+from .answerability import AnswerabilityModel, overlap
 from .library import Library
 from .query import Query
 from .types import Quote
@@ -48,6 +49,7 @@ class Scored:
     cosine: float
     lexical: float
     chunk: float
+    answerability: float = 0.0  # the learned model's probability that the passage answers the question
 
     def to_dict(self) -> dict:
         return {
@@ -58,6 +60,7 @@ class Scored:
             "cosine": round(self.cosine, 4),
             "lexical": round(self.lexical, 4),
             "chunk": round(self.chunk, 4),
+            "answerability": round(self.answerability, 4),
         }
 
 
@@ -71,10 +74,13 @@ class Selection:
 
 
 class PassageSelector:
-    def __init__(self, library: Library, max_quotes: int = 3, config: dict | None = None, focus=()) -> None:
-        """`focus`: the documents about the library's subject, when other subjects share the library."""
+    def __init__(self, library: Library, max_quotes: int = 3, config: dict | None = None, focus=(),
+                 model: AnswerabilityModel | None = None) -> None:
+        """`focus`: the documents about the library's subject, when other subjects share the library;
+        `model`: the learned answerability scorer (scores every candidate; vetoes below its floor)."""
         cfg = config or prompts.load("answering")
         self.library = library
+        self.model = model
         self.focus = frozenset(focus)
         self._focus_terms = library.term_stats(tuple(sorted(self.focus))) if self.focus else library.terms
         self._focus_ids = [pid for s in sorted(self.focus) for pid in library.eligible_by_source.get(s, [])[:MAX_DOCUMENT_PASSAGES]]
@@ -173,7 +179,8 @@ class PassageSelector:
         ids = [pid for pid in chunk_prior if not about or lib.passages[pid].source in self.focus]
         if not ids:
             return Selection(abstain=True, why="no eligible passage retrieved")
-        cosines = lib.passage_vectors(ids) @ vector
+        vectors = lib.passage_vectors(ids)
+        cosines = vectors @ vector
         other = self.other_subject(query) if self.focus else []
         head_start = FOCUS_PRIOR if self.focus and not other else 0.0
         question = fold(query.message)
@@ -185,6 +192,13 @@ class PassageSelector:
             score += sum(b for a, b in boosts if a.search(fold(p.text)))
             score += head_start if p.source in self.focus else 0.0
             seen[pid] = Scored(p, score, float(cos), lex, chunk_prior[pid])
+        if self.model is not None:
+            weights = {t: (self._focus_terms if about else lib.terms)(t) * w for t, w in query.terms.items()}
+            lexical = np.array([(overlap(weights, lib.passage_terms.get(pid, frozenset())),
+                                 overlap(weights, lib.heading_terms.get(lib.passages[pid].section, frozenset())))
+                                for pid in ids], dtype=np.float32).reshape(-1, 2)
+            for pid, prob in zip(ids, self.model.score(vector, vectors, lexical)):
+                seen[pid].answerability = float(prob)
         ranked = sorted(seen.values(), key=lambda s: -s.score)
         top = ranked[0]
         best_cos = max(s.cosine for s in ranked)

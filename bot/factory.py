@@ -10,8 +10,11 @@ from ingest.embeddings import SentenceTransformerEmbeddings
 from ingest.settings import Settings
 
 from .chatbot import ChatBot
+from .answerability import AnswerabilityModel
 from .compose import PassageSelector, QuoteComposer
+from .drugs import DrugFinder
 from .guard import InputGuard, OutputGuard
+from .intent import IntentModel
 from .library import Library
 from .query import QueryBuilder
 from .retrieval import HybridRetriever
@@ -34,7 +37,8 @@ def build(settings: Settings) -> ChatBot:
     embeddings = SentenceTransformerEmbeddings(settings.model_path, settings.embed_batch_size)
     library = Library(settings, embeddings)
     library.warm()
-    guard = InputGuard(embed=embeddings.encode)
+    drugs = DrugFinder()
+    guard = InputGuard(embed=embeddings.encode, intent=IntentModel.load(), drugs=drugs)
     vectorstore = Chroma(
         client=library.client,
         collection_name=settings.collection,
@@ -53,9 +57,10 @@ def build(settings: Settings) -> ChatBot:
             guard.is_elliptical,
             # whole words of the model's WordPiece vocabulary: real English words are never "corrected"
             dictionary=embeddings.dictionary,
+            is_name=drugs.words,
         ),
         retriever=HybridRetriever(vectorstore=vectorstore, library=library),
-        selector=PassageSelector(library, settings.max_quotes, focus=focus),
+        selector=PassageSelector(library, settings.max_quotes, focus=focus, model=AnswerabilityModel.load()),
         composer=QuoteComposer(library),
         output_guard=OutputGuard(lambda pid: not library.eligible(pid)),
         settings=settings,

@@ -4,6 +4,8 @@ Input guard, layered and offline:
   1. the lexicons of prompts/safety_policy.yaml (drugs, units, frequency, change, remedy, red flags);
   2. the nearest labelled exemplar (prompts/exemplars.yaml) by embedding similarity, for paraphrases;
   3. the conversation: a dose question that leans on an earlier turn, or pressure after a refusal.
+  4. the learned intent model (bot/intent.py) over the message and each of its sentences: it may add a
+     refusal or an escalation (crisis first), never remove one the rules raised; the trace shows both votes.
 Output guard: no quote from a tagged passage and no written-out dose anywhere in a reply.
 """
 
@@ -19,6 +21,8 @@ from rapidfuzz import fuzz, process
 import prompts
 from ingest.safety import DOSING, UNPROVEN_REMEDY, DosePatterns, fold
 
+from .drugs import DrugFinder
+from .intent import IntentModel, IntentVote, sentences
 from .types import Quote
 
 ALLOW, REFUSAL, EMERGENCY, OUT_OF_SCOPE = "allow", "refusal", "emergency", "out_of_scope"
@@ -33,6 +37,7 @@ class GuardDecision:
     topic: str | None = None  # the medicine named, for the refusal wording
     manipulation: list[str] = field(default_factory=list)
     on_topic: bool = True
+    votes: dict[str, Any] = field(default_factory=dict)  # each layer's vote, for the trace
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -48,7 +53,12 @@ def _hits(rx: re.Pattern[str], text: str) -> list[str]:
 
 
 class InputGuard:
-    def __init__(self, embed=None, policy: dict | None = None, exemplars: dict | None = None) -> None:
+    def __init__(
+        self, embed=None, policy: dict | None = None, exemplars: dict | None = None,
+        intent: IntentModel | None = None, drugs: DrugFinder | None = None,
+    ) -> None:
+        self._intent = intent
+        self._drug_finder = drugs
         g = (policy or prompts.load("safety_policy"))["guard"]
         self._drugs = _rx(g["drugs"])
         self._drug_names = list(g["drug_names"])
@@ -96,6 +106,8 @@ class InputGuard:
     def drugs_in(self, text: str) -> list[str]:
         folded = fold(text)
         found = _hits(self._drugs, folded)
+        if self._drug_finder is not None:  # any medicine of the maintained dictionary, brand names too
+            found += [w.lower() for w, _ in self._drug_finder.find(text) if w.lower() not in found]
         for word in re.findall(r"[a-z][a-z-]{5,}", folded):
             match = process.extractOne(word, self._drug_names, scorer=fuzz.ratio, score_cutoff=80)
             if match and match[0] not in found:
@@ -141,11 +153,52 @@ class InputGuard:
         benign = max((s for s, lab in zip(sims, self._labels) if lab == "benign"), default=0.0)
         return self._labels[best], float(sims[best]), float(sims[best] - benign), self._examples[best]
 
+    # ---- layer 4: the learned intent model ---------------------------------------------------------
+    def learned(self, message: str, vector: np.ndarray | None = None) -> IntentVote | None:
+        """The intent model's vote on the whole message and each of its sentences (None without a model)."""
+        if self._intent is None or self._embed is None:
+            return None
+        texts = sentences(message)
+        rest = self._embed(texts[1:]) if len(texts) > 1 else np.zeros((0, 384), np.float32)
+        first = vector[None, :] if vector is not None else self._embed(texts[:1])
+        return self._intent.vote(texts, np.vstack([first, rest]))
+
+    def screen_crisis(self, message: str) -> GuardDecision | None:
+        """For a message declined as too long: still escalate crisis or emergency language anywhere in it."""
+        decision = self.lexicon(message)
+        if decision.action == EMERGENCY:
+            return decision
+        vote = self.learned(message)
+        if vote is not None and vote.label in ("crisis", "emergency"):
+            reason = "self_harm" if vote.label == "crisis" else "model"
+            return GuardDecision(EMERGENCY, reason, "model", [f"intent model: {vote.label} {vote.score:.2f}: {vote.sentence[:80]!r}"],
+                                 votes={"model": vote.to_dict()})
+        return None
+
     # ---- all layers -------------------------------------------------------------------------------
     def check(
         self, message: str, history: list[dict] | None = None, vector: np.ndarray | None = None, corrected: str = ""
     ) -> GuardDecision:
-        """`corrected`: the message with misspellings fixed ("vomitting blod"); both versions are checked."""
+        """The rules' decision, then the learned vote, which may only add a refusal or an escalation."""
+        decision = self.rules(message, history, vector, corrected)
+        decision.votes["rules"] = {"action": decision.action, "reason": decision.reason, "layer": decision.layer}
+        vote = self.learned(message, vector)
+        if vote is None:
+            return decision
+        decision.votes["model"] = vote.to_dict()
+        evidence = [f"intent model: {vote.label} {vote.score:.2f}" + (f" in {vote.sentence[:80]!r}" if vote.sentence != message else "")]
+        if vote.label in ("crisis", "emergency") and decision.action != EMERGENCY:
+            reason = "self_harm" if vote.label == "crisis" else "model"
+            return GuardDecision(EMERGENCY, reason, "model", evidence, decision.topic, decision.manipulation, votes=decision.votes)
+        if vote.label in ("dosing", "unproven_remedy") and decision.action in (ALLOW, OUT_OF_SCOPE):
+            reason = DOSING if vote.label == "dosing" else UNPROVEN_REMEDY
+            return GuardDecision(REFUSAL, reason, "model", evidence, decision.topic, decision.manipulation, votes=decision.votes)
+        return decision
+
+    def rules(
+        self, message: str, history: list[dict] | None = None, vector: np.ndarray | None = None, corrected: str = ""
+    ) -> GuardDecision:
+        """Layers 1-3. `corrected`: the message with misspellings fixed ("vomitting blod"); both are checked."""
         decision = self.lexicon(message)
         if decision.action == ALLOW and corrected and corrected != fold(message):
             fixed = self.lexicon(corrected)

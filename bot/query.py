@@ -51,8 +51,12 @@ class QueryBuilder:
         is_elliptical: Callable[[str], bool],
         synonyms: dict | None = None,
         dictionary: set[str] | frozenset[str] = frozenset(),
+        is_name: Callable[[str], set[str]] | None = None,
     ) -> None:
-        """`vocabulary`: words a misspelling may be corrected to; `dictionary`: real words never corrected."""
+        """`vocabulary`: words a misspelling may be corrected to; `dictionary`: real words never corrected;
+        `is_name`: the words of a text that are names (medicines) the documents may not use: never corrected
+        into a document word ("an unknown medicine became 'gravis'")."""
+        self._is_name = is_name
         self._vocab = vocabulary
         self._known = set(vocabulary) | set(STOPWORDS)
         syn = synonyms or prompts.load("synonyms")
@@ -69,8 +73,9 @@ class QueryBuilder:
 
     def correct(self, text: str) -> tuple[str, dict[str, str]]:
         fixes: dict[str, str] = {}
+        names = self._is_name(text) if self._is_name else set()
         for w in set(words(text)):
-            if len(w) < 4 or w in self._dictionary or w.isdigit():
+            if len(w) < 4 or w in self._dictionary or w.isdigit() or w in names:
                 continue
             if w in self._known or stem(w) in self._stems:
                 # A word a large library uses once or twice, next to one it uses far more, is most likely a

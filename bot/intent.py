@@ -1,0 +1,94 @@
+"""The learned intent layer of the input guard: what a message asks for, from the packaged encoder's vectors.
+
+A multinomial logistic regression (trained by `python -m train intent` on real public messages, see
+bot/models/intent.md) over the sentence vector of the whole message and of each of its sentences: a dose
+question inside a long story or a jailbreak template is judged on its own sentence. Numpy only at serving.
+The guard may let this layer add a refusal or an escalation; it never lets it remove one a rule raised.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MODEL = Path(__file__).with_name("models") / "intent.npz"
+# What the guard acts on; the other classes ("medical", "off_topic") are only reported in the trace.
+RISKY = ("crisis", "emergency", "dosing", "unproven_remedy")
+MAX_SENTENCES = 12
+MIN_WORDS = 5  # a shorter sentence is judged only as part of the whole message ("You're my only option.")
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def sentences(text: str) -> list[str]:
+    """The message and, when it has more than one, its sentences (at most MAX_SENTENCES, longest kept)."""
+    parts = [p.strip() for p in _SENTENCE.split(text) if len(p.split()) >= MIN_WORDS]
+    if len(parts) <= 1:
+        return [text]
+    if len(parts) > MAX_SENTENCES:
+        parts = sorted(parts, key=len, reverse=True)[:MAX_SENTENCES]
+    return [text, *parts]
+
+
+@dataclass(frozen=True)
+class IntentVote:
+    label: str  # the risky class the layer votes for, or "" when none passes its threshold
+    score: float  # that class's probability (the highest risky one when none passes)
+    sentence: str  # the sentence that carried it
+    probabilities: dict[str, float]  # of the whole message
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "score": round(self.score, 3), "sentence": self.sentence[:160],
+                "probabilities": {k: round(v, 3) for k, v in self.probabilities.items()}}
+
+
+class IntentModel:
+    def __init__(self, coef: np.ndarray, intercept: np.ndarray, classes: list[str], thresholds: dict[str, float]) -> None:
+        if coef.shape != (len(classes), intercept.shape[0]) and coef.shape[0] != len(classes):
+            raise ValueError("intent model: coefficients do not match the classes")
+        missing = [c for c in RISKY if c not in classes or c not in thresholds]
+        if missing:
+            raise ValueError(f"intent model: no class or threshold for {missing}")
+        self.coef = coef.astype(np.float32)
+        self.intercept = intercept.astype(np.float32)
+        self.classes = list(classes)
+        self.thresholds = {k: float(v) for k, v in thresholds.items()}
+
+    @classmethod
+    def load(cls, path: Path = MODEL) -> "IntentModel":
+        with np.load(path, allow_pickle=False) as data:
+            classes = [str(c) for c in data["classes"]]
+            thresholds = dict(zip((str(c) for c in data["threshold_classes"]), data["thresholds"].tolist()))
+            return cls(data["coef"], data["intercept"], classes, thresholds)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        names = sorted(self.thresholds)
+        np.savez(path, coef=self.coef, intercept=self.intercept, classes=np.array(self.classes),
+                 threshold_classes=np.array(names), thresholds=np.array([self.thresholds[n] for n in names]))
+
+    def proba(self, vectors: np.ndarray) -> np.ndarray:
+        logits = np.atleast_2d(vectors) @ self.coef.T + self.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def vote(self, texts: list[str], vectors: np.ndarray) -> IntentVote:
+        """`texts[0]` is the whole message, the rest its sentences (`sentences`); one vector each."""
+        probs = self.proba(vectors)
+        whole = dict(zip(self.classes, probs[0].tolist()))
+        best = ("", 0.0, texts[0])
+        top = ("", -1.0, texts[0])
+        for label in RISKY:  # in priority order: crisis first
+            col = probs[:, self.classes.index(label)]
+            i = int(np.argmax(col))
+            if col[i] > top[1]:
+                top = (label, float(col[i]), texts[i])
+            if col[i] >= self.thresholds[label] and not best[0]:
+                best = (label, float(col[i]), texts[i])
+        if best[0]:
+            return IntentVote(best[0], best[1], best[2], whole)
+        return IntentVote("", max(top[1], 0.0), top[2], whole)
