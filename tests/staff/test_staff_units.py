@@ -223,3 +223,20 @@ class TestLibraryReasons:
         assert [v.passage for v in views] == tagged
         assert [[(r.tag, r.why) for r in v.reasons] for v in views] == [
             [(r.tag, r.why) for r in rs] for rs in SafetyTagger().explain(tagged)]
+
+
+def test_the_stylesheet_is_inlined_unescaped():
+    from staff.pages import environment
+
+    html = environment().get_template("login.html").render(nonce="n", csrf="c", error=None, next="/staff/")
+    assert '"Segoe UI"' in html and "&#34;Segoe UI&#34;" not in html
+
+
+def test_trace_shows_why_and_the_guard_votes():
+    from staff.pages import environment
+
+    trace = {"why": "Quoted 1 passage(s). The best, from \"Causes\"", "input_guard": {
+        "action": "refusal", "reason": "dosing", "layer": "model", "evidence": [],
+        "votes": {"rules": {"action": "allow"}, "model": {"label": "dosing", "score": 0.9}}}}
+    html = environment().from_string('{% from "macros.html" import trace_block %}{{ trace_block(t) }}').render(t=trace)
+    assert 'id="trace-why"' in html and "Why these quotes" in html and "vote: model" in html
