@@ -47,7 +47,7 @@ class IntentVote:
 
 class IntentModel:
     def __init__(self, coef: np.ndarray, intercept: np.ndarray, classes: list[str], thresholds: dict[str, float]) -> None:
-        if coef.shape != (len(classes), intercept.shape[0]) and coef.shape[0] != len(classes):
+        if coef.ndim != 2 or coef.shape[0] != len(classes) or intercept.shape != (len(classes),):
             raise ValueError("intent model: coefficients do not match the classes")
         missing = [c for c in RISKY if c not in classes or c not in thresholds]
         if missing:
