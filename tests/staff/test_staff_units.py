@@ -18,21 +18,10 @@ from staff.console import TurnFilters
 from staff.library import LibraryView
 from staff.reports import _cell, dashboard_stats
 from staff.throttle import LoginThrottle
+from fakeclock import T0, Clock
 from store import ConversationLog
 
-T0 = datetime(2025, 7, 4, 9, 0, tzinfo=timezone.utc)
 FAST = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)  # quick to run; the product uses the defaults
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw) -> None:
-        self.now += timedelta(**kw)
 
 
 class TestAccounts:

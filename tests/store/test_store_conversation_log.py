@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from fakeclock import Clock
 from bot.types import Quote, Reply
 from store import conversation_log as cl
 from store.conversation_log import ConversationLog, mask_contacts, mask_deep
@@ -28,14 +29,6 @@ QUOTE = Quote("A paraneoplastic syndrome is a set of symptoms that are caused by
 
 def answer(text: str = "Here is what the documents say:\n\n> quote", **trace) -> Reply:
     return Reply("answer", text, None, (QUOTE,), {"timings_ms": {"total": 12.5}, **trace})
-
-
-class Clock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -205,7 +198,7 @@ class TestFeedback:
 class TestStaffQueries:
     @pytest.fixture
     def filled(self, log):
-        clock = Clock()
+        clock = Clock(T0)
         log.clock = clock
         log.record_turn("a", "What is it?", answer(), started_at=T0)
         log.record_turn("a", "How much prednisolone?", Reply("refusal", "No doses.", "dosing"), started_at=T0 + timedelta(hours=1))
@@ -266,7 +259,7 @@ class TestStaffQueries:
 
 class TestRetention:
     def test_old_conversations_are_pruned_with_their_turns_and_verdicts(self, db_url):
-        clock = Clock()
+        clock = Clock(T0)
         log = ConversationLog(db_url, retention_days=30, clock=clock)
         old = log.record_turn("old", "q", answer(), started_at=T0, completed_at=T0)
         log.add_verdict(old, "nurse.kim", "correct")
@@ -283,7 +276,7 @@ class TestRetention:
         log.close()
 
     def test_pruning_runs_by_itself_at_start_and_on_a_timer(self, db_url):
-        clock = Clock()
+        clock = Clock(T0)
         log = ConversationLog(db_url, retention_days=1, clock=clock)
         log.record_turn("old", "q", answer(), started_at=T0, completed_at=T0)
         clock.now = T0 + timedelta(days=3)

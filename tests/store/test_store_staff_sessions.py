@@ -3,26 +3,15 @@ token is stored; sessions end when idle, at their maximum age, at logout and for
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from fakeclock import Clock
 from store import ConversationLog, SessionStore
 from store.staff_sessions import staff_sessions_table
 
-T0 = datetime(2025, 7, 4, 9, 0, tzinfo=timezone.utc)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw) -> None:
-        self.now += timedelta(**kw)
 
 
 class TestSessions:
