@@ -1,8 +1,10 @@
 """The learned intent layer of the input guard: what a message asks for, from the packaged encoder's vectors.
 
 A multinomial logistic regression (trained by `python -m train intent` on real public messages, see
-bot/models/intent.md) over the sentence vector of the whole message and of each of its sentences: a dose
-question inside a long story or a jailbreak template is judged on its own sentence. Numpy only at serving.
+bot/models/intent.md) over two views of the whole message and of each of its sentences: the packaged
+encoder's sentence vector (what it is about) and hashed word unigrams and bigrams ("stop taking", "how many",
+"mg": the cues a topic vector blurs). A dose question inside a long story or a jailbreak template is judged
+on its own sentence. scikit-learn's stateless HashingVectorizer maps words to columns, so no vocabulary ships.
 The guard may let this layer add a refusal or an escalation; it never lets it remove one a rule raised.
 """
 
@@ -13,12 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sklearn.feature_extraction.text import HashingVectorizer
 
 MODEL = Path(__file__).with_name("models") / "intent.npz"
 # What the guard acts on; the other classes ("medical", "off_topic") are only reported in the trace.
 RISKY = ("crisis", "emergency", "dosing", "unproven_remedy")
 MAX_SENTENCES = 12
 MIN_WORDS = 5  # a shorter sentence is judged only as part of the whole message ("You're my only option.")
+
+# The word view; training (train/intent.py) uses this same vectorizer.
+WORDS = HashingVectorizer(n_features=2**18, ngram_range=(1, 2), alternate_sign=False, norm="l2")
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -46,8 +52,15 @@ class IntentVote:
 
 
 class IntentModel:
-    def __init__(self, coef: np.ndarray, intercept: np.ndarray, classes: list[str], thresholds: dict[str, float]) -> None:
-        if coef.ndim != 2 or coef.shape[0] != len(classes) or intercept.shape != (len(classes),):
+    """`coef` weighs the sentence vector; `word_coef[:, j]` weighs hashed word column `word_index[j]` (only the
+    columns training saw are kept, the others weigh zero)."""
+
+    def __init__(self, coef: np.ndarray, intercept: np.ndarray, classes: list[str], thresholds: dict[str, float],
+                 word_index: np.ndarray | None = None, word_coef: np.ndarray | None = None) -> None:
+        word_index = np.zeros(0, np.int64) if word_index is None else np.asarray(word_index, np.int64)
+        word_coef = np.zeros((len(classes), 0), np.float32) if word_coef is None else np.asarray(word_coef)
+        if (coef.ndim != 2 or coef.shape[0] != len(classes) or intercept.shape != (len(classes),)
+                or word_coef.shape != (len(classes), len(word_index))):
             raise ValueError("intent model: coefficients do not match the classes")
         missing = [c for c in RISKY if c not in classes or c not in thresholds]
         if missing:
@@ -56,29 +69,35 @@ class IntentModel:
         self.intercept = intercept.astype(np.float32)
         self.classes = list(classes)
         self.thresholds = {k: float(v) for k, v in thresholds.items()}
+        self.word_index = word_index
+        self.word_coef = word_coef.astype(np.float32)
 
     @classmethod
     def load(cls, path: Path = MODEL) -> "IntentModel":
         with np.load(path, allow_pickle=False) as data:
             classes = [str(c) for c in data["classes"]]
             thresholds = dict(zip((str(c) for c in data["threshold_classes"]), data["thresholds"].tolist()))
-            return cls(data["coef"], data["intercept"], classes, thresholds)
+            return cls(data["coef"], data["intercept"], classes, thresholds, data["word_index"], data["word_coef"])
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         names = sorted(self.thresholds)
         np.savez(path, coef=self.coef, intercept=self.intercept, classes=np.array(self.classes),
-                 threshold_classes=np.array(names), thresholds=np.array([self.thresholds[n] for n in names]))
+                 threshold_classes=np.array(names), thresholds=np.array([self.thresholds[n] for n in names]),
+                 word_index=self.word_index.astype(np.int32), word_coef=self.word_coef)
 
-    def proba(self, vectors: np.ndarray) -> np.ndarray:
+    def proba(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
+        """Class probabilities, one row per text (with its sentence vector)."""
         logits = np.atleast_2d(vectors) @ self.coef.T + self.intercept
+        if len(self.word_index):
+            logits += WORDS.transform(texts)[:, self.word_index] @ self.word_coef.T
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         return e / e.sum(axis=1, keepdims=True)
 
     def vote(self, texts: list[str], vectors: np.ndarray) -> IntentVote:
         """`texts[0]` is the whole message, the rest its sentences (`sentences`); one vector each."""
-        probs = self.proba(vectors)
+        probs = self.proba(texts, vectors)
         whole = dict(zip(self.classes, probs[0].tolist()))
         best = ("", 0.0, texts[0])
         top = ("", -1.0, texts[0])

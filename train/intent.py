@@ -6,19 +6,20 @@ Data (../shared/training, see its README; eval-only datasets never read, see poo
   unproven_remedy HealthFC (training half) and remedy-flagged consumer questions, hand-labelled; exemplars
   crisis          SDCNL r/SuicideWatch posts; C-SSRS Reddit users graded Ideation / Behavior / Attempt;
                   hand-labelled consumer questions; exemplars about ending one's life or an overdose
-  emergency       AskDocs titles an expert graded Critical; hand-labelled ones; exemplars
+  emergency       AskDocs titles an expert graded Critical; hand-labelled ones (AskDocs Serious that need care now);
+                  MedQuAD MPlusDrugs `emergency or overdose` questions (150); exemplars
   medical         MedQuAD questions of every other type (drug side effects, indications, warnings included);
                   AskDocs Non-serious / Serious; MQP HealthTap; COVID-Q; hand-labelled look-alikes
   distress        Dreaddit and Counsel Chat (hard negatives for crisis: distress without intent)
   off_topic       AskDocs non-medical sample; ToxicChat benign and jailbreak prompts; JailbreakBench attacks
 Split by group (MedQuAD focus, Reddit post, record), never by row: train 70 / validation 15 / locked test 15.
-Model: scikit-learn multinomial logistic regression on the packaged MiniLM sentence vectors (natural class
-frequencies: class-balanced weights made short lay questions ("Can it give you anaemia?") look like remedy
-claims and "Will I get better?" like a crisis).
-Per risky class a threshold chosen on validation: the lowest score at which at most 1% of the validation's
-benign messages would be flagged and at least 90% of the flagged ones are of the class (never below 0.5). Benign for dosing and remedy: medical, distress and
-off-topic; for crisis and emergency: medical and off-topic only — a distressed message answered with the
-crisis-line reply costs less than a missed crisis (how many distress messages escalate is reported).
+Model: scikit-learn multinomial logistic regression (C=2, natural class frequencies) on the packaged MiniLM
+sentence vector joined with hashed word unigrams and bigrams (bot.intent.WORDS). On validation the word view
+raised recall at the same false-flag rate (crisis 95% -> 98%, remedy 88% -> 91% at 2% of benign flagged).
+Per risky class a threshold chosen on validation: the score that at most 1% of the validation's medical
+questions reach (the look-alikes: informational questions about medicines and symptoms).
+Crisis and emergency never below 0.5 (ESCALATION_FLOOR). The earlier rule (>= 0.5 and >= 90% precision for
+every class) left most real remedy and medication-change questions unflagged.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 import prompts
-from bot.intent import RISKY, IntentModel
+from bot.intent import RISKY, WORDS, IntentModel
 
 from . import pool
 
@@ -39,9 +40,12 @@ LABELS_FILE = Path(__file__).with_name("labels") / "intent_seed.tsv"
 CLASSES = ["crisis", "emergency", "dosing", "unproven_remedy", "medical", "distress", "off_topic"]
 BENIGN = ("medical", "distress", "off_topic")
 MAX_FALSE_FLAGS = 0.01
-MIN_PRECISION = 0.9
+# An escalation replaces the reply a patient would get (a dose refusal included), and validation has no long
+# first-person medical stories (its emergencies are mostly MedQuAD overdose templates), so the learned layer
+# escalates only when the class outweighs all others together.
+ESCALATION_FLOOR = 0.5
 MAX_CHARS = 1500  # the encoder reads ~256 word pieces anyway
-CAPS = {"medquad_dosing": 900, "medquad_medical": 2500, "toxicchat": 1800, "dreaddit": 900, "sdcnl": 970}
+CAPS = {"medquad_dosing": 900, "medquad_overdose": 150, "medquad_medical": 2500, "toxicchat": 1800, "dreaddit": 900, "sdcnl": 970}
 FILES = ["medquad_qa", "consumer_questions", "crisis_texts", "jailbreak_prompts"]
 SELF_HARM_EXEMPLAR = ("alive", "ending my life", "packet of my pills")
 
@@ -64,7 +68,9 @@ def load_examples(folder: Path | None = None, sample: int = 0) -> list[Example]:
         if r["subset"] == "11_MPlusDrugs_QA":
             if r["qtype"] in ("usage", "forget a dose", "dose"):
                 bins["medquad_dosing"].append(Example(q, "dosing", "mq:" + focus, "medquad_qa"))
-            elif r["qtype"] != "emergency or overdose":  # informational in form, an overdose in policy
+            elif r["qtype"] == "emergency or overdose":  # informational in form, an overdose in policy
+                bins["medquad_overdose"].append(Example(q, "emergency", "mq:" + focus, "medquad_qa"))
+            else:
                 bins["medquad_medical"].append(Example(q, "medical", "mq:" + focus, "medquad_qa"))
         else:
             bins["medquad_medical"].append(Example(q, "medical", "mq:" + focus, "medquad_qa"))
@@ -138,23 +144,13 @@ def split(examples: list[Example]) -> dict[str, list[Example]]:
 
 
 def thresholds_for(probs: np.ndarray, labels: list[str], classes: list[str]) -> dict[str, float]:
-    """Per risky class, the lowest score at which at most MAX_FALSE_FLAGS of the benign validation messages
-    are flagged and at least MIN_PRECISION of the flagged ones are of the class (never below 0.5)."""
+    """Per risky class, the score that at most MAX_FALSE_FLAGS of the validation's medical questions reach
+    (crisis and emergency never below ESCALATION_FLOOR)."""
+    medical = np.array([lab == "medical" for lab in labels])
     out = {}
     for c in RISKY:
-        kinds = ("medical", "off_topic") if c in ("crisis", "emergency") else BENIGN
-        benign = np.array([lab in kinds for lab in labels])
-        pos = np.array([lab == c for lab in labels])
-        col = probs[:, classes.index(c)]
-        chosen = 0.99
-        for t in np.arange(0.5, 0.99, 0.01):
-            flagged = col >= t
-            fp = flagged[benign].mean() if benign.any() else 0.0
-            precision = (flagged & pos).sum() / max(1, (flagged & (pos | benign)).sum())
-            if fp <= MAX_FALSE_FLAGS and precision >= MIN_PRECISION:
-                chosen = float(t)
-                break
-        out[c] = round(chosen, 2)
+        t = float(np.quantile(probs[medical, classes.index(c)], 1 - MAX_FALSE_FLAGS)) if medical.any() else 0.5
+        out[c] = round(max(t, ESCALATION_FLOOR) if c in ("crisis", "emergency") else t, 3)
     return out
 
 
@@ -181,26 +177,32 @@ def report(model: IntentModel, probs: np.ndarray, labels: list[str]) -> dict:
 
 
 def train(encode, folder: Path | None = None, sample: int = 0, with_test: bool = False) -> tuple[IntentModel, dict]:
+    import scipy.sparse as sp
     from sklearn.linear_model import LogisticRegression
 
     examples = load_examples(folder, sample)
     parts = split(examples)
-    vec = {name: encode([e.text for e in items]) for name, items in parts.items() if items}
+    texts = {name: [e.text for e in items] for name, items in parts.items() if items}
+    vec = {name: encode(t) for name, t in texts.items()}
     y = [e.label for e in parts["train"]]
-    clf = LogisticRegression(C=4.0, max_iter=2000, random_state=pool.SEED)
-    clf.fit(vec["train"], y)
+    clf = LogisticRegression(C=2.0, max_iter=3000, random_state=pool.SEED)
+    clf.fit(sp.hstack([sp.csr_matrix(vec["train"]), WORDS.transform(texts["train"])]).tocsr(), y)
     classes = [str(c) for c in clf.classes_]
     for c in RISKY:
         if c not in classes:
             raise ValueError(f"no training example of class {c!r}")
-    val = parts["val"] or parts["train"]
-    val_probs = clf.predict_proba(vec["val"] if parts["val"] else vec["train"])
-    model = IntentModel(clf.coef_, clf.intercept_, classes, thresholds_for(val_probs, [e.label for e in val], classes))
+    dim = vec["train"].shape[1]
+    word_index = np.flatnonzero(np.abs(clf.coef_[:, dim:]).sum(0))  # columns no training text hashed to weigh 0
+    model = IntentModel(clf.coef_[:, :dim], clf.intercept_, classes, {c: 0.5 for c in RISKY},
+                        word_index, clf.coef_[:, dim:][:, word_index])
+    val = "val" if parts["val"] else "train"
+    val_probs = model.proba(texts[val], vec[val])
+    model.thresholds = thresholds_for(val_probs, [e.label for e in parts[val]], classes)
     metrics = {
         "examples": {name: len(items) for name, items in parts.items()},
         "sources": dict(collections.Counter(e.source for e in examples)),
-        "validation": report(model, val_probs, [e.label for e in val]),
+        "validation": report(model, val_probs, [e.label for e in parts[val]]),
     }
     if with_test and parts["test"]:
-        metrics["locked_test"] = report(model, model.proba(vec["test"]), [e.label for e in parts["test"]])
+        metrics["locked_test"] = report(model, model.proba(texts["test"], vec["test"]), [e.label for e in parts["test"]])
     return model, metrics

@@ -8,7 +8,7 @@ import pytest
 from bot.answerability import AnswerabilityModel, features, overlap
 from bot.drugs import DrugFinder
 from bot.guard import ALLOW, EMERGENCY, REFUSAL, InputGuard
-from bot.intent import RISKY, IntentModel, sentences
+from bot.intent import RISKY, WORDS, IntentModel, sentences
 
 
 def _model(classes, bias, thresholds=None):
@@ -31,7 +31,7 @@ class TestIntentModel:
 
     def test_probabilities_sum_to_one(self):
         m = _model(CLASSES, [0, 1, 2, 3, 4])
-        p = m.proba(np.random.default_rng(0).normal(size=(3, 384)))
+        p = m.proba(["a", "b", "c"], np.random.default_rng(0).normal(size=(3, 384)))
         assert p.shape == (3, 5) and np.allclose(p.sum(1), 1.0)
 
     def test_vote_passes_a_threshold_or_says_none(self):
@@ -48,9 +48,28 @@ class TestIntentModel:
         back = IntentModel.load(tmp_path / "m.npz")
         assert back.classes == m.classes and back.thresholds == m.thresholds
 
+    def test_word_view_moves_the_vote(self):
+        """Hashed word columns weigh in: the same sentence vector votes dosing only when the words say so."""
+        col = WORDS.transform(["stop taking"]).indices  # "stop", "taking", "stop taking"
+        word_coef = np.zeros((len(CLASSES), len(col)), np.float32)
+        word_coef[CLASSES.index("dosing")] = 20.0
+        m = IntentModel(np.zeros((len(CLASSES), 384), np.float32), np.zeros(len(CLASSES), np.float32), CLASSES,
+                        {c: 0.5 for c in RISKY}, col, word_coef)
+        assert m.vote(["how do I stop taking it"], np.zeros((1, 384))).label == "dosing"
+        assert m.vote(["what is it"], np.zeros((1, 384))).label == ""
+
+    def test_save_and_load_keep_the_word_view(self, tmp_path):
+        m = IntentModel.load()
+        m.save(tmp_path / "m.npz")
+        back = IntentModel.load(tmp_path / "m.npz")
+        texts = ["How do I wean off sertraline?", "What is paraneoplastic syndrome?"]
+        v = np.random.default_rng(1).normal(size=(2, 384))
+        assert np.allclose(back.proba(texts, v), m.proba(texts, v)) and len(back.word_index) > 1000
+
     def test_the_shipped_model_loads(self):
         m = IntentModel.load()
-        assert set(RISKY) <= set(m.classes) and all(0.5 <= t < 1 for t in m.thresholds.values())
+        assert set(RISKY) <= set(m.classes) and all(0 < t < 1 for t in m.thresholds.values())
+        assert m.thresholds["crisis"] >= 0.5 and m.thresholds["emergency"] >= 0.5  # escalations need a majority
 
 
 class TestSentences:

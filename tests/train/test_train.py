@@ -51,7 +51,8 @@ class TestPool:
 def test_intent_trains_on_a_tiny_sample(tiny_pool, embeddings):
     model, metrics = intent.train(embeddings.encode, tiny_pool, sample=12, with_test=True)
     assert set(RISKY) <= set(model.classes) and "validation" in metrics
-    assert all(0.5 <= t <= 0.99 for t in model.thresholds.values())
+    assert all(0 < t < 1 for t in model.thresholds.values()) and model.thresholds["crisis"] >= intent.ESCALATION_FLOOR
+    assert len(model.word_index) > 0 and model.word_coef.shape == (len(model.classes), len(model.word_index))
 
 
 def test_answerability_trains_on_a_tiny_sample(tiny_pool, embeddings):
