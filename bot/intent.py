@@ -24,7 +24,7 @@ MAX_SENTENCES = 12
 MIN_WORDS = 5  # a shorter sentence is judged only as part of the whole message ("You're my only option.")
 
 # The word view; training (train/intent.py) uses this same vectorizer.
-WORDS = HashingVectorizer(n_features=2**18, ngram_range=(1, 2), alternate_sign=False, norm="l2")
+WORDS = HashingVectorizer(n_features=2**18, ngram_range=(1, 2), alternate_sign=False, norm="l2", dtype=np.float32)
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -71,6 +71,9 @@ class IntentModel:
         self.thresholds = {k: float(v) for k, v in thresholds.items()}
         self.word_index = word_index
         self.word_coef = word_coef.astype(np.float32)
+        # Every hashed column's weights (7 MB): a sparse-times-dense product is ~20x faster than picking columns.
+        self._word_weights = np.zeros((WORDS.n_features, len(classes)), np.float32)
+        self._word_weights[word_index] = self.word_coef.T
 
     @classmethod
     def load(cls, path: Path = MODEL) -> "IntentModel":
@@ -90,7 +93,7 @@ class IntentModel:
         """Class probabilities, one row per text (with its sentence vector)."""
         logits = np.atleast_2d(vectors) @ self.coef.T + self.intercept
         if len(self.word_index):
-            logits += WORDS.transform(texts)[:, self.word_index] @ self.word_coef.T
+            logits += WORDS.transform(texts) @ self._word_weights
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         return e / e.sum(axis=1, keepdims=True)
