@@ -13,7 +13,7 @@ from .chatbot import ChatBot
 from .answerability import AnswerabilityModel
 from .compose import PassageSelector, QuoteComposer
 from .drugs import DrugFinder
-from .guard import InputGuard, OutputGuard
+from .guard import ALLOW, InputGuard, OutputGuard
 from .intent import IntentModel
 from .library import Library
 from .query import QueryBuilder
@@ -58,6 +58,7 @@ def build(settings: Settings) -> ChatBot:
             # whole words of the model's WordPiece vocabulary: real English words are never "corrected"
             dictionary=embeddings.dictionary,
             is_name=drugs.words,
+            may_carry=lambda text: guard.lexicon(text).action == ALLOW,
         ),
         retriever=HybridRetriever(vectorstore=vectorstore, library=library),
         selector=PassageSelector(library, settings.max_quotes, focus=focus, model=AnswerabilityModel.load()),

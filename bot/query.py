@@ -52,11 +52,15 @@ class QueryBuilder:
         synonyms: dict | None = None,
         dictionary: set[str] | frozenset[str] = frozenset(),
         is_name: Callable[[str], set[str]] | None = None,
+        may_carry: Callable[[str], bool] | None = None,
     ) -> None:
         """`vocabulary`: words a misspelling may be corrected to; `dictionary`: real words never corrected;
         `is_name`: the words of a text that are names (medicines) the documents may not use: never corrected
-        into a document word ("an unknown medicine became 'gravis'")."""
+        into a document word ("an unknown medicine became 'gravis'"); `may_carry`: whether an earlier question
+        may lend its topic to a follow-up (one the guard refuses or escalates may not: its dose or emergency
+        words would steer the next answer)."""
         self._is_name = is_name
+        self._may_carry = may_carry
         self._vocab = vocabulary
         self._known = set(vocabulary) | set(STOPWORDS)
         syn = synonyms or prompts.load("synonyms")
@@ -119,9 +123,11 @@ class QueryBuilder:
             terms.setdefault(s, EXPANSION_WEIGHT)
         carried = None
         earlier = [m.get("content", "") for m in (history or []) if m.get("role") == "user" and m.get("content")]
+        if self._may_carry and earlier and not self._may_carry(earlier[-1]):
+            earlier = []  # the previous question was refused or escalated: nothing of it is carried
         if earlier and self._is_elliptical(message):
             carried = earlier[-1]
-            if len(earlier) > 1 and self._is_elliptical(carried):
+            if len(earlier) > 1 and self._is_elliptical(carried) and (not self._may_carry or self._may_carry(earlier[-2])):
                 carried = earlier[-2] + " " + carried
             carried_corrected, _ = self.correct(carried)
             carried_exp, _ = self.expand(carried_corrected)

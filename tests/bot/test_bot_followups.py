@@ -50,3 +50,12 @@ def test_only_user_turns_are_carried(chatbot):
     reply = chatbot.ask("And the eyes?", turns)
     assert reply.kind == "answer", reply.trace
     assert "hemlock" not in (reply.trace["query"]["carried_from_history"] or "")
+
+
+@pytest.mark.parametrize("refused", ["How many mg of prednisolone should I take?", "I took too many pills"])
+def test_a_refused_or_escalated_question_is_never_carried(chatbot, refused):
+    reply = chatbot.ask("And the eyes?", history(refused))
+    assert reply.trace["query"]["carried_from_history"] is None, reply.trace["query"]
+    # …but an allowed one before an elliptical follow-up still is
+    reply = chatbot.ask("And the eyes?", history(refused, "What skin symptoms can it cause?"))
+    assert "skin symptoms" in (reply.trace["query"]["carried_from_history"] or "")
