@@ -18,6 +18,7 @@ from ingest.structure import Passage
 from ingest.text import analyze
 
 from .answerability import AnswerabilityModel, overlap
+from .disorders import DisorderFinder
 from .library import Library
 from .query import Query
 from .types import Quote
@@ -75,12 +76,15 @@ class Selection:
 
 class PassageSelector:
     def __init__(self, library: Library, max_quotes: int = 3, config: dict | None = None, focus=(),
-                 model: AnswerabilityModel | None = None) -> None:
+                 model: AnswerabilityModel | None = None, disorders: DisorderFinder | None = None) -> None:
         """`focus`: the documents about the library's subject, when other subjects share the library;
-        `model`: the learned answerability scorer (scores every candidate; vetoes below its floor)."""
+        `model`: the learned answerability scorer (scores every candidate; in shadow, decides nothing);
+        `disorders`: disorder names (bot/disorders.py): a question naming one that no chosen quote names is
+        not answered."""
         cfg = config or prompts.load("answering")
         self.library = library
         self.model = model
+        self.disorders = disorders
         self.focus = frozenset(focus)
         self._focus_terms = library.term_stats(tuple(sorted(self.focus))) if self.focus else library.terms
         self._focus_ids = [pid for s in sorted(self.focus) for pid in library.eligible_by_source.get(s, [])[:MAX_DOCUMENT_PASSAGES]]
@@ -227,7 +231,31 @@ class PassageSelector:
             group = self._group(s, seen, top.score, used)
             groups.append(group)
             used.update(g.passage.id for g in group)
+        unnamed = self.unnamed_disorders(query, [s for g in groups for s in g])
+        if unnamed:
+            evidence["disorders_not_quoted"] = unnamed
+            mentioned = [n for n in unnamed if set(analyze(n)) <= lib.terms.stems]
+            why = (f"the question is about {', '.join(unnamed)}; the documents mention "
+                   f"{'it' if len(unnamed) == 1 else 'them'} only in passing, none of the chosen quotes does"
+                   if mentioned else f"the question is about {', '.join(unnamed)}, which the documents never name")
+            return Selection(scored=ranked, abstain=True, evidence=evidence, why=why)
         return Selection(groups=groups, scored=ranked, evidence=evidence)
+
+    def unnamed_disorders(self, query: Query, chosen: list[Scored]) -> list[str]:
+        """The disorders the question (or the topic carried into it) names, when no chosen quote or its
+        headings names any of them: "What is Lambert-Eaton syndrome?" answered with the definition of
+        paraneoplastic syndrome would answer another question."""
+        if self.disorders is None:
+            return []
+        named = self.disorders.find(query.message) or self.disorders.find(query.carried or "")
+        if not named or not chosen:
+            return []
+        lib = self.library
+        quoted = frozenset().union(*(lib.passage_terms.get(s.passage.id, frozenset())
+                                     | lib.heading_terms.get(s.passage.section, frozenset()) for s in chosen))
+        if any(set(analyze(n)) <= quoted for n in named):
+            return []
+        return named
 
     def _group(self, s: Scored, seen: dict[str, Scored], best: float, used: set[str]) -> list[Scored]:
         """Neighbouring list items of the same list that also answer join the quote."""

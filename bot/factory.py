@@ -12,6 +12,7 @@ from ingest.settings import Settings
 from .chatbot import ChatBot
 from .answerability import AnswerabilityModel
 from .compose import PassageSelector, QuoteComposer
+from .disorders import DisorderFinder
 from .drugs import DrugFinder
 from .guard import ALLOW, InputGuard, OutputGuard
 from .intent import IntentModel
@@ -61,7 +62,8 @@ def build(settings: Settings) -> ChatBot:
             may_carry=lambda text: guard.lexicon(text).action == ALLOW,
         ),
         retriever=HybridRetriever(vectorstore=vectorstore, library=library),
-        selector=PassageSelector(library, settings.max_quotes, focus=focus, model=AnswerabilityModel.load()),
+        selector=PassageSelector(library, settings.max_quotes, focus=focus, model=AnswerabilityModel.load(),
+                                  disorders=DisorderFinder.load()),
         composer=QuoteComposer(library),
         output_guard=OutputGuard(lambda pid: not library.eligible(pid)),
         settings=settings,

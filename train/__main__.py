@@ -1,4 +1,4 @@
-"""`python -m train {intent,answerability}`: train a learned component, write its weights and model card."""
+"""`python -m train {intent,answerability,disorders}`: train a learned component, write its weights and model card."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a learned component of the bot from ../shared/training (or $VERBATIM_TRAINING_DIR). "
         "Writes <out>/<name>.npz and <out>/<name>.md (the model card: recipe, data hashes, licences, numbers).",
     )
-    p.add_argument("component", choices=["intent", "answerability"])
+    p.add_argument("component", choices=["intent", "answerability", "disorders"])
     p.add_argument("--out", type=Path, default=MODELS, help=f"folder for weights and card (default {MODELS})")
     p.add_argument("--sample", type=int, default=0, metavar="N", help="train on a tiny sample (tests); the card says so")
     p.add_argument("--locked-test", action="store_true",
@@ -34,12 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from ingest.embeddings import SentenceTransformerEmbeddings
 
-    from . import answerability, card, intent, pool
+    from . import answerability, card, disorders, intent, pool
 
     started = time.perf_counter()
     encoder = SentenceTransformerEmbeddings(batch_size=64)
     encode = pool.VectorCache(encoder.encode, None if args.sample else args.cache / f"{args.component}.npz")
-    module = intent if args.component == "intent" else answerability
+    module = {"intent": intent, "answerability": answerability, "disorders": disorders}[args.component]
     model, metrics = module.train(encode, sample=args.sample, with_test=args.locked_test)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     metrics["machine"] = f"{platform.machine()}, {os.cpu_count()} CPU cores"

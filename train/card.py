@@ -20,7 +20,7 @@ def render(name: str, module: ModuleType, metrics: dict, sample: int, encoder: s
         "",
         f"Trained by `{COMMAND.format(name=name)}` (seed {pool.SEED}), in {metrics['seconds']} s on {metrics['machine']}."
         + (f" **Tiny sample run ({sample} per class): not the shipped model.**" if sample else ""),
-        f"Encoder (frozen, shared with retrieval): {encoder}.",
+        f"Encoder ({getattr(module, 'ENCODER_USE', 'frozen, shared with retrieval')}): {encoder}.",
         "",
         "## Recipe",
         "",

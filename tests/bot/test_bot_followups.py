@@ -59,3 +59,18 @@ def test_a_refused_or_escalated_question_is_never_carried(chatbot, refused):
     # …but an allowed one before an elliptical follow-up still is
     reply = chatbot.ask("And the eyes?", history(refused, "What skin symptoms can it cause?"))
     assert "skin symptoms" in (reply.trace["query"]["carried_from_history"] or "")
+
+
+def test_a_named_disorder_no_quote_names_is_not_answered(chatbot):
+    question = "What is Lambert-Eaton myasthenic syndrome?"  # the documents never name it
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "no_answer" and not reply.quotes, reply.trace
+    assert reply.trace["abstain"]["disorders_not_quoted"]
+    # …also when it is the topic carried into a follow-up
+    follow = chatbot.ask("Is it curable?", history(question))
+    assert follow.kind == "no_answer", follow.trace
+
+
+def test_a_named_disorder_the_quotes_name_is_answered(chatbot):
+    reply = chatbot.ask("Can small cell lung cancer cause a paraneoplastic syndrome?", [])
+    assert reply.kind == "answer" and "disorders_not_quoted" not in reply.trace["abstain"], reply.trace

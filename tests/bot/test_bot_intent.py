@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from bot.answerability import AnswerabilityModel, features, overlap
+from bot.disorders import DisorderFinder
 from bot.drugs import DrugFinder
 from bot.guard import ALLOW, EMERGENCY, REFUSAL, InputGuard
 from bot.intent import RISKY, WORDS, IntentModel, sentences
@@ -90,6 +91,14 @@ class TestDrugFinder:
 
     def test_ordinary_words_are_not_medicines(self):
         assert DrugFinder().words("what is paraneoplastic syndrome and can it cause fever") == set()
+
+
+class TestDisorderFinder:
+    def test_longest_name_first_and_no_overlap(self):
+        f = DisorderFinder(["lung cancer", "small cell lung cancer", "Lambert-Eaton myasthenic syndrome"])
+        assert f.find("Is small cell lung cancer linked to Lambert–Eaton? And Lambert-Eaton myasthenic syndrome?") == \
+            ["small cell lung cancer", "lambert eaton myasthenic syndrome"]
+        assert f.find("what is it") == []
 
 
 class TestLayering:

@@ -11,7 +11,8 @@ import pytest
 
 from bot.answerability import AnswerabilityModel
 from bot.intent import RISKY, IntentModel
-from train import answerability, intent, pool
+from bot.disorders import DisorderFinder
+from train import answerability, disorders, intent, pool
 
 MODELS = pool.Path(__file__).resolve().parents[2] / "bot" / "models"
 
@@ -59,6 +60,21 @@ def test_answerability_trains_on_a_tiny_sample(tiny_pool, embeddings):
     model, metrics = answerability.train(embeddings.encode, tiny_pool, sample=25, with_test=True)
     assert 0 < model.threshold < 1 and metrics["validation"]["pair_auc"]["mlp"] > 0.5
     assert {"positive", "other_type"} <= set(metrics["train_pair_kinds"])
+
+
+def test_disorders_build_on_a_tiny_sample(tiny_pool, embeddings):
+    finder, metrics = disorders.train(folder=tiny_pool, dictionary=embeddings.dictionary)
+    assert metrics["names"] == len(finder.names) > 0 and 0 <= metrics["validation"]["medquad_questions_naming_their_focus"] <= 1
+    assert all(1 <= len(n.split()) <= 6 for n in finder.names)
+
+
+def test_the_shipped_disorder_names(tmp_path):
+    finder = DisorderFinder.load()
+    assert "lambert eaton myasthenic syndrome" in finder.names and "fever" not in finder.names
+    card = (MODELS / "disorders.md").read_text()
+    assert disorders.__doc__.split("\n", 1)[1].strip() in card and "Tiny sample run" not in card
+    finder.save(tmp_path / "d.npz")
+    assert DisorderFinder.load(tmp_path / "d.npz").names == finder.names
 
 
 def test_the_command_writes_weights_and_a_card(tiny_pool, tmp_path, vt):

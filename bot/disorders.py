@@ -1,0 +1,51 @@
+"""Names of disorders, from MedQuAD's NIH pages (bot/models/disorders.npz, built by `python -m train disorders`).
+
+The answer pipeline uses them for one question: does the question name a disorder that the chosen quotes
+never name? Then the documents don't answer it ("What is Lambert-Eaton syndrome?" must not get the general
+definition of paraneoplastic syndrome), however well the sentence matches the rest of the question.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+MODEL = Path(__file__).with_name("models") / "disorders.npz"
+MAX_WORDS = 6
+_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z0-9]+)*")  # a hyphen separates: "Lambert-Eaton" is "lambert eaton"
+
+
+def words(text: str) -> list[str]:
+    return [w.replace("’", "'") for w in _WORD.findall(text.lower())]
+
+
+class DisorderFinder:
+    def __init__(self, names: list[str]) -> None:
+        self.names = frozenset(" ".join(words(n)) for n in names if words(n))
+
+    @classmethod
+    def load(cls, path: Path = MODEL) -> "DisorderFinder":
+        with np.load(path, allow_pickle=False) as data:
+            return cls([str(n) for n in data["names"]])
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, names=np.array(sorted(self.names)))
+
+    def find(self, text: str) -> list[str]:
+        """The disorder names in `text`, longest first and not overlapping ("small cell lung cancer", not also
+        "lung cancer")."""
+        w = words(text)
+        found, i = [], 0
+        while i < len(w):
+            for n in range(min(MAX_WORDS, len(w) - i), 0, -1):
+                phrase = " ".join(w[i:i + n])
+                if phrase in self.names:
+                    found.append(phrase)
+                    i += n
+                    break
+            else:
+                i += 1
+        return found
