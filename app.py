@@ -7,6 +7,7 @@ the retention timer beside it. Nothing imports this module.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import sys
@@ -17,17 +18,18 @@ OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "Fal
 
 
 def compose(settings):
-    """The server and the log it writes to (the caller schedules the log's retention)."""
-    from bot import ChatBot
+    """The server, the bot and the log it writes to (the caller runs the bot's index watcher and the log's
+    retention)."""
+    from bot.live import LiveChatBot
     from staff.console import create_staff_app
     from store import ConversationLog
     from web.server import create_app
 
-    bot = ChatBot.from_settings(settings)
+    bot = LiveChatBot(settings)  # follows the index: an ingest while serving switches it, no restart
     conversation_log = ConversationLog.from_settings(settings)
     staff = create_staff_app(settings, bot=bot, conversation_log=conversation_log)
     server = create_app(settings, bot=bot, conversation_log=conversation_log, mounts=[("/staff", staff)])
-    return server, conversation_log
+    return server, bot, conversation_log
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on (default: 7860)")
     args = parser.parse_args(argv)
+    if importlib.util.find_spec("gradio") is None:  # not the project's Python: say which one to use
+        print(f"error: the app's packages are not installed for {sys.executable}. Start it with `make run` "
+              "(it sets everything up), or with .venv/bin/python app.py after `make setup`.", file=sys.stderr)
+        return 1
     for name, value in OFFLINE_ENV.items():
         os.environ.setdefault(name, value)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -48,13 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     from store import RetentionTimer
 
     try:
-        server, conversation_log = compose(Settings())
+        server, bot, conversation_log = compose(Settings())
     except IndexError_ as exc:  # translate at the edge: a message that says what to do, not a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"Verbatim patient chat: http://{args.host}:{args.port}/ — "
           f"staff console: http://{args.host}:{args.port}/staff/", flush=True)
-    with RetentionTimer(conversation_log):  # prunes now, then hourly, never inside a patient's request
+    # retention prunes now, then hourly, never inside a patient's request; the bot watches the index version
+    with RetentionTimer(conversation_log), bot:
         uvicorn.run(server, host=args.host, port=args.port, log_level="warning")
     return 0
 

@@ -57,3 +57,31 @@ def app_server(env: dict[str, str], log_path: Path) -> Iterator[tuple[str, subpr
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+class Patient:
+    """One patient tab, through the patient app's public Gradio API (what the page itself calls). Like the
+    page, it keeps the conversation id the server last showed and sends it with each question."""
+
+    def __init__(self, url: str) -> None:
+        from gradio_client import Client
+
+        self.client = Client(url, verbose=False, download_files=False, analytics_enabled=False)
+        self.conversation = ""
+
+    def send(self, question: str) -> tuple:
+        """The page's first step (textbox, chat, status): the box comes back empty when it was accepted."""
+        return self.client.predict(question, self.conversation, api_name="/send")
+
+    def respond(self) -> tuple:
+        """The second step, once the reply is complete: (chat, sources, banner, conversation id)."""
+        outputs = self.client.submit(api_name="/respond").result(timeout=300)
+        self.conversation = outputs[-1] or self.conversation
+        return outputs
+
+    def ask(self, question: str) -> tuple:
+        self.send(question)
+        return self.respond()
+
+    def close(self) -> None:
+        self.client.close()

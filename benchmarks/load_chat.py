@@ -30,7 +30,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks.app_server import free_port, wait_healthy
+from benchmarks.app_server import Patient, free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,10 +108,8 @@ class Server:
 
 
 def patient(url: str, questions: list[str], start: threading.Barrier, results: list, errors: list) -> None:
-    from gradio_client import Client
-
     try:
-        client = Client(url, verbose=False, download_files=False, analytics_enabled=False)
+        client = Patient(url)
     except Exception as exc:
         errors.append(f"connect: {exc!r}")
         return
@@ -119,10 +117,10 @@ def patient(url: str, questions: list[str], start: threading.Barrier, results: l
     for turn, question in enumerate(questions, 1):
         t0 = time.perf_counter()
         try:
-            accepted = client.predict(question, api_name="/send")
+            accepted = client.send(question)
             if accepted[0] != "":  # the box is cleared only when the message was accepted
                 raise RuntimeError(f"not accepted: {accepted[-1]!r}")
-            chat = client.submit(api_name="/respond").result(timeout=300)[0]["value"]
+            chat = client.respond()[0]["value"]
             elapsed = time.perf_counter() - t0
             if len(chat) != 2 * turn:
                 raise RuntimeError(f"expected {2 * turn} messages, got {len(chat)}")
@@ -133,7 +131,7 @@ def patient(url: str, questions: list[str], start: threading.Barrier, results: l
             results.append({"question": question, "seconds": elapsed, "kind": kind.group(1).replace("-", "_")})
         except Exception as exc:
             errors.append(f"turn {turn} ({question!r}): {exc!r}")
-    client.close() if hasattr(client, "close") else None
+    client.close()
 
 
 def run(url: str, patients: int, questions: int, database_url: str | None, server: Server | None = None) -> dict:

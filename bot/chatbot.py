@@ -95,6 +95,17 @@ class ChatBot:
             yield piece + ("\n\n" if i < len(pieces) - 1 else "")
         yield reply
 
+    def health(self) -> dict[str, Any]:
+        """Whether this bot can answer: the index version it answers from, its vectors reachable."""
+        version = self.library.version
+        try:
+            vectors = self.library.collection.count()
+        except Exception as exc:  # the collection gone or the Chroma server unreachable
+            return {"status": "unavailable", "index_version": version, "reason": f"vectors unreachable ({exc.__class__.__name__})"}
+        if not vectors:
+            return {"status": "unavailable", "index_version": version, "reason": "the index has no vectors"}
+        return {"status": "ok", "index_version": version}
+
     # ---- the pipeline -----------------------------------------------------------------------------
     def _respond(self, message: Any, history: Any) -> Reply:
         trace: dict[str, Any] = {"timings_ms": {}}

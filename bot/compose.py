@@ -309,7 +309,7 @@ class QuoteComposer:
             else:
                 parts.append("\n".join("> - " + md_escape(q.text) for q in qs))
             first = qs[0]
-            reviewed = " " + prompts.message("quote_reviewed", date=first.last_reviewed) if first.last_reviewed else ""
+            reviewed = " " + prompts.message("quote_reviewed", date=prompts.date_text(first.last_reviewed)) if first.last_reviewed else ""
             parts.append(
                 prompts.message("quote_attribution", title=md_escape(first.title), section=md_escape(first.section), reviewed=reviewed)
             )

@@ -34,15 +34,22 @@ def subject_documents(library: Library) -> list[str]:
     return about if library.documents and len(about) / len(library.documents) < 0.5 else []
 
 
-def build(settings: Settings) -> ChatBot:
-    embeddings = SentenceTransformerEmbeddings(settings.model_path, settings.embed_batch_size)
+def build(settings: Settings, reuse: ChatBot | None = None) -> ChatBot:
+    """`reuse`: a bot on an earlier index version, whose models (encoder, guard, learned components; none of
+    them depends on the index) the new one shares, so only the index is loaded again."""
+    if reuse is None:
+        embeddings = SentenceTransformerEmbeddings(settings.model_path, settings.embed_batch_size)
+        drugs = DrugFinder()
+        guard = InputGuard(embed=embeddings.encode, intent=IntentModel.load(), drugs=drugs)
+        answerability, disorders = AnswerabilityModel.load(), DisorderFinder.load()
+    else:
+        embeddings, guard = reuse.library.embeddings, reuse.input_guard
+        drugs, answerability, disorders = guard.drug_finder, reuse.selector.model, reuse.selector.disorders
     library = Library(settings, embeddings)
     library.warm()
-    drugs = DrugFinder()
-    guard = InputGuard(embed=embeddings.encode, intent=IntentModel.load(), drugs=drugs)
     vectorstore = Chroma(
         client=library.client,
-        collection_name=settings.collection,
+        collection_name=library.collection.name,
         embedding_function=embeddings,
         # True makes langchain-chroma open it with embedding_function=None (False would attach Chroma's
         # default, downloading embedding function); Library already checked that the collection exists.
@@ -62,8 +69,8 @@ def build(settings: Settings) -> ChatBot:
             may_carry=lambda text: guard.lexicon(text).action == ALLOW,
         ),
         retriever=HybridRetriever(vectorstore=vectorstore, library=library),
-        selector=PassageSelector(library, settings.max_quotes, focus=focus, model=AnswerabilityModel.load(),
-                                  disorders=DisorderFinder.load()),
+        selector=PassageSelector(library, settings.max_quotes, focus=focus, model=answerability,
+                                  disorders=disorders),
         composer=QuoteComposer(library),
         output_guard=OutputGuard(lambda pid: not library.eligible(pid)),
         settings=settings,

@@ -58,7 +58,7 @@ class InputGuard:
         intent: IntentModel | None = None, drugs: DrugFinder | None = None,
     ) -> None:
         self._intent = intent
-        self._drug_finder = drugs
+        self.drug_finder = drugs
         g = (policy or prompts.load("safety_policy"))["guard"]
         self._drugs = _rx(g["drugs"])
         self._drug_names = list(g["drug_names"])
@@ -106,8 +106,8 @@ class InputGuard:
     def drugs_in(self, text: str) -> list[str]:
         folded = fold(text)
         found = _hits(self._drugs, folded)
-        if self._drug_finder is not None:  # any medicine of the maintained dictionary, brand names too
-            found += [w.lower() for w, _ in self._drug_finder.find(text) if w.lower() not in found]
+        if self.drug_finder is not None:  # any medicine of the maintained dictionary, brand names too
+            found += [w.lower() for w, _ in self.drug_finder.find(text) if w.lower() not in found]
         for word in re.findall(r"[a-z][a-z-]{5,}", folded):
             match = process.extractOne(word, self._drug_names, scorer=fuzz.ratio, score_cutoff=80)
             if match and match[0] not in found:

@@ -1,7 +1,8 @@
 """The library as the bot sees it: the catalogue loaded once, the vectors, the keyword index.
 
-Loaded read-only at start; `python -m ingest` running meanwhile flips a new catalogue in, which the bot
-picks up at its next start. Vectors the catalogue does not list (a crashed or running ingest) are ignored.
+One index version, loaded read-only; `python -m ingest` running meanwhile flips a new version in, which a
+server picks up by building a new Library (`bot.live`). Vectors the catalogue does not list (a crashed or
+running ingest) are ignored.
 """
 
 from __future__ import annotations
@@ -51,9 +52,7 @@ class DocInfo:
 
 class Library:
     def __init__(self, settings: Settings, embeddings: SentenceTransformerEmbeddings) -> None:
-        catalogue = ix.Catalogue(settings.index_db)
-        meta = catalogue.meta()
-        stored = catalogue.documents()
+        meta, stored, passages, chunks = ix.Catalogue(settings.index_db).snapshot()  # one version
         if not stored or "keyword_generation" not in meta:
             raise ix.EmptyIndexError(
                 f"The index under {settings.data_dir} is empty. Build it with: python -m ingest "
@@ -64,10 +63,12 @@ class Library:
             s: DocInfo(s, d.title, d.metadata.get("last_reviewed"), d.metadata.get("publisher"), d.text)
             for s, d in stored.items()
         }
-        self.passages: dict[str, Passage] = {p.id: p for p in catalogue.passages()}
-        self.chunks: dict[str, Chunk] = {c.id: c for c in catalogue.chunks()}
+        self.version = meta.get("index_version", "0")
+        self.passages: dict[str, Passage] = {p.id: p for p in passages}
+        self.chunks: dict[str, Chunk] = {c.id: c for c in chunks}
         self.keyword = KeywordIndex.load(ix.bm25_dir(settings, meta["keyword_generation"]))
-        self.collection, self.client = ix.open_collection(settings, embeddings.model_id, create=False)
+        self.collection, self.client = ix.open_collection(settings, embeddings.model_id, create=False,
+                                                          name=ix.active_collection(settings, meta))
         self.embeddings = embeddings
         # Lexical statistics over passages (inverse document frequency of stems) for passage scoring.
         self.passage_terms: dict[str, frozenset[str]] = {}

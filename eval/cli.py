@@ -154,7 +154,7 @@ def cmd_check(args, err: Console) -> int:
     for g in summary["gate"]:
         metric = summary["metrics"].get(g["metric"])
         interval = rep.format_interval(metric)
-        status = "[green]ok  [/]" if g["ok"] else "[red bold]FAIL[/]"
+        status = "[green]ok  [/]" if g["ok"] else "[red bold]FAIL[/]"  # the gate: not measured fails too
         needs = f"needs {g['threshold']:<7}  ({interval})" if interval else f"needs {g['threshold']}"
         out.print(f"{status}  {g['metric']:<{width}}  {rep.format_value(g['metric'], metric):>7}  {needs}",
                   highlight=False, soft_wrap=True)
@@ -165,7 +165,8 @@ def cmd_check(args, err: Console) -> int:
     if failed:
         for g in failed:
             value = rep.format_value(g["metric"], summary["metrics"].get(g["metric"]))
-            out.print(f"[red]below threshold:[/] {g['metric']} = {value}, needs {g['threshold']}", highlight=False,
+            problem = "below threshold:" if g["value"] is not None else "not measured (no items for it; the gate needs it):"
+            out.print(f"[red]{problem}[/] {g['metric']} = {value}, needs {g['threshold']}", highlight=False,
                       soft_wrap=True)
         return EXIT_GATE
     out.print(f"[green]all {len(summary['gate'])} thresholds met[/] on {summary['items']} items")
@@ -224,6 +225,13 @@ def _update_index(settings, err: Console, quiet: bool) -> None:
         err.print(f"index: {report.documents} documents, {report.embedded} chunks embedded now", highlight=False)
 
 
+def _gate_cell(g: dict | None) -> str:
+    """A threshold's cell in a run's table: a metric with no items in the run is not measured, not below."""
+    if not g:
+        return ""
+    return "[yellow]not measured[/]" if g["value"] is None else "[green]ok[/]" if g["ok"] else "[red]below[/]"
+
+
 def _gate(thresholds, summary) -> list[dict]:
     from .thresholds import check
 
@@ -266,7 +274,7 @@ def _print_summary(summary: dict) -> None:
             continue  # per-label rows are in the report
         g = gate.get(name)
         table.add_row(text, rep.format_value(name, metric), rep.format_interval(metric),
-                      "" if not g else ("[green]ok[/]" if g["ok"] else "[red]below[/]"))
+                      _gate_cell(g))
     out.print(table)
     for leak in summary["leaks"]:
         out.print(f"[red]leak[/] {escape(leak['id'])}: {escape('; '.join(leak['findings']))}", highlight=False,

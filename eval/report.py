@@ -237,9 +237,13 @@ def render_html(rows: Sequence[Mapping], summary: Mapping[str, Any]) -> str:
         f"{e(', '.join(run.get('sets', [])))} · {summary['items']} items, {summary['passed']} passed every check</p>",
     ]
     if gate:
-        failed = [g for g in gate.values() if not g["ok"]]
-        parts.append(f"<p class='{'bad' if failed else 'ok'}'>Quality gate: "
-                     f"{'FAILED: ' + e(', '.join(g['metric'] for g in failed)) if failed else 'all thresholds met'}</p>")
+        failed = [g["metric"] for g in gate.values() if not g["ok"] and g["value"] is not None]
+        unmeasured = [g["metric"] for g in gate.values() if g["value"] is None]
+        verdict = "FAILED: " + ", ".join(failed) if failed else (
+            "all measured thresholds met" if unmeasured else "all thresholds met")
+        if unmeasured:
+            verdict += "; not measured (no items for them in these sets): " + ", ".join(unmeasured)
+        parts.append(f"<p class='{'bad' if failed else 'ok'}'>Quality gate: {e(verdict)}</p>")
 
     cmp = summary.get("compare")
     if cmp:  # what changed comes first: flipped items are what a reviewer acts on
@@ -330,6 +334,8 @@ def _baseline_html(base: Mapping) -> str:
 def _gate_html(g: Mapping | None) -> str:
     if not g:
         return ""
+    if g["value"] is None:
+        return f"<span class='muted'>not measured</span> {escape(g['threshold'])}"
     return f"<span class='{'ok' if g['ok'] else 'bad'}'>{'pass' if g['ok'] else 'FAIL'}</span> {escape(g['threshold'])}"
 
 

@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                    help="files or folders to ingest (default: the corpus folder, VERBATIM_CORPUS_DIR). "
                    "With PATHs, other indexed documents are kept; without, documents no longer in the corpus are removed.")
-    p.add_argument("--rebuild", action="store_true", help="drop the index and embed everything again")
+    p.add_argument("--rebuild", action="store_true", help="re-process and embed everything into a new index version; the current one answers until the flip")
     p.add_argument("--strict", action="store_true", help="exit with code 1 if any file was skipped")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("--report", action="store_true", help="list every tagged passage (document, section, text) for review")

@@ -66,7 +66,9 @@ class SentenceTransformerEmbeddings(Embeddings):
 @cache
 def _load(path: str):
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
     if not os.path.exists(path) and "/" not in path:
         raise ValueError(f"Embedding model '{path}' is not a local path; this product never downloads models.")
+    hf_logging.disable_progress_bar()  # a local load takes milliseconds: no "Loading weights" bar on every start
     return SentenceTransformer(path, device="cpu")

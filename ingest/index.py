@@ -12,10 +12,17 @@ the catalogue is the single source of truth and changes in one SQLite transactio
 
 Readers load the catalogue and ignore any vector whose id it does not list, so a crash anywhere leaves the
 previous index answering queries.
+
+A `--rebuild` builds a whole new version beside the old one: a new Chroma collection (its name recorded in the
+catalogue as `building` first, so a killed rebuild is resumed, not restarted) and new catalogue rows, flipped
+in one transaction. Every flip raises `index_version`; a running server polls it and switches to the new
+version without a restart (`bot.live`). The previous collection is kept until the next rebuild, so a server
+that has not switched yet keeps answering from it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,26 +123,55 @@ class Catalogue:
 
         @sa.event.listens_for(self.engine, "connect")
         def _pragmas(dbapi_conn, _record):  # WAL: readers keep reading the old state during the flip
+            dbapi_conn.isolation_level = None  # SQLAlchemy's recipe: we emit BEGIN, so reads are transactional too
             dbapi_conn.execute("PRAGMA journal_mode=WAL")
             dbapi_conn.execute("PRAGMA foreign_keys=ON")
 
+        @sa.event.listens_for(self.engine, "begin")
+        def _begin(conn):  # pysqlite alone would begin only before a write: a snapshot needs BEGIN before reads
+            conn.exec_driver_sql("BEGIN")
+
         metadata.create_all(self.engine)
 
-    def meta(self) -> dict[str, str]:
-        with self.engine.connect() as conn:
-            return dict(conn.execute(sa.select(meta_table.c.key, meta_table.c.value)).all())
+    def meta(self, conn=None) -> dict[str, str]:
+        with self._reading(conn) as c:
+            return dict(c.execute(sa.select(meta_table.c.key, meta_table.c.value)).all())
 
-    def documents(self) -> dict[str, StoredDocument]:
+    @contextlib.contextmanager
+    def _reading(self, conn):
+        if conn is not None:
+            yield conn
+        else:
+            with self.engine.connect() as own:
+                yield own
+
+    def version(self) -> str:
+        """The index version: raised by every flip (cheap enough to poll)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(documents_table)).mappings().all()
+            value = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "index_version")).scalar()
+        return value or "0"
+
+    def snapshot(self) -> tuple[dict[str, str], dict[str, StoredDocument], list[Passage], list[Chunk]]:
+        """Meta, documents, passages and chunks read in one transaction: one version, even during a flip."""
+        with self.engine.connect() as conn, conn.begin():
+            return self.meta(conn), self.documents(conn), self.passages(conn=conn), self.chunks(conn=conn)
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        """Bookkeeping that changes no version (e.g. the collection a rebuild is writing)."""
+        with self.engine.begin() as conn:
+            _put_meta(conn, values)
+
+    def documents(self, conn=None) -> dict[str, StoredDocument]:
+        with self._reading(conn) as c:
+            rows = c.execute(sa.select(documents_table)).mappings().all()
         return {r["source"]: StoredDocument(**r) for r in rows}
 
-    def passages(self, sources: Iterable[str] | None = None) -> list[Passage]:
+    def passages(self, sources: Iterable[str] | None = None, conn=None) -> list[Passage]:
         q = sa.select(passages_table).order_by(passages_table.c.source, passages_table.c.ordinal)
         if sources is not None:
             q = q.where(passages_table.c.source.in_(list(sources)))
-        with self.engine.connect() as conn:
-            rows = conn.execute(q).mappings().all()
+        with self._reading(conn) as c:
+            rows = c.execute(q).mappings().all()
         return [
             Passage(
                 r["source"], r["start"], r["end"], r["text"], tuple(r["section"]), r["kind"], r["line"], r["block"],
@@ -144,12 +180,12 @@ class Catalogue:
             for r in rows
         ]
 
-    def chunks(self, sources: Iterable[str] | None = None) -> list[Chunk]:
+    def chunks(self, sources: Iterable[str] | None = None, conn=None) -> list[Chunk]:
         q = sa.select(chunks_table).order_by(chunks_table.c.source, chunks_table.c.ordinal)
         if sources is not None:
             q = q.where(chunks_table.c.source.in_(list(sources)))
-        with self.engine.connect() as conn:
-            rows = conn.execute(q).mappings().all()
+        with self._reading(conn) as c:
+            rows = c.execute(q).mappings().all()
         return [
             Chunk(r["id"], r["source"], r["ordinal"], r["text"], tuple(r["section"]), tuple(r["passage_ids"]),
                   frozenset(t for t in r["tags"].split(",") if t))
@@ -162,7 +198,8 @@ class Catalogue:
         remove: Iterable[str],
         meta: dict[str, str],
     ) -> None:
-        """Replace the rows of changed documents and delete removed ones, in one transaction."""
+        """Replace the rows of changed documents and delete removed ones, and raise the version, in one
+        transaction."""
         gone = list(remove) + list(replace)
         with self.engine.begin() as conn:
             if gone:
@@ -184,29 +221,47 @@ class Catalogue:
                          "section": list(c.section), "passage_ids": list(c.passage_ids), "tags": ",".join(sorted(c.tags))}
                         for c in chunks
                     ])
-            for key, value in meta.items():
-                conn.execute(meta_table.delete().where(meta_table.c.key == key))
-                conn.execute(meta_table.insert().values(key=key, value=value))
+            version = conn.execute(sa.select(meta_table.c.value).where(meta_table.c.key == "index_version")).scalar()
+            _put_meta(conn, {**meta, "index_version": str(int(version or 0) + 1)})
 
 
-def open_collection(settings: Settings, model_id: str, create: bool):
-    """The Chroma collection, checked against the embedding model that built it.
+def _put_meta(conn, values: dict[str, str]) -> None:
+    for key, value in values.items():
+        conn.execute(meta_table.delete().where(meta_table.c.key == key))
+        conn.execute(meta_table.insert().values(key=key, value=value))
+
+
+def active_collection(settings: Settings, meta: dict[str, str]) -> str:
+    """The collection the catalogue's version lives in (indexes built before versioned rebuilds: the
+    configured name)."""
+    return meta.get("collection") or settings.collection
+
+
+def open_collection(settings: Settings, model_id: str, create: bool, name: str | None = None):
+    """The Chroma collection `name` (default: the active one), checked against the embedding model that
+    built it.
 
     Chroma never embeds anything here: the collection has no embedding function, every call passes vectors.
     """
     client = chroma_client(settings)
+    name = name or active_collection(settings, Catalogue(settings.index_db).meta())
     wanted = {"hnsw:space": "cosine", "embedding_model": model_id, "chunker_version": CHUNKER_VERSION}
     if create:
-        collection = client.get_or_create_collection(settings.collection, metadata=wanted, embedding_function=None)
+        collection = client.get_or_create_collection(name, metadata=wanted, embedding_function=None)
     else:
         try:
-            collection = client.get_collection(settings.collection, embedding_function=None)
+            collection = client.get_collection(name, embedding_function=None)
         except Exception as exc:  # chroma raises NotFoundError / ValueError depending on the client kind
-            raise EmptyIndexError(
-                f"The index has no collection '{settings.collection}'. Build it with: python -m ingest"
-            ) from exc
+            raise EmptyIndexError(f"The index has no collection '{name}'. Build it with: python -m ingest") from exc
     check_model((collection.metadata or {}).get("embedding_model"), model_id)
     return collection, client
+
+
+def version_collections(client, base: str) -> list[str]:
+    """The collections of this index's versions: `base` (indexes built before versioned rebuilds) and
+    `base-<id>`."""
+    names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
+    return [n for n in names if n == base or n.startswith(base + "-")]
 
 
 def check_model(recorded: str | None, model_id: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -93,10 +94,12 @@ class Ingestor:
         meta = catalogue.meta()
         if not rebuild:
             ix.check_model(meta.get("embedding_model"), self.embeddings.model_id)
-        if rebuild:
-            self._drop_collection()
-        collection, _ = ix.open_collection(s, self.embeddings.model_id, create=True)
+        active = ix.active_collection(s, meta)
+        target = self._new_collection(catalogue, meta) if rebuild else active
+        collection, client = ix.open_collection(s, self.embeddings.model_id, create=True, name=target)
         stored = catalogue.documents()
+        # A rebuild re-processes everything into the new collection; its flip replaces every stored row.
+        known = {} if rebuild else stored
         same_rules = meta.get("pipeline_version") == self.pipeline_version and not rebuild
 
         manifests: dict[Path, dict] = {}
@@ -117,7 +120,7 @@ class Ingestor:
                 log.warning("skipped %s: %s", source, exc)
                 continue
             seen.add(source)
-            old = stored.get(source)
+            old = known.get(source)
             if old and old.content_hash == doc.content_hash and same_rules:
                 report.unchanged.append(source)
                 continue
@@ -126,13 +129,16 @@ class Ingestor:
             replace[source] = (ix.StoredDocument(source, doc.content_hash, doc.title, doc.metadata, doc.text), passages, chunks)
 
         # Only a full corpus run removes documents that disappeared; `python -m ingest some/file.md` adds.
-        removed = sorted(set(stored) - seen) if paths is None else []
+        removed = sorted(set(stored) - seen) if paths is None or rebuild else []
         report.removed = removed
+        if rebuild:  # what stays under the same name is an update, not an addition
+            report.updated = [src for src in report.added if src in stored]
+            report.added = [src for src in report.added if src not in stored]
 
         unchanged_chunks = catalogue.chunks(report.unchanged) if report.unchanged else []
         new_chunks = [c for _, _, chunks in replace.values() for c in chunks]
         all_chunks = unchanged_chunks + new_chunks
-        if paths is not None:  # partial run: keep every other stored document
+        if paths is not None and not rebuild:  # partial run: keep every other stored document
             keep = set(stored) - set(replace) - set(report.unchanged)
             all_chunks += catalogue.chunks(keep) if keep else []
 
@@ -148,22 +154,28 @@ class Ingestor:
             KeywordIndex.build(all_chunks).save(folder)
         catalogue.flip(
             replace,
-            removed,
+            sorted(set(removed) | (set(stored) - set(replace) if rebuild else set())),
             {
                 "schema_version": ix.SCHEMA_VERSION,
                 "embedding_model": self.embeddings.model_id,
                 "pipeline_version": self.pipeline_version,
                 "keyword_generation": generation,
-                "collection": s.collection,
+                "collection": target,
+                "building": "",
             },
         )
-        # After the flip: drop vectors nothing refers to, and old keyword folders.
-        active = {c.id for c in all_chunks}
-        stale = [i for i in collection.get(include=[])["ids"] if i not in active]
+        # After the flip: drop vectors nothing refers to, and old keyword folders (a server loads its
+        # keyword index into memory, so removing the folder it came from does not disturb it).
+        listed = {c.id for c in all_chunks}
+        stale = [i for i in collection.get(include=[])["ids"] if i not in listed]
         step = _max_batch(collection)
         for i in range(0, len(stale), step):
             collection.delete(ids=stale[i : i + step])
         ix.remove_old_keyword_dirs(s, generation)
+        if rebuild:  # keep the version just replaced (servers still on it); drop anything older
+            for name in ix.version_collections(client, s.collection):
+                if name not in (target, active):
+                    client.delete_collection(name)
 
         passages = catalogue.passages()
         report.documents = len(catalogue.documents())
@@ -208,14 +220,20 @@ class Ingestor:
                 bar.update(len(part))
         return len(todo)
 
-    def _drop_collection(self) -> None:
-        client = ix.chroma_client(self.settings)
-        try:
-            client.delete_collection(self.settings.collection)
-        except Exception:  # not there yet
-            pass
-        catalogue = ix.Catalogue(self.settings.index_db)
-        catalogue.flip({}, list(catalogue.documents()), {"pipeline_version": "rebuild"})
+    def _new_collection(self, catalogue: ix.Catalogue, meta: dict[str, str]) -> str:
+        """The collection a rebuild writes: the one a killed rebuild left (its vectors are reused), else a new
+        name. Recorded before anything is written, so the next rebuild finds it."""
+        name = meta.get("building")
+        if name:
+            try:
+                ix.open_collection(self.settings, self.embeddings.model_id, create=True, name=name)
+            except ix.ModelMismatchError:  # the killed rebuild used another model: start over
+                ix.chroma_client(self.settings).delete_collection(name)
+                name = None
+        if not name or name == ix.active_collection(self.settings, meta):
+            name = f"{self.settings.collection}-{uuid.uuid4().hex[:12]}"
+        catalogue.set_meta({"building": name})
+        return name
 
 
 def _max_batch(collection) -> int:

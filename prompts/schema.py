@@ -45,7 +45,7 @@ WORDING: dict[str, dict[str, Text | TextList]] = {
     },
     "web": {
         **_texts("page_title", "header_md", "disclaimer_md", "emergency_banner_html", "still_answering",
-                 "already_answered", "feedback_not_saveable", "feedback_failed", "feedback_helpful",
+                 "already_answered", "conversation_lost_md", "feedback_not_saveable", "feedback_failed", "feedback_helpful",
                  "feedback_not_helpful", "comment_failed", "feedback_thanks_up", "feedback_thanks_down",
                  "feedback_thanks", "pending_md", "no_sources_md", "library_empty_md", "no_review_date",
                  "safe_failure_fallback"),
@@ -58,7 +58,6 @@ WORDING: dict[str, dict[str, Text | TextList]] = {
         "feedback_ask_why": Text(frozenset({"feedback"})),
         "reviewed_on": Text(frozenset({"date"})),
         "sections_quoted": Text(frozenset({"sections"})),
-        "source_file_md": Text(frozenset({"file"})),
     },
 }
 

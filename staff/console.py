@@ -88,7 +88,7 @@ def create_staff_app(settings: Settings, *, bot: Any, conversation_log: Conversa
         throttle=LoginThrottle(settings.staff_login_max_failures, timedelta(seconds=settings.staff_login_lockout_seconds)),
     )
     if not console.accounts.configured():
-        log.warning("no staff account in %s: the console at /staff shows nothing until one is added with "
+        log.info("no staff account in %s: the console at /staff shows nothing until one is added with "
                     "`python -m staff add-user NAME`", console.accounts.path)
     app = FastAPI(title="Verbatim staff", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.console = console

@@ -5,8 +5,9 @@ feedback), grouped by a random conversation id. Staff verdicts hang off turns, s
 they are autoincrement keys that are never reused, even after retention pruning.
 
 Privacy: e-mail addresses and phone numbers are masked before anything the patient typed is stored — the
-message, the feedback comment, and the trace (which echoes the patient's words in condensed queries and
-guard inputs). The reply text and quotes are stored as shown: they are document text, and staff must be able
+message, the feedback comment, and the trace where it echoes the patient's words (queries, guard inputs; the
+contacts found in the message are masked wherever they were copied, and ids, offsets and scores are never
+touched: `mask_typed`). The reply text and quotes are stored as shown: they are document text, and staff must be able
 to check them against the source files.
 
 Durability: SQLite runs in WAL mode with `synchronous=FULL`, so a turn whose commit returned survives a
@@ -70,15 +71,50 @@ def mask_contacts(text: str) -> str:
     return _PHONE_CANDIDATE.sub(lambda m: PHONE_MASK if _is_phone(m.group(0)) else m.group(0), text)
 
 
-def mask_deep(value: Any) -> Any:
-    """`mask_contacts` applied to every string in a JSON-like structure (dict keys included)."""
+def contacts_in(text: str) -> list[str]:
+    """The e-mail addresses and phone numbers in `text`, as typed."""
+    found = _EMAIL.findall(text or "")
+    return found + [m.group(0) for m in _PHONE_CANDIDATE.finditer(_EMAIL.sub(" ", text or "")) if _is_phone(m.group(0))]
+
+
+def mask_typed(value: Any, typed: Iterable[str]) -> Any:
+    """A trace with the contacts found in the patient's own text (`typed`) masked wherever the bot copied
+    them, and nothing else: passage ids ("002_….txt:14603-14761"), offsets and scores are not the patient's
+    words and stay exactly as they are. Pieces of a number or address (a query's terms "0612", "345678")
+    are masked where a string is exactly such a piece."""
+    literals = sorted({c for t in typed for c in contacts_in(t)}, key=len, reverse=True)
+    if not literals:
+        return value
+    pieces = {p for c in literals for p in re.findall(r"[^\W_]{3,}", c)}
+
+    def mask(text: str) -> str:
+        if text in pieces:
+            return PHONE_MASK if text.isdigit() else EMAIL_MASK
+        for c in literals:
+            text = text.replace(c, EMAIL_MASK if "@" in c else PHONE_MASK)
+        return text
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, str):
+            return mask(v)
+        if isinstance(v, Mapping):
+            return {walk(k) if isinstance(k, str) else k: walk(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [walk(x) for x in v]
+        return v
+
+    return walk(value)
+
+
+def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
-        return mask_contacts(value)
-    if isinstance(value, Mapping):
-        return {mask_deep(k) if isinstance(k, str) else k: mask_deep(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [mask_deep(v) for v in value]
-    return value
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _strings(v)
 
 
 def _jsonable(value: Any) -> Any:
@@ -336,7 +372,8 @@ class ConversationLog:
             "reason": reply.reason,
             "reply_text": reply.text,
             "quotes": [_jsonable(q.to_dict()) for q in reply.quotes],
-            "trace": mask_deep(_jsonable(reply.trace or {})),
+            # what the patient typed: the message, and the earlier message a follow-up carried (the query)
+            "trace": mask_typed(_jsonable(reply.trace or {}), [message, *_strings((reply.trace or {}).get("query"))]),
         }
         c = conversations_table
         with self._write_lock, self.engine.begin() as conn:

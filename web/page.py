@@ -89,6 +89,8 @@ class ChatBotLike(Protocol):
 
     def stream(self, message: str, history: list[dict] | None = None) -> Iterator[str | Reply]: ...
 
+    def health(self) -> dict[str, Any]: ...
+
 
 @dataclass
 class ChatSession:
@@ -136,9 +138,14 @@ class PatientChat:
         self.max_message_chars = max_message_chars
 
     # ---- sending ------------------------------------------------------------------------------------
-    def accept(self, text: str | None, session: ChatSession):
-        """Validate and show the patient's message at once (no queue). Returns textbox, chat, session, status."""
+    def accept(self, text: str | None, session: ChatSession, shown: str | None = ""):
+        """Validate and show the patient's message at once (no queue). Returns textbox, chat, session, status.
+
+        `shown`: the conversation id the page shows (kept by the browser). Without a conversation in the
+        session, the server lost it (a restart): the patient is told that a new conversation starts."""
         now = utcnow()
+        text = ui.clean_text(text)
+        lost = bool(shown) and session.conversation_id is None and not session.messages
         with _claim_lock:  # two sends of one patient can arrive together (see trigger_mode below)
             if session.busy(now):
                 # a double click sends an empty box: keep the box as it is; a new question goes back into it
@@ -153,8 +160,9 @@ class PatientChat:
                 return gr.update(), gr.update(), session, problem  # the text stays in the box to be fixed
             session.pending, session.pending_since, session.answering = message, now, False
             session.last_accepted = (message, now)
-            session.messages = [*session.messages, ui.user_message(message), ui.pending_message()]
-        return "", self._chat(session), session, ""
+            notice = [{"role": "assistant", "content": ui.CONVERSATION_LOST_MD}] if lost else []
+            session.messages = [*session.messages, *notice, ui.user_message(message), ui.pending_message()]
+        return "", self._chat(session), session, ui.CONVERSATION_LOST_MD if lost else ""
 
     def respond(self, session: ChatSession):
         """Stream the reply to the accepted message, store the turn, update sources and the banner."""
@@ -220,6 +228,7 @@ class PatientChat:
     def comment(self, text: str | None, session: ChatSession):
         """The optional comment to the last rating. Returns comment box, its visibility, session, status."""
         turn_id = session.feedback_turn
+        text = ui.clean_text(text)
         if turn_id is None:
             return "", gr.update(visible=False), session, ""
         rating = session.ratings.get(turn_id)
@@ -240,16 +249,16 @@ class PatientChat:
     def reset(self):
         session = ChatSession()
         return (self._chat(session), session, ui.NO_SOURCES_MD, gr.update(visible=False), "", "",
-                gr.update(visible=False))
+                gr.update(visible=False), "")
 
     # ---- outputs ------------------------------------------------------------------------------------
     def _chat(self, session: ChatSession):
         return gr.update(value=list(session.messages), feedback_value=session.feedback_value())
 
     def _outputs(self, session: ChatSession):
-        """chat, session, sources, emergency banner."""
+        """chat, session, sources, emergency banner, the conversation id the page keeps."""
         return (self._chat(session), session, ui.sources_markdown(session.quotes),
-                gr.update(visible=session.emergency))
+                gr.update(visible=session.emergency), session.conversation_id or "")
 
 
 _SAFE_FAILURE_FALLBACK = ui.text("safe_failure_fallback")  # read at start, while the wording is known to load
@@ -330,7 +339,9 @@ def build_blocks(chat: PatientChat, documents: Sequence[ui.SourceDocument] = ())
                     gr.Markdown(ui.text("labels.library_heading_md") + "\n\n" + ui.library_markdown(documents),
                                 elem_id="vb-library")
 
-        answer_outputs = [chatbot, session, sources, banner]
+        # the conversation id as the browser keeps it: the server's session state does not survive a restart
+        shown = gr.Textbox("", visible=False, elem_id="vb-conversation")
+        answer_outputs = [chatbot, session, sources, banner, shown]
         hidden = {"show_progress": "hidden", "queue": False}
 
         def ask(triggers: list, fn, inputs: list, api: str | None):
@@ -345,9 +356,9 @@ def build_blocks(chat: PatientChat, documents: Sequence[ui.SourceDocument] = ())
                                  concurrency_limit=CHAT_CONCURRENCY, show_progress="hidden",
                                  api_name="respond" if api else None, api_visibility=visibility)
 
-        answering = [ask([textbox.submit, send.click], chat.accept, [textbox, session], "send")]
+        answering = [ask([textbox.submit, send.click], chat.accept, [textbox, session, shown], "send")]
         for button, question in zip(examples, ui.EXAMPLE_QUESTIONS):
-            answering.append(ask([button.click], functools.partial(chat.accept, question), [session], None))
+            answering.append(ask([button.click], functools.partial(chat.accept, question), [session, shown], None))
 
         chatbot.like(chat.rate, [session], [session, feedback_box, feedback_prompt, status],
                      api_visibility="private", **hidden)
@@ -355,7 +366,7 @@ def build_blocks(chat: PatientChat, documents: Sequence[ui.SourceDocument] = ())
               [feedback_text, feedback_box, session, status], api_visibility="private", **hidden)
         feedback_close.click(chat.close_comment, [session], [feedback_text, feedback_box, session],
                              api_visibility="private", **hidden)
-        reset_outputs = [chatbot, session, sources, banner, status, textbox, feedback_box]
+        reset_outputs = [chatbot, session, sources, banner, status, textbox, feedback_box, shown]
         new.click(chat.reset, None, reset_outputs, cancels=answering, api_name="new_conversation",
                   api_visibility="undocumented", **hidden)
         # the chat's own "clear" (bin) button: same as a new conversation, so screen and state never disagree

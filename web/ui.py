@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, Iterable, Mapping
 
 import prompts
@@ -43,6 +42,7 @@ EXAMPLE_QUESTIONS: tuple[str, ...] = tuple(str(q).strip() for q in prompts.load(
 EMERGENCY_BANNER_HTML = text("emergency_banner_html")
 STILL_ANSWERING = text("still_answering")
 ALREADY_ANSWERED = text("already_answered")
+CONVERSATION_LOST_MD = text("conversation_lost_md")
 NO_SOURCES_MD = text("no_sources_md")
 PENDING_MD = text("pending_md")
 FEEDBACK_THANKS = {"up": text("feedback_thanks_up"), "down": text("feedback_thanks_down")}
@@ -57,14 +57,21 @@ KIND_STYLE: dict[str, tuple[str | None, str]] = {
 
 # ------------------------------------------------------------------------------------------ escaping
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>:@])")
 _ANGLE = re.compile(r"((?:\\\\)*)\\?<")  # "<", or the bot's escaped "\<" (not "\\<": an escaped backslash)
 _IMAGE = re.compile(r"!\[")
 _UNSAFE_LINK = re.compile(r"\]\(\s*(?:javascript|data|vbscript|file):[^)]*\)", re.IGNORECASE)
 
 
+def clean_text(text: str | None) -> str:
+    """Text from the browser, made encodable: an unpaired surrogate ("\\udcff", which a JSON body can carry and
+    no UTF-8 response can) becomes U+FFFD; a proper pair becomes its one character."""
+    return (text or "").encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def escape_markdown(text: str) -> str:
-    """Text a person typed, shown literally: no HTML, no Markdown formatting, no links or images."""
+    """Text a person typed, shown literally: no HTML, no Markdown formatting, no links or images (escaping
+    ":" and "@" keeps the renderer from turning "http://…", "www.…" or an e-mail address into a link)."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", text)
 
@@ -127,15 +134,6 @@ def check_message(text: str | None, limit: int) -> str | None:
 # ------------------------------------------------------------------------------------------- sources
 
 
-def format_review_date(value: Any) -> str | None:
-    """"2025-07-04" → "4 July 2025"; anything unparseable is shown as given; empty → None."""
-    if value in (None, ""):
-        return None
-    try:
-        d = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return str(value)
-    return f"{d.day} {d:%B %Y}"
 
 
 @dataclass(frozen=True)
@@ -149,7 +147,7 @@ class SourceDocument:
 
 
 def _reviewed(value: Any) -> str:
-    when = format_review_date(value)
+    when = prompts.date_text(value)  # the bot's replies write dates the same way
     return text("reviewed_on", date=when) if when else text("no_review_date")
 
 
@@ -178,9 +176,8 @@ def sources_markdown(quotes: Iterable[Quote | Mapping[str, Any]]) -> str:
     if not docs:
         return NO_SOURCES_MD
     out = []
-    for source, d in docs.items():
+    for d in docs.values():  # by title and date; file names are for staff (the console)
         sections = "; ".join(escape_markdown(s) for s in d["sections"])
         out.append(f"- **{escape_markdown(d['title'])}** ({_reviewed(d['reviewed'])})"
-                   + (f"  \n  {text('sections_quoted', sections=sections)}" if sections else "")
-                   + f"  \n  {text('source_file_md', file=source.replace('`', ''))}")
+                   + (f"  \n  {text('sections_quoted', sections=sections)}" if sections else ""))
     return "\n".join(out)

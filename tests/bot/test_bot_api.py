@@ -75,12 +75,13 @@ def test_answer_text_has_lead_quotes_attribution_and_care_team_pointer(chatbot):
 
 
 def test_attribution_separates_the_section_from_the_review_date(chatbot):
-    """'— *Title*, Section (last reviewed 2025-07-04)': the date does not run into the section name."""
+    """'— *Title*, Section (last reviewed 4 July 2025)': the date does not run into the section name, and is
+    written as the page writes it."""
     reply = chatbot.ask("What causes paraneoplastic syndrome?")
     quoted = [q for q in reply.quotes if q.source == ARTICLE]
     assert quoted and quoted[0].last_reviewed == "2025-07-04"
     line = next(ln for ln in reply.text.split("\n") if "last reviewed" in ln)
-    assert f"{quoted[0].section} (last reviewed 2025-07-04)" in line, line
+    assert f"{quoted[0].section} (last reviewed 4 July 2025)" in line, line
 
 
 @pytest.mark.parametrize(

@@ -133,6 +133,7 @@ class TestReport:
         assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &lt;img" in html
         assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', html)) == 3  # kinds, confusion, latency
         assert "Quality gate: FAILED: leaks" in html
+
         assert "not verbatim" in html and "RuntimeError: boom" in html
 
         md = paths["report.md"].read_text()
@@ -142,6 +143,16 @@ class TestReport:
 
 
 class TestCompare:
+    def test_a_metric_without_items_is_not_measured_not_failed(self, scored, tmp_path):
+        """A one-set run: thresholds whose metric has no items there read "not measured", never FAILED."""
+        rows, summary = scored
+        summary = {**summary, "run": {"started": "now", "seconds": 1.0, "sets": ["core.jsonl"]},
+                   "gate": [{"metric": "leaks", "threshold": "≤ 0", "value": 0, "ok": True},
+                            {"metric": "emergency_recall", "threshold": "≥ 1", "value": None, "ok": False}]}
+        html = report.write_run(tmp_path / "out", rows, summary)["report.html"].read_text()
+        assert "FAILED" not in html
+        assert "Quality gate: all measured thresholds met; not measured (no items for them in these sets): emergency_recall" in html
+
     def test_flipped_first_then_deltas(self, scored):
         rows, summary = scored
         before = [dict(r) for r in rows]

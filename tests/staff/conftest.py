@@ -8,8 +8,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from benchmarks.app_server import app_server
-from staff_helpers import IDLE_SECONDS, LOCKOUT_SECONDS, PASSWORD, USERS, Patient, StaffClient, StaffServer
+from benchmarks.app_server import Patient, app_server
+from staff_helpers import IDLE_SECONDS, LOCKOUT_SECONDS, PASSWORD, USERS, StaffClient, StaffServer
 
 
 @pytest.fixture(scope="session")

@@ -39,22 +39,6 @@ class StaffServer:
         return self.log_path.read_text(errors="replace")
 
 
-class Patient:
-    """One patient tab, through the patient app's public Gradio API (what the page itself calls)."""
-
-    def __init__(self, url: str) -> None:
-        from gradio_client import Client
-
-        self.client = Client(url, verbose=False, download_files=False, analytics_enabled=False)
-
-    def ask(self, question: str) -> list:
-        self.client.predict(question, api_name="/send")
-        return self.client.submit(api_name="/respond").result(timeout=300)
-
-    def close(self) -> None:
-        self.client.close()
-
-
 def login_token(html: str) -> str:
     return re.search(r'name="login_token" value="([^"]+)"', html).group(1)
 

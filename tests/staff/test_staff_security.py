@@ -16,7 +16,8 @@ import pytest
 from staff.cli import main as staff_cli
 from staff.console import PUBLIC, router
 
-from staff_helpers import IDLE_SECONDS, PASSWORD, REPO_ROOT, Patient, StaffClient, login_token
+from benchmarks.app_server import Patient
+from staff_helpers import IDLE_SECONDS, PASSWORD, REPO_ROOT, StaffClient, login_token
 
 pytestmark = pytest.mark.slow
 

@@ -4,6 +4,7 @@ process, concurrent writers."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -13,11 +14,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fakeclock import Clock
 from bot.types import Quote, Reply
 from store import conversation_log as cl
-from store.conversation_log import ConversationLog, mask_contacts, mask_deep
+from store.conversation_log import ConversationLog, contacts_in, mask_contacts, mask_typed
 from store.retention import RetentionTimer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -62,11 +65,44 @@ class TestMasking:
     def test_numbers_that_are_not_contacts_stay(self, text):
         assert mask_contacts(text) == text
 
-    def test_deep_masking_of_a_trace(self):
-        trace = {"query": {"text": "mail a@b.org"}, "candidates": [{"text": "ring 0612345678", "score": 0.5}],
+    def test_a_trace_is_masked_where_it_copied_the_patients_words(self):
+        message = "mail a@b.org or ring 0612 345678"
+        trace = {"query": {"text": message, "terms": ["mail", "ring", "0612", "345678"]},
+                 "candidates": [{"passage_id": "002_9009d71acc615b7f.txt:14603-14761", "score": 0.5, "start": 14603}],
                  "a@b.org": 1, "n": None}
-        assert mask_deep(trace) == {"query": {"text": "mail [email]"}, "candidates": [{"text": "ring [phone]", "score": 0.5}],
-                                    "[email]": 1, "n": None}
+        assert mask_typed(trace, [message]) == {
+            "query": {"text": "mail [email] or ring [phone]", "terms": ["mail", "ring", "[phone]", "[phone]"]},
+            "candidates": [{"passage_id": "002_9009d71acc615b7f.txt:14603-14761", "score": 0.5, "start": 14603}],
+            "[email]": 1, "n": None}
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        words=st.lists(st.sampled_from(["what", "causes", "it", "my", "number", "is", "call", "me", "mail"]), max_size=6),
+        contact=st.one_of(
+            st.none(),
+            st.from_regex(r"\A\+?[1-9]\d{1,3} \d{3,4} \d{3,5}\Z"),  # a phone number as people type it
+            st.from_regex(r"\A[a-z]{2,8}\.?[a-z]{0,6}@[a-z]{2,8}\.(org|com|de)\Z"),
+        ),
+        passages=st.lists(st.tuples(st.integers(0, 999), st.integers(0, 10**7), st.integers(1, 5000),
+                                    st.floats(-1, 1, allow_nan=False)), min_size=1, max_size=8),
+    )
+    def test_masking_touches_only_what_the_patient_typed(self, words, contact, passages):
+        """Property: ids, offsets and scores never change; no contact the patient typed survives anywhere."""
+        message = " ".join(words + ([contact] if contact else []))
+        candidates = [{"passage_id": f"{n:03d}_9009d71acc615b7f.txt:{start}-{start + length}", "start": start,
+                       "end": start + length, "score": score, "section": "Treatment › Drug therapy"}
+                      for n, start, length, score in passages]
+        trace = {"query": {"text": message, "corrected": message}, "candidates": candidates,
+                 "timings_ms": {"total": 12.5}, "chosen": [c["passage_id"] for c in candidates]}
+        masked = mask_typed(trace, [message])
+        assert masked["candidates"] == candidates and masked["chosen"] == trace["chosen"]
+        assert masked["timings_ms"] == trace["timings_ms"]
+        if contact:
+            assert contacts_in(message) == [contact]
+            assert contact not in json.dumps(masked, ensure_ascii=False)
+            assert masked["query"]["text"] == " ".join(words + ["[email]" if "@" in contact else "[phone]"])
+        else:
+            assert masked == trace
 
 
 class TestSchema:

@@ -40,7 +40,8 @@ def server_data_dir(corpus_index, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def server(server_data_dir, vt) -> RunningServer:
     """`python app.py --port P` as a real process, as `make run` starts it."""
-    env = vt.subprocess_env(server_data_dir, vt.BUNDLED_CORPUS, GRADIO_ANALYTICS_ENABLED="False")
+    env = vt.subprocess_env(server_data_dir, vt.BUNDLED_CORPUS, GRADIO_ANALYTICS_ENABLED="False",
+                            GRADIO_TEMP_DIR=str(server_data_dir.parent / "gradio-tmp"))  # where uploads would land
     log_path = server_data_dir.parent / "server.log"
     with app_server(env, log_path) as (url, proc):
         yield RunningServer(url, server_data_dir, proc, log_path)

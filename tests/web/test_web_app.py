@@ -25,3 +25,18 @@ def test_an_empty_index_is_explained_not_a_traceback(tmp_path, vt):
                           text=True, timeout=300)
     assert proc.returncode == 1
     assert "python -m ingest" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_python_without_the_apps_packages_is_told_what_to_run():
+    proc = subprocess.run([sys.executable, "-S", "app.py"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "make run" in proc.stderr and ".venv/bin/python app.py" in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_start_prints_no_progress_bars_warnings_or_debug_lines(server):
+    out = server.output()
+    assert "Verbatim patient chat: http://" in out
+    noise = [line for line in out.splitlines()
+             if "Loading weights" in line or " DEBUG " in line or " WARNING verbatim" in line or "it/s]" in line]
+    assert not noise, noise

@@ -163,6 +163,15 @@ def test_markup_from_a_patient_is_shown_as_text_never_run(page):
     assert not page.errors
 
 
+def test_addresses_a_patient_types_are_shown_exactly_and_never_linked(page):
+    typed = "Is http://evil.example/a_b?x=1 or www.evil.example right? Mail me: jo.doe@evil.example"
+    ask(page, typed, 0)
+    bubble = page.locator("#vb-chat [data-testid='user']").last
+    expect(bubble).to_contain_text(typed)
+    assert bubble.locator("a").count() == 0, bubble.inner_html()
+    assert not page.errors
+
+
 def test_new_conversation_starts_clean_with_a_new_id(page, conversation_log):
     since = datetime.now(timezone.utc)
     page.get_by_role("button", name="How is it diagnosed?").click()  # an example question

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import prompts
 from bot.types import Quote, Reply
 from web import ui
 
@@ -28,6 +29,12 @@ class TestEscapeMarkdown:
         for raw in ("**", "[link]", "](", "![", " # "):
             assert raw not in out
         assert r"\*\*bold\*\*" in out and r"\# heading" in out
+
+    def test_addresses_cannot_become_links(self):
+        """The renderer links "http://", "www." and e-mail addresses by their shape; escaped, none is left."""
+        out = ui.escape_markdown("http://evil.example/a www.evil.example jo@evil.example")
+        assert "http://" not in out and "www." not in out and "@" not in out.replace("\\@", "")
+        assert r"http\:" in out and r"jo\@evil" in out
 
     def test_entities_stay_visible_as_typed(self):
         assert ui.escape_markdown("&lt;b&gt;") == "&amp;lt;b&amp;gt;"
@@ -146,4 +153,4 @@ class TestSources:
         ("summer 2024", "summer 2024"),
     ])
     def test_review_dates(self, value, shown):
-        assert ui.format_review_date(value) == shown
+        assert prompts.date_text(value) == shown

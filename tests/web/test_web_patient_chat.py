@@ -54,7 +54,7 @@ class TestSending:
         outputs = list(chat.respond(session))
         assert len(outputs) > 2  # paragraph by paragraph, then the finished reply
         assert "vb-reply" not in contents(outputs[0][0])[-1]  # still streaming: no reply frame yet
-        final_chat, session, sources, banner = outputs[-1]
+        final_chat, session, sources, banner, shown = outputs[-1]
         assert contents(final_chat)[-1].startswith('<div class="vb-reply vb-answer">')
         assert "Paraneoplastic syndrome" in sources and banner["visible"] is False
         assert session.pending is None and not session.answering
@@ -75,9 +75,9 @@ class TestSending:
 
     def test_an_emergency_raises_the_banner_for_the_rest_of_the_conversation(self, chat):
         session = ChatSession()
-        *_, (update, session, _, banner) = send(chat, session, "I took too many pills")
+        *_, (update, session, _, banner, _) = send(chat, session, "I took too many pills")
         assert "vb-emergency" in contents(update)[-1] and banner["visible"] is True
-        *_, (_, _, _, banner) = send(chat, session, "What is a paraneoplastic syndrome?")
+        *_, (_, _, _, banner, _) = send(chat, session, "What is a paraneoplastic syndrome?")
         assert banner["visible"] is True
 
     def test_every_patient_gets_their_own_conversation_id(self, chat, log):
@@ -128,7 +128,7 @@ class TestFailures:
 
         monkeypatch.setattr(chatbot, "stream", broken)
         session = ChatSession()
-        *_, (update, session, _, _) = send(chat, session, "What is a paraneoplastic syndrome?")
+        *_, (update, session, _, _, _) = send(chat, session, "What is a paraneoplastic syndrome?")
         assert "vb-no-answer" in contents(update)[-1] and "can't answer that right now" in contents(update)[-1]
         assert "index vanished" not in contents(update)[-1]
         turn = log.turns()[0]
@@ -142,7 +142,7 @@ class TestFailures:
 
         monkeypatch.setattr(log, "record_turn", fail)
         session = ChatSession()
-        *_, (update, session, _, _) = send(chat, session, "What is a paraneoplastic syndrome?")
+        *_, (update, session, _, _, _) = send(chat, session, "What is a paraneoplastic syndrome?")
         assert "vb-answer" in contents(update)[-1] and session.turn_ids == {}
         _, box, _, status = chat.rate(session, like(1, False))
         assert box["visible"] is False and "can't be saved" in status
@@ -178,10 +178,27 @@ class TestFeedback:
         _, box, _, status = chat.rate(session, like(0, False))  # the patient's own message
         assert box["visible"] is False and "can't be saved" in status
 
+    def test_a_conversation_the_server_lost_is_announced_as_new(self, chat):
+        """After a restart the page still shows its conversation id, but the session is gone: say so."""
+        session = ChatSession()
+        send(chat, session, "What is a paraneoplastic syndrome?")
+        shown = chat._outputs(session)[-1]
+        assert shown == session.conversation_id and shown
+
+        fresh = ChatSession()  # what Gradio hands in after the server restarted
+        box, update, fresh, status = chat.accept("Is it curable?", fresh, shown)
+        assert status == ui.CONVERSATION_LOST_MD
+        assert contents(update)[0] == ui.CONVERSATION_LOST_MD and len(contents(update)) == 3
+        outputs = list(chat.respond(fresh))[-1]
+        assert outputs[-1] == fresh.conversation_id != shown, "a new conversation, with its own id"
+
+        same = ChatSession()  # an ordinary first question: no notice
+        assert chat.accept("What is a paraneoplastic syndrome?", same, "")[3] == ""
+
     def test_new_conversation_forgets_everything_on_screen(self, chat):
         session = ChatSession()
         send(chat, session, "I can't breathe")
-        update, fresh, sources, banner, status, box, feedback = chat.reset()
+        update, fresh, sources, banner, status, box, feedback, shown = chat.reset()
         assert update["value"] == [] and fresh.conversation_id is None and fresh.history == []
         assert sources == ui.NO_SOURCES_MD and banner["visible"] is False and feedback["visible"] is False
 
@@ -196,7 +213,7 @@ class TestServer:
 
         app = create_app(corpus_index.settings, bot=chatbot, conversation_log=log, mounts=[("/staff", staff)])
         with TestClient(app) as client:
-            assert client.get("/healthz").json() == {"status": "ok"}
+            assert client.get("/healthz").json() == {"status": "ok", "index_version": chatbot.library.version}
             assert client.get("/staff/").json() == {"app": "staff"}
             page = client.get("/")
             assert page.status_code == 200 and ui.PAGE_TITLE in page.text
