@@ -16,6 +16,7 @@ run: setup index
 test: setup browser
 	$(BIN)/python -m pytest
 	$(BIN)/python -m eval check
+	$(BIN)/python -m eval check eval/real/*.jsonl --thresholds eval/real/thresholds.yaml
 
 setup: $(STAMP)
 
