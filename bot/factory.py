@@ -6,7 +6,7 @@ from langchain_chroma import Chroma
 
 import prompts
 
-from ingest.embeddings import SentenceTransformerEmbeddings
+from ingest.embeddings import load_embeddings
 from ingest.settings import Settings
 
 from .chatbot import ChatBot
@@ -38,7 +38,7 @@ def build(settings: Settings, reuse: ChatBot | None = None) -> ChatBot:
     """`reuse`: a bot on an earlier index version, whose models (encoder, guard, learned components; none of
     them depends on the index) the new one shares, so only the index is loaded again."""
     if reuse is None:
-        embeddings = SentenceTransformerEmbeddings(settings.model_path, settings.embed_batch_size)
+        embeddings = load_embeddings(settings)
         drugs = DrugFinder()
         guard = InputGuard(embed=embeddings.encode, intent=IntentModel.load(), drugs=drugs)
         answerability, disorders = AnswerabilityModel.load(), DisorderFinder.load()

@@ -17,7 +17,7 @@ import numpy as np
 
 from ingest import index as ix
 from ingest.chunking import Chunk
-from ingest.embeddings import SentenceTransformerEmbeddings
+from ingest.embeddings import Encoder
 from ingest.keyword import KeywordIndex
 from ingest.safety import fold
 from ingest.settings import Settings
@@ -51,7 +51,7 @@ class DocInfo:
 
 
 class Library:
-    def __init__(self, settings: Settings, embeddings: SentenceTransformerEmbeddings) -> None:
+    def __init__(self, settings: Settings, embeddings: Encoder) -> None:
         meta, stored, passages, chunks = ix.Catalogue(settings.index_db).snapshot()  # one version
         if not stored or "keyword_generation" not in meta:
             raise ix.EmptyIndexError(

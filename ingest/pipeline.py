@@ -14,7 +14,7 @@ from tqdm import tqdm
 from . import index as ix
 from .chunking import CHUNKER_VERSION, Chunk, Chunker
 from .documents import Document, SkipFile, load_document, read_manifest
-from .embeddings import SentenceTransformerEmbeddings
+from .embeddings import Encoder, load_embeddings
 from .keyword import KeywordIndex
 from .safety import SafetyTagger
 from .settings import Settings
@@ -63,9 +63,9 @@ def discover(paths: list[Path], root: Path) -> list[tuple[Path, str]]:
 class Ingestor:
     """Builds and updates the index. Configuration in `__init__`, data in `run`."""
 
-    def __init__(self, settings: Settings, embeddings: SentenceTransformerEmbeddings | None = None) -> None:
+    def __init__(self, settings: Settings, embeddings: Encoder | None = None) -> None:
         self.settings = settings
-        self.embeddings = embeddings or SentenceTransformerEmbeddings(settings.model_path, settings.embed_batch_size)
+        self.embeddings = embeddings or load_embeddings(settings)
         self.parser = StructureParser()
         self.tagger = SafetyTagger()
         self.chunker = Chunker(self.embeddings.count_tokens, self.embeddings.max_tokens, self.embeddings.model_id)
@@ -158,6 +158,7 @@ class Ingestor:
             {
                 "schema_version": ix.SCHEMA_VERSION,
                 "embedding_model": self.embeddings.model_id,
+                "encoder": self.embeddings.encoder,  # which implementation embedded the newest chunks
                 "pipeline_version": self.pipeline_version,
                 "keyword_generation": generation,
                 "collection": target,

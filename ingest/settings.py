@@ -6,6 +6,7 @@ It lives in `ingest` because `ingest` is a leaf package and every other package 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,8 @@ class Settings(BaseSettings):
     chroma_url: str = Field("", description="http://host:port of a `chroma run` server; empty = embedded under data/chroma.")
     collection: str = Field("verbatim", description="Chroma collection name.")
     embed_batch_size: int = Field(64, ge=1, le=4096)
+    encoder: Literal["onnx", "torch"] = Field(
+        "onnx", description="onnx: the packaged model as int8 ONNX (no torch); torch: fp32 sentence-transformers.")
 
     # Bot
     max_message_chars: int = Field(2000, ge=10, description="Longer messages are declined with a clear message.")

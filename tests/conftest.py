@@ -61,7 +61,8 @@ def make_settings(data_dir: Path, corpus_dir: Path, **overrides):
     """Settings for one test index; everything that could leak in from VERBATIM_* variables is pinned."""
     from ingest.settings import Settings
 
-    values = {"chroma_url": "", "embedding_model": "", "collection": "verbatim", "embed_batch_size": 64}
+    values = {"chroma_url": "", "embedding_model": "", "collection": "verbatim", "embed_batch_size": 64,
+              "encoder": "onnx"}
     values.update(overrides)
     return Settings(data_dir=Path(data_dir), corpus_dir=Path(corpus_dir), **values)
 
@@ -124,10 +125,10 @@ def build_index(data_dir: Path, corpus_dir: Path, **overrides) -> BuiltIndex:
 # ---- fixtures ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def embeddings():
-    """The packaged all-MiniLM-L6-v2 (loaded once per process; the pipeline and the bot share it)."""
-    from ingest.embeddings import SentenceTransformerEmbeddings
+    """The packaged all-MiniLM-L6-v2 as the pipeline and the bot load it by default (int8 ONNX; once per process)."""
+    from ingest.embeddings import OnnxEmbeddings
 
-    return SentenceTransformerEmbeddings()
+    return OnnxEmbeddings()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""`python -m train {intent,answerability,disorders}`: train a learned component, write its weights and model card."""
+"""`python -m train {intent,answerability,disorders,encoder}`: build a learned component, write its weights and model card."""
 
 from __future__ import annotations
 
@@ -17,10 +17,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m train",
         description="Train a learned component of the bot from ../shared/training (or $VERBATIM_TRAINING_DIR). "
-        "Writes <out>/<name>.npz and <out>/<name>.md (the model card: recipe, data hashes, licences, numbers).",
+        "Writes <out>/<name>.npz and <out>/<name>.md (the model card: recipe, data hashes, licences, numbers); "
+        "`encoder` writes the int8 ONNX encoder to ingest/models/ instead.",
     )
-    p.add_argument("component", choices=["intent", "answerability", "disorders"])
-    p.add_argument("--out", type=Path, default=MODELS, help=f"folder for weights and card (default {MODELS})")
+    p.add_argument("component", choices=["intent", "answerability", "disorders", "encoder"])
+    p.add_argument("--out", type=Path, default=None,
+                   help=f"folder for weights and card (default {MODELS}; the encoder: ingest/models)")
     p.add_argument("--sample", type=int, default=0, metavar="N", help="train on a tiny sample (tests); the card says so")
     p.add_argument("--locked-test", action="store_true",
                    help="also score the locked test split (do this once per change, never while tuning)")
@@ -34,18 +36,21 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from ingest.embeddings import SentenceTransformerEmbeddings
 
-    from . import answerability, card, disorders, intent, pool
+    from . import answerability, card, disorders, encoder as onnx_encoder, intent, pool
 
     started = time.perf_counter()
     encoder = SentenceTransformerEmbeddings(batch_size=64)
     encode = pool.VectorCache(encoder.encode, None if args.sample else args.cache / f"{args.component}.npz")
-    module = {"intent": intent, "answerability": answerability, "disorders": disorders}[args.component]
+    module = {"intent": intent, "answerability": answerability, "disorders": disorders,
+              "encoder": onnx_encoder}[args.component]
     model, metrics = module.train(encode, sample=args.sample, with_test=args.locked_test)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     metrics["machine"] = f"{platform.machine()}, {os.cpu_count()} CPU cores"
-    args.out.mkdir(parents=True, exist_ok=True)
-    model.save(args.out / f"{args.component}.npz")
-    (args.out / f"{args.component}.md").write_text(card.render(args.component, module, metrics, args.sample, encoder.model_id))
+    out = args.out or getattr(module, "OUT", MODELS)
+    weights = out / getattr(module, "FILENAME", f"{args.component}.npz")
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(weights)
+    weights.with_suffix(".md").write_text(card.render(args.component, module, metrics, args.sample, encoder.model_id))
     print(json.dumps(metrics, indent=2))
     return 0
 

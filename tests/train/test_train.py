@@ -7,12 +7,13 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from bot.answerability import AnswerabilityModel
 from bot.intent import RISKY, IntentModel
 from bot.disorders import DisorderFinder
-from train import answerability, disorders, intent, pool
+from train import answerability, disorders, encoder, intent, pool
 
 MODELS = pool.Path(__file__).resolve().parents[2] / "bot" / "models"
 
@@ -66,6 +67,19 @@ def test_disorders_build_on_a_tiny_sample(tiny_pool, embeddings):
     finder, metrics = disorders.train(folder=tiny_pool, dictionary=embeddings.dictionary)
     assert metrics["names"] == len(finder.names) > 0 and 0 <= metrics["validation"]["medquad_questions_naming_their_focus"] <= 1
     assert all(1 <= len(n.split()) <= 6 for n in finder.names)
+
+
+def test_the_encoder_exports_and_validates_on_a_tiny_sample(tiny_pool, tmp_path):
+    from ingest.embeddings import OnnxEmbeddings, SentenceTransformerEmbeddings
+
+    exported, metrics = encoder.train(SentenceTransformerEmbeddings().encode, tiny_pool, sample=20)
+    exported.save(tmp_path / "e.onnx")
+    assert metrics["validation"]["passages"] == 20 and metrics["validation"]["cosine_to_fp32"]["mean"] > 0.98
+    shipped, fresh = OnnxEmbeddings(), OnnxEmbeddings(path=tmp_path / "e.onnx")
+    texts = ["What causes Lambert-Eaton myasthenic syndrome?", "Tumours can release hormones."]
+    assert np.allclose(shipped.encode(texts), fresh.encode(texts), atol=1e-4)  # the recipe makes the shipped file
+    card = (encoder.OUT / encoder.FILENAME).with_suffix(".md").read_text()
+    assert encoder.__doc__.split("\n", 1)[1].strip() in card and "Tiny sample run" not in card
 
 
 def test_the_shipped_disorder_names(tmp_path):
