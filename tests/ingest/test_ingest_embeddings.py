@@ -60,11 +60,13 @@ def test_the_setting_picks_the_encoder(vt, tmp_path):
 
 
 def test_serving_with_the_onnx_encoder_never_imports_torch(corpus_index, vt, tmp_path):
-    """The start-up cost the int8 encoder removes: `from bot import ChatBot` to an answer, torch never loaded."""
+    """The start-up cost the int8 encoder removes: `from bot import ChatBot` to an answer, torch never loaded
+    (nor the drug library's fuzzy index, bot/drugs.py)."""
     code = ("import sys; from bot import ChatBot; bot = ChatBot.from_settings(); "
             "r = bot.ask('What is paraneoplastic syndrome?'); "
-            "print(r.kind, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)")
+            "print(r.kind, 'torch' in sys.modules, 'sentence_transformers' in sys.modules, "
+            "'drug_named_entity_recognition.drugs_finder' in sys.modules)")
     env = vt.subprocess_env(corpus_index.settings.data_dir, corpus_index.corpus_dir)
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=vt.REPO_ROOT, capture_output=True, text=True,
                          check=True, timeout=300).stdout.split()
-    assert out[-3:] == ["answer", "False", "False"]
+    assert out[-4:] == ["answer", "False", "False", "False"]

@@ -1,0 +1,37 @@
+"""`DrugFinder` reads the drug-named-entity-recognition dictionary itself; it must find what the library finds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.drugs import _TOKEN, DrugFinder
+
+
+@pytest.fixture(scope="module")
+def finder():
+    return DrugFinder()
+
+
+def test_finds_exactly_what_the_library_finds(finder, vt):
+    from drug_named_entity_recognition import find_drugs  # the reference (slow to import: see bot/drugs.py)
+
+    texts = ["I take Keytruda and aspirin", "Can I stop taking Tylenol PM?", "vitamin d 5000 iu daily",
+             "metformin ER twice", "nothing medical here", ""]
+    for name in ("real_safety.jsonl", "real_consumer.jsonl"):
+        texts += [json.loads(line)["turns"][-1] for line in (vt.REPO_ROOT / "eval" / "real" / name).read_text().splitlines()
+                  if line.strip()]
+    found = 0
+    for text in texts:
+        tokens = _TOKEN.findall(text)
+        expected = [(" ".join(tokens[s:e]), str(info.get("name", ""))) for info, s, e in
+                    find_drugs(tokens, is_ignore_case=True)]
+        assert finder.find(text) == expected, text
+        found += bool(expected)
+    assert found > 20  # the comparison is not vacuous
+
+
+def test_words_are_the_lower_case_parts_of_names(finder):
+    assert finder.words("Is Keytruda safe with Aspirin?") == {"keytruda", "aspirin"}
+    assert finder.words("How long does the fatigue last?") == set()
