@@ -67,6 +67,7 @@ def build(settings: Settings, reuse: ChatBot | None = None) -> ChatBot:
             dictionary=embeddings.dictionary,
             is_name=drugs.words,
             may_carry=lambda text: guard.lexicon(text).action == ALLOW,
+            names=lambda text: [written for written, _ in drugs.find(text)] + disorders.find(text),
         ),
         retriever=HybridRetriever(vectorstore=vectorstore, library=library),
         selector=PassageSelector(library, settings.max_quotes, focus=focus, model=answerability,

@@ -20,7 +20,8 @@ from ingest.text import STOPWORDS, analyze, stem, words
 
 CARRIED_WEIGHT = 0.35
 EXPANSION_WEIGHT = 0.7
-RARE_COUNT, RARE_RATIO = 2, 50  # a document word seen at most RARE_COUNT times, one edit from one seen 50x more
+RARE_COUNT, RARE_RATIO = 2, 50
+_PRONOUN = re.compile(r"\b(?:it|its|that|this|them|they|these|those)\b")  # a document word seen at most RARE_COUNT times, one edit from one seen 50x more
 
 
 @dataclass
@@ -53,14 +54,17 @@ class QueryBuilder:
         dictionary: set[str] | frozenset[str] = frozenset(),
         is_name: Callable[[str], set[str]] | None = None,
         may_carry: Callable[[str], bool] | None = None,
+        names: Callable[[str], list[str]] | None = None,
     ) -> None:
         """`vocabulary`: words a misspelling may be corrected to; `dictionary`: real words never corrected;
         `is_name`: the words of a text that are names (medicines) the documents may not use: never corrected
         into a document word ("an unknown medicine became 'gravis'"); `may_carry`: whether an earlier question
         may lend its topic to a follow-up (one the guard refuses or escalates may not: its dose or emergency
-        words would steer the next answer)."""
+        words would steer the next answer); `names`: the medicines and disorders a text names: what a follow-up
+        with a pronoun ("Is it inherited?") carries of an earlier question that names some."""
         self._is_name = is_name
         self._may_carry = may_carry
+        self._names = names
         self._vocab = vocabulary
         self._known = set(vocabulary) | set(STOPWORDS)
         syn = synonyms or prompts.load("synonyms")
@@ -129,6 +133,15 @@ class QueryBuilder:
             carried = earlier[-1]
             if len(earlier) > 1 and self._is_elliptical(carried) and (not self._may_carry or self._may_carry(earlier[-2])):
                 carried = earlier[-2] + " " + carried
+            if self._names is not None and _PRONOUN.search(fold(message)):
+                # "Is it curable?" asks something new about what "it" stands for: the earlier question's
+                # subject, not its aspect. That subject is the medicine or disorder it names ("Cyclophosphamide
+                # side effects?"); if it names none and says "it" itself ("What does it do to the eyes?"), the
+                # library's own subject, so nothing is carried (the eyes would be answered again); else the
+                # earlier question as a whole ("What is lymphoma?").
+                names = self._names(carried)
+                carried = " ".join(names) if names else None if _PRONOUN.search(fold(carried)) else carried
+        if carried:
             carried_corrected, _ = self.correct(carried)
             carried_exp, _ = self.expand(carried_corrected)
             for s in analyze(carried_corrected + " " + " ".join(carried_exp)):

@@ -74,3 +74,30 @@ def test_a_named_disorder_no_quote_names_is_not_answered(chatbot):
 def test_a_named_disorder_the_quotes_name_is_answered(chatbot):
     reply = chatbot.ask("Can small cell lung cancer cause a paraneoplastic syndrome?", [])
     assert reply.kind == "answer" and "disorders_not_quoted" not in reply.trace["abstain"], reply.trace
+
+
+def test_a_question_with_a_pronoun_carries_the_subject_not_the_earlier_aspect(chatbot):
+    # "it" is the syndrome: the eyes were the earlier question's aspect, not its subject
+    eyes = history("What does it do to the eyes?")
+    follow = chatbot.ask("Is it curable?", eyes)
+    assert follow.trace["query"]["carried_from_history"] is None, follow.trace["query"]
+    alone = chatbot.ask("Is it curable?", [])
+    assert [q.passage_id for q in follow.quotes] == [q.passage_id for q in alone.quotes]
+    # the whole earlier question was carried before, and its eye words steered the answer
+    assert not any("eye" in q.text.lower() or "vision" in q.text.lower() for q in follow.quotes), \
+        [q.text for q in follow.quotes]
+
+
+def test_a_pronoun_follow_up_carries_the_medicine_or_disorder_named_earlier(chatbot):
+    follow = chatbot.ask("Anything special I need during treatment with it?", history("Cyclophosphamide side effects?"))
+    assert (follow.trace["query"]["carried_from_history"] or "").lower() == "cyclophosphamide", follow.trace["query"]
+    lems = chatbot.ask("Is it inherited?", history("What is Lambert-Eaton myasthenic syndrome?"))
+    assert lems.trace["query"]["carried_from_history"] == "lambert eaton myasthenic syndrome", lems.trace["query"]
+    # a subject the name lists do not hold is still carried, with the earlier question
+    lymphoma = chatbot.ask("Is it inherited?", history("What is lymphoma?"))
+    assert "lymphoma" in (lymphoma.trace["query"]["carried_from_history"] or ""), lymphoma.trace["query"]
+
+
+def test_a_fragment_follow_up_still_carries_the_whole_earlier_question(chatbot):
+    reply = chatbot.ask("And azathioprine?", history("What are the side effects of carbamazepine?"))
+    assert "side effects" in (reply.trace["query"]["carried_from_history"] or ""), reply.trace["query"]
