@@ -99,6 +99,19 @@ def test_stream_yields_text_pieces_then_the_final_reply(chatbot, message):
         same.kind, same.reason, [q.passage_id for q in same.quotes])
 
 
+def test_stream_yields_the_lead_each_quote_with_its_source_then_the_pointer(chatbot):
+    *pieces, final = list(chatbot.stream("What is paraneoplastic syndrome?", []))
+    assert final.kind == "answer" and len(final.quotes) >= 2
+    assert pieces[0] == "Here is what the documents say:\n\n"
+    assert pieces[-1] == "Your care team can tell you what this means for you."
+    middle = pieces[1:-1]
+    assert len(middle) == len(final.quotes)  # one quote per piece here (no grouped list items)
+    for piece, quote in zip(middle, final.quotes):
+        assert piece.startswith("> ") and quote.title.split(" (")[0] in piece and piece.endswith("\n\n")
+    refusal = list(chatbot.stream("How much prednisolone should I take?", []))
+    assert len(refusal) == 2 and refusal[0] == refusal[1].text  # a reply that is not an answer comes whole
+
+
 def test_trace_has_what_staff_need(chatbot):
     trace = chatbot.ask("What causes paraneoplastic syndrome?").trace
     assert trace["query"]["condensed"]
