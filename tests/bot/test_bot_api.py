@@ -56,7 +56,7 @@ def test_quotes_carry_text_source_title_section_and_offsets(chatbot, corpus_inde
         assert q.source in titles and (corpus_index.corpus_dir / q.source).is_file()
         assert q.title == titles[q.source]
         p = chatbot.library.passages[q.passage_id]
-        assert q.section == (" › ".join(p.section) if p.section else "Introduction")
+        assert q.section == (" › ".join(p.section) if p.section else "Introduction") == p.heading
         assert isinstance(q.start, int) and isinstance(q.end, int) and 0 <= q.start < q.end
         assert (q.source, q.start, q.end, q.text) == (p.source, p.start, p.end, p.text)
         d = q.to_dict()
