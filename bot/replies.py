@@ -20,8 +20,9 @@ log = logging.getLogger("verbatim.bot")
 
 
 class Replies:
-    def __init__(self) -> None:
-        self.fallback = prompts.message("safe_failure")
+    def __init__(self, fallback: str | None = None) -> None:
+        """`fallback`: what to say when the wording cannot be rendered (default: `safe_failure`, read now)."""
+        self.fallback = prompts.message("safe_failure") if fallback is None else fallback
 
     def message(self, key: str, **values: str) -> str:
         try:
