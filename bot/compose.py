@@ -14,13 +14,15 @@ import numpy as np
 
 import prompts
 from ingest.safety import fold
-from ingest.structure import Passage
+from ingest.structure import Passage, heading_path
 from ingest.text import analyze
 
 from .answerability import AnswerabilityModel, overlap
 from .disorders import DisorderFinder
+from .focus import FocusDecision, SubjectFocus
 from .library import Library
 from .query import Query
+from .retrieval import Candidate
 from .types import Quote
 
 # Weights of the passage score and the abstention thresholds; calibrated on eval/sets (docs/benchmarks.md).
@@ -33,14 +35,6 @@ KEEP_RATIO = 0.88  # further quotes must score at least this share of the best
 GROUP_RATIO = 0.75  # neighbouring list items join a quote above this share of the best
 MAX_GROUP = 4
 DIRECT_PASSAGES = 12  # passages found by their own embedding (small libraries) join the chunk candidates
-MAX_DOCUMENT_PASSAGES = 400  # per focus document (below)
-# Mixed libraries (other subjects next to the library's own): every passage of the documents about the
-# library's subject competes. A question about the subject (`about_subject`) is answered from them alone
-# (the head start then lifts every candidate alike); in any other question they get this head start, unless
-# it names another document's subject that they never mention ("How is asthma treated?"). Calibrated with
-# benchmarks/distractors.py on the core set and all 5,483 MedQuAD pages (docs/benchmarks.md); it does not
-# enter the abstention decision.
-FOCUS_PRIOR = 0.4
 
 
 @dataclass
@@ -55,7 +49,7 @@ class Scored:
     def to_dict(self) -> dict:
         return {
             "passage_id": self.passage.id,
-            "section": " › ".join(self.passage.section),
+            "section": self.passage.heading,
             "text": self.passage.text[:160],
             "score": round(self.score, 4),
             "cosine": round(self.cosine, 4),
@@ -73,31 +67,31 @@ class Selection:
     why: str = ""
     evidence: dict = field(default_factory=dict)
 
+    def explain(self, quotes: int) -> str:
+        """In words a support worker reads: why these quotes were chosen."""
+        top = self.groups[0][0] if self.groups else None
+        if top is None:
+            return ""
+        runner = next((s for s in self.scored if all(s is not x for g in self.groups for x in g)), None)
+        text = (f"Quoted {quotes} passage(s). The best, from \"{top.passage.heading}\", contains {top.lexical:.0%} of "
+                f"the question's weighted words, meaning similarity {top.cosine:.2f}, overall score {top.score:.2f}")
+        if runner is not None:
+            text += f"; the best passage not quoted scored {runner.score:.2f}"
+        return text + f". Learned answerability (shadow, not deciding yet): {top.answerability:.2f}."
+
 
 class PassageSelector:
-    def __init__(self, library: Library, max_quotes: int = 3, config: dict | None = None, focus=(),
+    def __init__(self, library: Library, focus: SubjectFocus, max_quotes: int = 3, config: dict | None = None,
                  model: AnswerabilityModel | None = None, disorders: DisorderFinder | None = None) -> None:
-        """`focus`: the documents about the library's subject, when other subjects share the library;
-        `model`: the learned answerability scorer (scores every candidate; in shadow, decides nothing);
-        `disorders`: disorder names (bot/disorders.py): a question naming one that no chosen quote names is
-        not answered."""
+        """`focus`: the documents about the library's subject, when other subjects share the library
+        (`SubjectFocus`, the one retrieval uses too); `model`: the learned answerability scorer (scores every
+        candidate; in shadow, decides nothing); `disorders`: disorder names (bot/disorders.py): a question
+        naming one that no chosen quote names is not answered."""
         cfg = config or prompts.load("answering")
         self.library = library
         self.model = model
         self.disorders = disorders
-        self.focus = frozenset(focus)
-        self._focus_terms = library.term_stats(tuple(sorted(self.focus))) if self.focus else library.terms
-        self._focus_ids = [pid for s in sorted(self.focus) for pid in library.eligible_by_source.get(s, [])[:MAX_DOCUMENT_PASSAGES]]
-        library.passage_vectors(self._focus_ids)  # embedded once, at start, not at the first question
-        # title words of the other documents -> (the title's words, the title), to see a question name one
-        self._titles: dict[str, list[tuple[frozenset[str], str]]] = {}
-        for source, doc in library.documents.items() if self.focus else ():
-            title_terms = frozenset(analyze(doc.title))
-            if source not in self.focus and title_terms:
-                for t in title_terms:
-                    self._titles.setdefault(t, []).append((title_terms, doc.title))
-        self._topic = frozenset(analyze(cfg.get("library_topic") or ""))
-        self._refers = re.compile(cfg["refers_to_subject"], re.I)
+        self.focus = focus
         self.max_quotes = max_quotes
         self._generic = set(analyze(" ".join(cfg["generic_words"])))
         self._types = [
@@ -114,34 +108,6 @@ class PassageSelector:
             if w >= 1.0 and t not in stems and t not in self._generic and not (query.alternatives.get(t, set()) & stems)
         ]
 
-    def other_subject(self, query: Query) -> list[str]:
-        """Titles of other documents the question names and the subject's own documents never mention:
-        "How is asthma treated?" names "Asthma"; "Does lymphoma cause it?" names "Lymphoma", but the
-        subject's documents speak of lymphoma, so the question may well be about the subject."""
-        own = self._focus_terms.stems
-        terms = {t for t, w in query.terms.items() if w >= 1.0}  # the question's words, not synonyms added…
-        terms |= set(analyze(query.carried or ""))  # …but a subject carried from the previous turn counts
-        named = []
-        for t in terms - own:
-            for title_terms, title in self._titles.get(t, ()):
-                if title_terms <= terms:
-                    named.append(title)
-        return sorted(set(named))[:5]
-
-    def about_subject(self, query: Query) -> str:
-        """Why, in a mixed library, the question is about the library's subject ("" if it is not), so that
-        only the subject's documents may answer it; another page's sentence that happens to match "Is it
-        contagious?" is about something else. Not when it names another page's subject (`other_subject`)."""
-        if not self.focus or self.other_subject(query):
-            return ""
-        if self._topic and self._topic <= query.terms.keys():
-            return "names the subject"
-        if self._refers.search(fold(query.message)):
-            return "refers to the subject"
-        # Not "uses only the subject's words": their vocabulary is large ("What is Down syndrome?" would
-        # never reach the Down syndrome pages).
-        return ""
-
     def lexical(self, query: Query, p: Passage, content_only: bool = False) -> float:
         """Share of the question's (idf-weighted) words that the passage or its headings contain.
 
@@ -151,7 +117,7 @@ class PassageSelector:
         lib = self.library
         own = lib.passage_terms.get(p.id, frozenset())
         heading = lib.heading_terms.get(p.section, frozenset())
-        stats = self._focus_terms if p.source in self.focus else lib.terms
+        stats = self.focus.stats_for(p)
         total = got = 0.0
         for term, weight in query.terms.items():
             if content_only and (stats(term) < TOPIC_IDF or term in self._generic):
@@ -165,39 +131,38 @@ class PassageSelector:
                 got += 0.6 * idf
         return got / total if total else 0.0
 
-    def select(self, query: Query, vector: np.ndarray, candidates: list[dict], about: str | None = None) -> Selection:
-        """`about`: `about_subject(query)`, when the caller already knows it."""
+    def select(self, query: Query, vector: np.ndarray, candidates: list[Candidate], focus: FocusDecision) -> Selection:
+        """`focus`: what `SubjectFocus` decided for this question (the documents that may answer it, and
+        their head start)."""
         lib = self.library
-        about = self.about_subject(query) if about is None else about
-        best_fused = max((c["fused"] for c in candidates), default=1.0) or 1.0
+        about = focus.subject_only
+        best_fused = max((c.fused for c in candidates), default=1.0) or 1.0
         seen: dict[str, Scored] = {}
         chunk_prior: dict[str, float] = {}
         for c in candidates:
-            for p in lib.neighbours(lib.chunks[c["chunk_id"]]):
+            for p in lib.neighbours(lib.chunks[c.chunk_id]):
                 if lib.eligible(p.id):  # tagged passages are never eligible (checked again at output)
-                    chunk_prior[p.id] = max(chunk_prior.get(p.id, 0.0), c["fused"] / best_fused)
+                    chunk_prior[p.id] = max(chunk_prior.get(p.id, 0.0), c.fused / best_fused)
         for pid in lib.nearest_passages(vector, DIRECT_PASSAGES):
             chunk_prior.setdefault(pid, 0.0)
-        for pid in self._focus_ids:
+        for pid in self.focus.passage_ids:
             chunk_prior.setdefault(pid, 0.0)
-        ids = [pid for pid in chunk_prior if not about or lib.passages[pid].source in self.focus]
+        ids = [pid for pid in chunk_prior if not about or lib.passages[pid].source in focus.documents]
         if not ids:
             return Selection(abstain=True, why="no eligible passage retrieved")
         vectors = lib.passage_vectors(ids)
         cosines = vectors @ vector
-        other = self.other_subject(query) if self.focus else []
-        head_start = FOCUS_PRIOR if self.focus and not other else 0.0
-        question = fold(query.message)
+        question = query.folded or fold(query.message)
         boosts = [(a, b) for _, q, a, b in self._types if q.search(question)]
         for pid, cos in zip(ids, cosines):
             p = lib.passages[pid]
             lex = self.lexical(query, p)
             score = W_COSINE * float(cos) + W_LEXICAL * lex + W_CHUNK * chunk_prior[pid]
             score += sum(b for a, b in boosts if a.search(fold(p.text)))
-            score += head_start if p.source in self.focus else 0.0
+            score += focus.head_start if p.source in focus.documents else 0.0
             seen[pid] = Scored(p, score, float(cos), lex, chunk_prior[pid])
         if self.model is not None:
-            weights = {t: (self._focus_terms if about else lib.terms)(t) * w for t, w in query.terms.items()}
+            weights = {t: (self.focus.terms if about else lib.terms)(t) * w for t, w in query.terms.items()}
             lexical = np.array([(overlap(weights, lib.passage_terms.get(pid, frozenset())),
                                  overlap(weights, lib.heading_terms.get(lib.passages[pid].section, frozenset())))
                                 for pid in ids], dtype=np.float32).reshape(-1, 2)
@@ -208,13 +173,10 @@ class PassageSelector:
         best_cos = max(s.cosine for s in ranked)
         best_lex = max(s.lexical for s in ranked)
         content = max(self.lexical(query, s.passage, content_only=True) for s in ranked[:8])
-        missing = self.uncovered(query, self._focus_terms.stems if about else None)
+        missing = self.uncovered(query, self.focus.terms.stems if about else None)
         evidence = {"best_cosine": round(best_cos, 3), "best_lexical": round(best_lex, 3),
                     "content_lexical": round(content, 3), "unknown_words": missing}
-        if self.focus:
-            evidence["subject_only"] = about
-            evidence["focus_head_start"] = head_start
-            evidence["names_other_subject"] = other
+        evidence.update(focus.trace)
         if missing and best_lex < MIN_LEXICAL and best_cos < UNKNOWN_WORD_MAX_COSINE:
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"the documents never use {', '.join(missing)}; best lexical {best_lex:.2f}")
@@ -290,28 +252,40 @@ def md_escape(text: str) -> str:
     return re.sub(r"^(\s*)([-=])", r"\1\\\2", text)
 
 
+@dataclass(frozen=True)
+class Composition:
+    """A composed answer: its pieces (the lead-in, each quote with its attribution, the care-team pointer),
+    which are also what `ChatBot.stream` yields, and its quotes."""
+
+    pieces: tuple[str, ...]
+    quotes: tuple[Quote, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.pieces)
+
+
 class QuoteComposer:
     def __init__(self, library: Library) -> None:
         self.library = library
 
     def quote(self, p: Passage) -> Quote:
         doc = self.library.documents[p.source]
-        return Quote(p.text, p.source, doc.title, self.library.section_label(p), p.start, p.end, doc.last_reviewed, p.id)
+        return Quote(p.text, p.source, doc.title, p.heading, p.start, p.end, doc.last_reviewed, p.id)
 
-    def compose(self, groups: list[list[Passage]], followup: bool = False) -> tuple[str, tuple[Quote, ...]]:
-        parts = [prompts.message("answer_lead_followup" if followup else "answer_lead")]
+    def compose(self, groups: list[list[Passage]], followup: bool = False) -> Composition:
+        pieces = [prompts.message("answer_lead_followup" if followup else "answer_lead")]
         quotes: list[Quote] = []
         for group in groups:
             qs = [self.quote(p) for p in group]
             quotes.extend(qs)
             if len(qs) == 1:
-                parts.append("> " + md_escape(qs[0].text))
+                block = "> " + md_escape(qs[0].text)
             else:
-                parts.append("\n".join("> - " + md_escape(q.text) for q in qs))
+                block = "\n".join("> - " + md_escape(q.text) for q in qs)
             first = qs[0]
             reviewed = " " + prompts.message("quote_reviewed", date=prompts.date_text(first.last_reviewed)) if first.last_reviewed else ""
-            parts.append(
-                prompts.message("quote_attribution", title=md_escape(first.title), section=md_escape(first.section), reviewed=reviewed)
-            )
-        parts.append(prompts.message("care_team_pointer"))
-        return "\n\n".join(parts), tuple(quotes)
+            attribution = prompts.message("quote_attribution", title=md_escape(first.title), section=md_escape(first.section), reviewed=reviewed)
+            pieces.append(block + "\n\n" + attribution)
+        pieces.append(prompts.message("care_team_pointer"))
+        return Composition(tuple(pieces), tuple(quotes))

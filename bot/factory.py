@@ -1,4 +1,4 @@
-"""The one composition function: settings in, a ready ChatBot out."""
+"""The one composition function: settings in, the answer pipeline's stages out (`ChatBot` runs them)."""
 
 from __future__ import annotations
 
@@ -9,42 +9,42 @@ import prompts
 from ingest.embeddings import load_embeddings
 from ingest.settings import Settings
 
-from .chatbot import ChatBot
 from .answerability import AnswerabilityModel
+from .checks import MessageChecks
 from .compose import PassageSelector, QuoteComposer
 from .disorders import DisorderFinder
 from .drugs import DrugFinder
+from .focus import SubjectFocus
 from .guard import ALLOW, InputGuard, OutputGuard
 from .intent import IntentModel
 from .library import Library
 from .query import QueryBuilder
+from .replies import Replies
 from .retrieval import HybridRetriever
+from .stages import (
+    ComposeStage,
+    InputGuardStage,
+    OutputGuardStage,
+    Pipeline,
+    QueryStage,
+    RetrievalStage,
+    SelectionStage,
+    VerifyStage,
+)
 
 
-def subject_documents(library: Library) -> list[str]:
-    """The documents about the library's subject (`library_topic`, prompts/answering.yaml), when other
-    subjects share the library; none when most documents are about it anyway (the bundled corpus).
-
-    With 5,483 MedQuAD pages mixed in, they are what keeps "What causes it?" on the library's subject
-    (docs/benchmarks.md); the bot searches them on their own too, answers questions about the subject from
-    them alone, and gives their passages a head start in the others (`PassageSelector`).
-    """
-    topic = (prompts.load("answering").get("library_topic") or "").strip()
-    about = library.sources_about(topic) if topic else []
-    return about if library.documents and len(about) / len(library.documents) < 0.5 else []
-
-
-def build(settings: Settings, reuse: ChatBot | None = None) -> ChatBot:
-    """`reuse`: a bot on an earlier index version, whose models (encoder, guard, learned components; none of
-    them depends on the index) the new one shares, so only the index is loaded again."""
+def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipeline:
+    """`reuse`: the pipeline of a bot on an earlier index version, whose models (encoder, guard, learned
+    components; none of them depends on the index) the new one shares, so only the index is loaded again."""
     if reuse is None:
         embeddings = load_embeddings(settings)
         drugs = DrugFinder()
         guard = InputGuard(embed=embeddings.encode, intent=IntentModel.load(), drugs=drugs)
         answerability, disorders = AnswerabilityModel.load(), DisorderFinder.load()
     else:
-        embeddings, guard = reuse.library.embeddings, reuse.input_guard
-        drugs, answerability, disorders = guard.drug_finder, reuse.selector.model, reuse.selector.disorders
+        embeddings, guard = reuse.library.embeddings, reuse.input_guard.guard
+        selector = reuse.selection.selector
+        drugs, answerability, disorders = guard.drug_finder, selector.model, selector.disorders
     library = Library(settings, embeddings)
     library.warm()
     vectorstore = Chroma(
@@ -55,24 +55,30 @@ def build(settings: Settings, reuse: ChatBot | None = None) -> ChatBot:
         # default, downloading embedding function); Library already checked that the collection exists.
         create_collection_if_not_exists=True,
     )
-    focus = subject_documents(library)
-    library.chunk_matrix(tuple(sorted(focus)))  # read once at start, for the focus search
-    return ChatBot(
-        library=library,
-        input_guard=guard,
-        query_builder=QueryBuilder(
-            {**{w: 1 for w in prompts.load("safety_policy")["guard"]["spelling_words"]}, **library.vocabulary},
-            guard.is_elliptical,
-            # whole words of the model's WordPiece vocabulary: real English words are never "corrected"
-            dictionary=embeddings.dictionary,
-            is_name=drugs.words,
-            may_carry=lambda text: guard.lexicon(text).action == ALLOW,
-            names=lambda text: [written for written, _ in drugs.find(text)] + disorders.find(text),
-        ),
-        retriever=HybridRetriever(vectorstore=vectorstore, library=library),
-        selector=PassageSelector(library, settings.max_quotes, focus=focus, model=answerability,
-                                  disorders=disorders),
-        composer=QuoteComposer(library),
-        output_guard=OutputGuard(lambda pid: not library.eligible(pid)),
+    replies = Replies()
+    focus = SubjectFocus(library)  # the one subject focus: retrieval and selection both follow its decision
+    composer = QuoteComposer(library)
+    builder = QueryBuilder(
+        {**{w: 1 for w in prompts.load("safety_policy")["guard"]["spelling_words"]}, **library.vocabulary},
+        guard.is_elliptical,
+        # whole words of the model's WordPiece vocabulary: real English words are never "corrected"
+        dictionary=embeddings.dictionary,
+        is_name=drugs.words,
+        may_carry=lambda text: guard.lexicon(text).action == ALLOW,
+        names=lambda text: [written for written, _ in drugs.find(text)] + disorders.find(text),
+    )
+    selector = PassageSelector(library, focus, settings.max_quotes, model=answerability, disorders=disorders)
+    return Pipeline(
         settings=settings,
+        library=library,
+        replies=replies,
+        checks=MessageChecks(settings.max_message_chars, replies),
+        query=QueryStage(builder, embeddings),
+        input_guard=InputGuardStage(guard),
+        focus=focus,
+        retrieval=RetrievalStage(HybridRetriever(vectorstore=vectorstore, library=library)),
+        selection=SelectionStage(selector, guard.mentions_health, library.technical_words),
+        compose=ComposeStage(composer, library),
+        verify=VerifyStage(library, composer),
+        output_guard=OutputGuardStage(OutputGuard(lambda pid: not library.eligible(pid))),
     )

@@ -188,9 +188,6 @@ class Library:
         """A passage with the headings that give it meaning ("Carbamazepine › Side effects: Drowsiness…")."""
         return (" › ".join(p.section[-2:]) + ": " if p.section else "") + p.text
 
-    def section_label(self, p: Passage) -> str:
-        return " › ".join(p.section) if p.section else "Introduction"
-
     # ---- verification -----------------------------------------------------------------------------
     def verify(self, source: str, start: int, end: int, text: str) -> bool:
         """A quote is verbatim when the source text at start:end equals it (whitespace collapsed)."""

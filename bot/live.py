@@ -18,7 +18,7 @@ from ingest import index as ix
 from ingest.settings import Settings
 
 from .chatbot import ChatBot
-from .factory import build
+from .factory import build_pipeline
 from .types import Reply
 
 log = logging.getLogger("verbatim.bot")
@@ -30,7 +30,7 @@ class LiveChatBot:
 
     def __init__(self, settings: Settings, bot: ChatBot | None = None, interval: float = 1.0) -> None:
         self.settings = settings
-        self.current = bot or build(settings)
+        self.current = bot or ChatBot.from_settings(settings)
         self.interval = interval
         self._catalogue = ix.Catalogue(settings.index_db)
         self._switching = threading.Lock()
@@ -57,7 +57,7 @@ class LiveChatBot:
             if version == old.library.version:
                 return False
             try:
-                new = build(self.settings, reuse=old)
+                new = ChatBot(build_pipeline(self.settings, reuse=old.pipeline))
             except Exception:  # e.g. a flip between reading the catalogue and loading its keyword index
                 log.warning("index version %s could not be loaded yet; still answering from version %s",
                             version, old.library.version, exc_info=True)

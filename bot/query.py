@@ -18,6 +18,8 @@ import prompts
 from ingest.safety import fold
 from ingest.text import STOPWORDS, analyze, stem, words
 
+from .checks import user_turns
+
 CARRIED_WEIGHT = 0.35
 EXPANSION_WEIGHT = 0.7
 RARE_COUNT, RARE_RATIO = 2, 50
@@ -34,6 +36,7 @@ class Query:
     corrections: dict[str, str] = field(default_factory=dict)
     expansions: list[str] = field(default_factory=list)
     carried: str | None = None
+    folded: str = ""  # `fold(message)`: computed once per question, read by the later stages
 
     def to_dict(self) -> dict:
         return {
@@ -79,7 +82,8 @@ class QueryBuilder:
         self._stems = {stem(w) for w in self._known}
         self._dictionary = dictionary
 
-    def correct(self, text: str) -> tuple[str, dict[str, str]]:
+    def correct(self, text: str, folded: str | None = None) -> tuple[str, dict[str, str]]:
+        """`folded`: `fold(text)`, when the caller has it already."""
         fixes: dict[str, str] = {}
         names = self._is_name(text) if self._is_name else set()
         for w in set(words(text)):
@@ -99,7 +103,7 @@ class QueryBuilder:
             match = process.extractOne(w, self._choices, scorer=DamerauLevenshtein.distance, score_cutoff=max_edits)
             if match:
                 fixes[w] = match[0]
-        folded = fold(text)
+        folded = fold(text) if folded is None else folded
         for wrong, right in fixes.items():
             folded = re.sub(rf"\b{re.escape(wrong)}\b", right, folded)
         return folded, fixes
@@ -117,8 +121,12 @@ class QueryBuilder:
                     alternatives.setdefault(s, set()).update(alt)
         return found, alternatives
 
-    def build(self, message: str, history: list[dict] | None = None) -> Query:
-        corrected, fixes = self.correct(message)
+    def build(self, message: str, history: list[dict] | None = None, *, earlier: list[str] | None = None,
+              folded: str | None = None) -> Query:
+        """`earlier`: the patient's earlier messages (`user_turns(history)`) and `folded`: `fold(message)`,
+        when the caller has them already."""
+        folded = fold(message) if folded is None else folded
+        corrected, fixes = self.correct(message, folded)
         expansions, alternatives = self.expand(corrected)
         terms: dict[str, float] = {}
         for s in analyze(corrected):
@@ -126,7 +134,7 @@ class QueryBuilder:
         for s in analyze(" ".join(expansions)):
             terms.setdefault(s, EXPANSION_WEIGHT)
         carried = None
-        earlier = [m.get("content", "") for m in (history or []) if m.get("role") == "user" and m.get("content")]
+        earlier = list(user_turns(history) if earlier is None else earlier)
         if self._may_carry and earlier and not self._may_carry(earlier[-1]):
             earlier = []  # the previous question was refused or escalated: nothing of it is carried
         if earlier and self._is_elliptical(message):
@@ -147,4 +155,4 @@ class QueryBuilder:
             for s in analyze(carried_corrected + " " + " ".join(carried_exp)):
                 terms.setdefault(s, CARRIED_WEIGHT)
         text = " ".join(x for x in (corrected, " ".join(expansions), fold(carried) if carried else "") if x)
-        return Query(message, corrected, text, terms, alternatives, fixes, expansions, carried)
+        return Query(message, corrected, text, terms, alternatives, fixes, expansions, carried, folded)

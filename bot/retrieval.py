@@ -7,6 +7,7 @@ are excluded by both retrievers, and any chunk the catalogue does not list is ig
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,39 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.vectorstores import VectorStore
 from pydantic import ConfigDict
 
+from ingest.structure import heading_path
 from ingest.text import analyze
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A retrieved chunk with its scores: cosine (dense) and BM25 (keyword), each with its rank when that
+    retriever found it, and their reciprocal-rank fusion, by which candidates are ordered."""
+
+    chunk_id: str
+    source: str
+    section: tuple[str, ...]
+    dense: float
+    keyword: float
+    fused: float
+    dense_rank: int | None = None
+    keyword_rank: int | None = None
+
+    @classmethod
+    def from_document(cls, doc: Document, section: tuple[str, ...] = ()) -> "Candidate":
+        m = doc.metadata
+        return cls(m["chunk_id"], m["source"], tuple(section), m["dense"], m["keyword"], m["fused"],
+                   m.get("dense_rank"), m.get("keyword_rank"))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"chunk_id": self.chunk_id, "source": self.source, "dense": self.dense,
+                               "keyword": self.keyword, "fused": self.fused}
+        if self.dense_rank is not None:
+            out["dense_rank"] = self.dense_rank
+        if self.keyword_rank is not None:
+            out["keyword_rank"] = self.keyword_rank
+        out["section"] = heading_path(self.section)
+        return out
 
 
 class HybridRetriever(BaseRetriever):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 ReplyKind = Literal["answer", "refusal", "emergency", "out_of_scope", "no_answer"]
@@ -40,3 +42,19 @@ class Reply:
             "quotes": [q.to_dict() for q in self.quotes],
             "trace": self.trace,
         }
+
+
+def jsonable(value: Any) -> Any:
+    """A trace as JSON can hold it (the trace is meant to be JSON-serialisable; anything that is not is kept
+    as its repr, not lost). The conversation log stores traces this way and the evaluator writes them so."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "to_dict"):
+        return jsonable(value.to_dict())
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return repr(value)

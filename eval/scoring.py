@@ -7,10 +7,11 @@ results.jsonl.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
+
+from bot.types import jsonable
 
 from . import metrics as m
 from .runner import ItemRun
@@ -104,7 +105,7 @@ def score_run(run: ItemRun, ctx: ScoringContext) -> dict[str, Any]:
         "leaks": leaks,
         "latency_s": run.turn_seconds[-1] if run.turn_seconds else None,
         "turn_latencies_s": run.turn_seconds,
-        "trace": _jsonable(reply.get("trace")),
+        "trace": jsonable(reply.get("trace")),
     }
 
 
@@ -116,11 +117,6 @@ def _failed_closed(trace: Any) -> str | None:
     if isinstance(error, dict):
         return f"failed closed in {error.get('stage', '?')}: {error.get('type', '')}: {error.get('message', '')}"
     return f"failed closed: {error}"
-
-
-def _jsonable(value: Any) -> Any:
-    """The trace is free-form: keep what JSON can hold, stringify the rest."""
-    return json.loads(json.dumps(value, default=str)) if value is not None else None
 
 
 def outcomes(rows: Sequence[Mapping]) -> list[m.Outcome]:

@@ -28,6 +28,16 @@ _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _TRAILING_CITATION = re.compile(r"(\s*\[\s*\d+(?:\s*[-,]\s*\d+)*\s*\])+\s*$")
 
 
+SECTION_SEPARATOR = " › "
+BEFORE_FIRST_HEADING = "Introduction"  # the label of the text before a document's first heading
+
+
+def heading_path(section: tuple[str, ...] | list[str]) -> str:
+    """A heading path as people read it ("Treatment › Carbamazepine › Side effects"); the text before the
+    first heading is the "Introduction". The one label for a section wherever the bot shows one."""
+    return SECTION_SEPARATOR.join(section) if section else BEFORE_FIRST_HEADING
+
+
 @dataclass(frozen=True)
 class Passage:
     """The unit a quote is made of: one sentence, list item or table cell, with where it stands."""
@@ -45,6 +55,11 @@ class Passage:
     @property
     def id(self) -> str:
         return f"{self.source}:{self.start}-{self.end}"
+
+    @property
+    def heading(self) -> str:
+        """The passage's section as people read it (`heading_path`)."""
+        return heading_path(self.section)
 
 
 @dataclass

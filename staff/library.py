@@ -14,7 +14,7 @@ from typing import Any
 
 from ingest.index import Catalogue
 from ingest.safety import SafetyTagger, TagReason
-from ingest.structure import Passage
+from ingest.structure import Passage, heading_path
 
 
 @dataclass
@@ -38,7 +38,7 @@ class SectionView:
 
     @property
     def label(self) -> str:
-        return " › ".join(self.path) if self.path else "(before the first heading)"
+        return heading_path(self.path)
 
     @property
     def tagged(self) -> int:

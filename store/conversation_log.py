@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bot.types import Reply
+from bot.types import Reply, jsonable
 
 log = logging.getLogger("verbatim.conversation_log")
 
@@ -115,21 +115,6 @@ def _strings(value: Any) -> Iterator[str]:
     elif isinstance(value, (list, tuple)):
         for v in value:
             yield from _strings(v)
-
-
-def _jsonable(value: Any) -> Any:
-    """The trace is meant to be JSON-serialisable; anything that is not is stored as its repr, not lost."""
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "to_dict"):
-        return _jsonable(value.to_dict())
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return repr(value)
 
 
 # ---------------------------------------------------------------------------------------------- schema
@@ -371,9 +356,9 @@ class ConversationLog:
             "kind": reply.kind,
             "reason": reply.reason,
             "reply_text": reply.text,
-            "quotes": [_jsonable(q.to_dict()) for q in reply.quotes],
+            "quotes": [jsonable(q.to_dict()) for q in reply.quotes],
             # what the patient typed: the message, and the earlier message a follow-up carried (the query)
-            "trace": mask_typed(_jsonable(reply.trace or {}), [message, *_strings((reply.trace or {}).get("query"))]),
+            "trace": mask_typed(jsonable(reply.trace or {}), [message, *_strings((reply.trace or {}).get("query"))]),
         }
         c = conversations_table
         with self._write_lock, self.engine.begin() as conn:

@@ -55,3 +55,36 @@ def test_the_checker_sees_relative_and_absolute_imports(tmp_path):
     module.write_text("import gradio as gr\nfrom sqlalchemy.engine import Engine\nfrom . import x\nfrom .y import z\n"
                       "def f():\n    import jinja2\n")
     assert imports(module, "bot") == {"gradio", "sqlalchemy", "bot", "jinja2"}
+
+
+def bot_imports(path: Path) -> set[str]:
+    """The modules of `bot` that `path` imports (by module name: "chatbot", "factory", ...), lazy imports too."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level == 1 or module.split(".")[0] == "bot":
+                name = module.split(".")[-1] if node.level == 1 else module.partition(".")[2]
+                found |= {name} if name else {alias.name for alias in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("bot.")}
+    return found - {""}
+
+
+def test_the_pipeline_modules_import_each_other_one_way():
+    """No cycles inside `bot` (there was one, chatbot <-> factory): each stage's module can be read and
+    tested on its own, from the components up to the orchestrator."""
+    graph = {p.stem: bot_imports(p) for p in modules("bot") if p.stem != "__init__"}
+    assert graph["factory"] and "chatbot" not in graph["factory"]
+    cycles = []
+
+    def visit(node: str, path: list[str]) -> None:
+        for nxt in sorted(graph.get(node, ())):
+            if nxt in path:
+                cycles.append(path[path.index(nxt):] + [nxt])
+            elif nxt in graph:
+                visit(nxt, path + [nxt])
+
+    for start in sorted(graph):
+        visit(start, [start])
+    assert cycles == []

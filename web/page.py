@@ -17,7 +17,7 @@ from typing import Any, Iterator, Protocol, Sequence
 
 import gradio as gr
 
-import prompts
+from bot.replies import Replies
 from bot.types import Reply
 from store import ConversationLog, new_conversation_id, utcnow
 
@@ -261,15 +261,13 @@ class PatientChat:
                 gr.update(visible=session.emergency), session.conversation_id or "")
 
 
-_SAFE_FAILURE_FALLBACK = ui.text("safe_failure_fallback")  # read at start, while the wording is known to load
+# The bot's safe-failure reply, for when the bot itself raised; the page's own words (read at start, while
+# the wording is known to load) if even messages.yaml cannot be rendered.
+_REPLIES = Replies(fallback=ui.text("safe_failure_fallback"))
 
 
 def _safe_failure(trace: dict[str, Any]) -> Reply:
-    try:
-        text = prompts.message("safe_failure")
-    except Exception:  # the wording files themselves may be what failed
-        text = _SAFE_FAILURE_FALLBACK
-    return Reply("no_answer", text, "error", (), trace)
+    return _REPLIES.safe_failure(trace, reason="error")
 
 
 def library_documents(bot: Any) -> list[ui.SourceDocument]:

@@ -56,7 +56,7 @@ def test_quotes_carry_text_source_title_section_and_offsets(chatbot, corpus_inde
         assert q.source in titles and (corpus_index.corpus_dir / q.source).is_file()
         assert q.title == titles[q.source]
         p = chatbot.library.passages[q.passage_id]
-        assert q.section == (" › ".join(p.section) if p.section else "Introduction")
+        assert q.section == (" › ".join(p.section) if p.section else "Introduction") == p.heading
         assert isinstance(q.start, int) and isinstance(q.end, int) and 0 <= q.start < q.end
         assert (q.source, q.start, q.end, q.text) == (p.source, p.start, p.end, p.text)
         d = q.to_dict()
@@ -97,6 +97,19 @@ def test_stream_yields_text_pieces_then_the_final_reply(chatbot, message):
     same = chatbot.ask(message, [])
     assert (final.kind, final.reason, [q.passage_id for q in final.quotes]) == (
         same.kind, same.reason, [q.passage_id for q in same.quotes])
+
+
+def test_stream_yields_the_lead_each_quote_with_its_source_then_the_pointer(chatbot):
+    *pieces, final = list(chatbot.stream("What is paraneoplastic syndrome?", []))
+    assert final.kind == "answer" and len(final.quotes) >= 2
+    assert pieces[0] == "Here is what the documents say:\n\n"
+    assert pieces[-1] == "Your care team can tell you what this means for you."
+    middle = pieces[1:-1]
+    assert len(middle) == len(final.quotes)  # one quote per piece here (no grouped list items)
+    for piece, quote in zip(middle, final.quotes):
+        assert piece.startswith("> ") and quote.title.split(" (")[0] in piece and piece.endswith("\n\n")
+    refusal = list(chatbot.stream("How much prednisolone should I take?", []))
+    assert len(refusal) == 2 and refusal[0] == refusal[1].text  # a reply that is not an answer comes whole
 
 
 def test_trace_has_what_staff_need(chatbot):

@@ -170,7 +170,7 @@ def test_output_guard_flags_a_dose_in_the_text_and_passes_clean_replies(chatbot)
 
 
 def _force_selection(monkeypatch, chatbot, passages):
-    def select(query, vector, candidates, about=None):
+    def select(query, vector, candidates, focus):
         scored = [Scored(p, 1.0, 1.0, 1.0, 1.0) for p in passages]
         return Selection(groups=[[s] for s in scored], scored=scored, evidence={"best_cosine": 1.0})
 

@@ -7,6 +7,7 @@ another page covers still finds that page.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import pytest
@@ -14,8 +15,9 @@ from langchain_core.documents import Document
 
 from bot import ChatBot
 from bot.compose import PassageSelector
+from bot.focus import SubjectFocus
 from bot.query import QueryBuilder
-from bot.retrieval import merge_ranked
+from bot.retrieval import Candidate, merge_ranked
 
 NINDS = "medquad/ninds_paraneoplastic_syndromes.md"
 ANEMIA = "medquad/mplus_anemia.md"
@@ -40,26 +42,29 @@ def mixed_bot(mixed):
 
 def test_the_documents_about_the_subject_are_the_focus(mixed_bot, vt):
     # three of nine documents are about paraneoplastic syndrome: their titles name it
-    assert mixed_bot.selector.focus == {vt.LEAFLET, vt.EXCERPT, NINDS}
+    assert mixed_bot.focus.documents == {vt.LEAFLET, vt.EXCERPT, NINDS}
+    assert mixed_bot.selector.focus is mixed_bot.focus  # one subject focus, for retrieval and selection
 
 
 def test_the_bundled_library_has_no_focus(chatbot):
     # every document is about the subject: nothing to steer, the bot searches as it always did
-    assert chatbot.selector.focus == frozenset()
+    assert chatbot.focus.documents == frozenset()
 
 
 @pytest.mark.parametrize("message", ON_SUBJECT)
 def test_a_question_naming_no_subject_is_answered_from_the_subjects_documents(mixed_bot, message):
     reply = mixed_bot.ask(message, [])
     assert reply.kind == "answer", reply.trace
-    assert {q.source for q in reply.quotes} <= mixed_bot.selector.focus, [(q.source, q.text) for q in reply.quotes]
+    assert {q.source for q in reply.quotes} <= mixed_bot.focus.documents, [(q.source, q.text) for q in reply.quotes]
 
 
 def test_without_the_focus_the_distractors_win(mixed, mixed_bot):
     """The check that the library above is a real test: with the focus off, other pages answer."""
     plain = ChatBot.from_settings(mixed.settings)
-    plain.selector = PassageSelector(plain.library, focus=())
-    off_subject = [m for m in ON_SUBJECT if any(q.source not in mixed_bot.selector.focus for q in plain.ask(m, []).quotes)]
+    off = SubjectFocus(plain.library, documents=[])
+    plain.pipeline.focus = off
+    plain.pipeline.selection.selector = PassageSelector(plain.library, off)
+    off_subject = [m for m in ON_SUBJECT if any(q.source not in mixed_bot.focus.documents for q in plain.ask(m, []).quotes)]
     assert len(off_subject) >= 3, off_subject
 
 
@@ -89,7 +94,7 @@ def test_a_question_about_the_subject_is_answered_from_its_documents_or_not_at_a
     reply = mixed_bot.ask(message, [])
     assert reply.kind == "no_answer", [(q.source, q.text) for q in reply.quotes]
     assert reply.trace["abstain"]["subject_only"] == "refers to the subject"
-    assert {c["source"] for c in reply.trace["candidates"]} <= mixed_bot.selector.focus  # nothing else searched
+    assert {c["source"] for c in reply.trace["candidates"]} <= mixed_bot.focus.documents  # nothing else searched
 
 
 def test_judged_against_the_whole_library_they_would_get_an_unrelated_quote(mixed_bot):
@@ -100,7 +105,9 @@ def test_judged_against_the_whole_library_they_would_get_an_unrelated_quote(mixe
         query = mixed_bot.query_builder.build(message, [])
         vector = mixed_bot.library.embeddings.encode([query.text])[0]
         docs = mixed_bot.retriever.invoke(query.text, embedding=vector.tolist(), terms=list(query.terms))
-        if not mixed_bot.selector.select(query, vector, [dict(d.metadata) for d in docs], about="").abstain:
+        candidates = [Candidate.from_document(d, mixed_bot.library.chunks[d.id].section) for d in docs]
+        whole_library = dataclasses.replace(mixed_bot.focus.run(query), subject_only="")
+        if not mixed_bot.selector.select(query, vector, candidates, whole_library).abstain:
             answered.append(message)
     assert answered == NOT_COVERED
 
@@ -129,7 +136,7 @@ def test_merged_candidates_keep_each_chunks_best_score():
 
 def test_term_weights_depend_on_the_documents_a_passage_competes_in(mixed_bot):
     lib = mixed_bot.library
-    focus = lib.term_stats(tuple(sorted(mixed_bot.selector.focus)))
+    focus = lib.term_stats(tuple(sorted(mixed_bot.focus.documents)))
     # "paraneoplast" is rare in the whole library and everywhere among the subject's own pages
     assert focus("paraneoplast") < lib.terms("paraneoplast")
 

@@ -1,0 +1,85 @@
+"""The first stage: is the message something the pipeline can read, and the conversation as the bot uses it.
+
+Empty, over-long and unreadable (binary, no letters) messages get a clear reply instead of an answer;
+control and invisible formatting characters are blanked; the history keeps only well-formed
+{"role", "content"} turns. The patient's earlier messages (`user_turns`) are taken from it here, once.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest.safety import fold
+
+from .replies import Replies
+
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+HISTORY_TURNS = 20  # the most recent turns read from a history
+
+
+def clean_history(history: Any, limit: int) -> list[dict[str, str]]:
+    """Keep well-formed {"role", "content"} turns; anything else in the history is ignored, not fatal."""
+    out: list[dict[str, str]] = []
+    if not isinstance(history, (list, tuple)):
+        return out
+    for m in history[-HISTORY_TURNS:]:
+        if isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str):
+            out.append({"role": m["role"], "content": CONTROL.sub(" ", m["content"])[:limit]})
+    return out
+
+
+def user_turns(history: list[dict] | None) -> list[str]:
+    """The patient's own earlier messages, oldest first (the bot's replies are never read back)."""
+    return [m.get("content", "") for m in (history or []) if m.get("role") == "user" and m.get("content")]
+
+
+@dataclass(frozen=True)
+class CheckedMessage:
+    """A message as the later stages read it. With a `problem`, `reply_text` says what is wrong and nothing
+    else runs (except the crisis screen of a message that is only too long)."""
+
+    message: str  # NFC, control characters blanked, stripped; for a problem message: control characters blanked
+    history: list[dict[str, str]] = field(default_factory=list)
+    user_turns: tuple[str, ...] = ()
+    folded: str = ""  # `fold(message)`, once per question
+    problem: str | None = None  # not_text | empty | too_long | unreadable
+    reply_text: str = ""
+
+    @property
+    def trace(self) -> dict[str, Any]:
+        return {"input_problem": self.problem} if self.problem else {}
+
+
+class MessageChecks:
+    def __init__(self, max_chars: int, replies: Replies) -> None:
+        if max_chars < 1:
+            raise ValueError(f"max_chars must be at least 1, not {max_chars}")
+        self.max_chars = max_chars
+        self.replies = replies
+
+    def run(self, message: Any, history: Any = None) -> CheckedMessage:
+        problem = self._problem(message)
+        if problem:
+            code, text = problem
+            return CheckedMessage(CONTROL.sub(" ", message) if isinstance(message, str) else "", problem=code, reply_text=text)
+        message = CONTROL.sub(" ", unicodedata.normalize("NFC", message)).strip()
+        history = clean_history(history, self.max_chars)
+        return CheckedMessage(message, history, tuple(user_turns(history)), fold(message))
+
+    def _problem(self, message: Any) -> tuple[str, str] | None:
+        say = self.replies.message
+        if not isinstance(message, str):
+            return "not_text", say("unreadable")
+        if not message.strip():
+            return "empty", say("empty_message")
+        limit = self.max_chars
+        if len(message) > limit:
+            return "too_long", say("too_long", length=f"{len(message):,}", limit=f"{limit:,}")
+        visible = CONTROL.sub("", message)
+        letters = sum(ch.isalpha() for ch in visible)
+        if "\ufffd" in message or letters < 2 or letters < 0.3 * len(visible.strip()):
+            return "unreadable", say("unreadable")
+        return None

@@ -1,0 +1,57 @@
+"""What the bot says in its own voice when it does not answer with quotes: the wording of refusals,
+escalations, abstentions, input problems and the safe failure, from prompts/messages.yaml.
+
+The one safe-failure text is `safe_failure` there. It is read once when the bot is built, while the wording
+is known to load, so that a wording file broken later still leaves the bot something safe to say.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import prompts
+from ingest.safety import DOSING
+
+from .guard import EMERGENCY, OUT_OF_SCOPE, REFUSAL, GuardDecision
+from .types import Reply
+
+log = logging.getLogger("verbatim.bot")
+
+
+class Replies:
+    def __init__(self, fallback: str | None = None) -> None:
+        """`fallback`: what to say when the wording cannot be rendered (default: `safe_failure`, read now)."""
+        self.fallback = prompts.message("safe_failure") if fallback is None else fallback
+
+    def message(self, key: str, **values: str) -> str:
+        try:
+            return prompts.message(key, **values)
+        except Exception:  # the wording file itself is broken: still say something safe
+            log.exception("message %s could not be rendered", key)
+            return self.fallback
+
+    def safe_failure(self, trace: dict[str, Any], reason: str | None = None) -> Reply:
+        """Fail closed: the calm reply when anything went wrong (the error is in the trace)."""
+        return Reply("no_answer", self.message("safe_failure"), reason, (), trace)
+
+    def not_answered(self, kind: str, trace: dict[str, Any]) -> Reply:
+        """`no_answer` (the documents do not cover it) or `out_of_scope` (not about the library's subject)."""
+        return Reply(kind, self.message(kind), None, (), trace)
+
+    def dosing_refusal(self, trace: dict[str, Any], topic: str | None = None) -> Reply:
+        return Reply("refusal", self.message("refusal_dosing", topic=topic or self.message("refusal_default_topic")),
+                     DOSING, (), trace)
+
+    def guarded(self, decision: GuardDecision, trace: dict[str, Any]) -> Reply:
+        """The reply to a message the input guard did not allow."""
+        if decision.action == EMERGENCY:
+            key = "emergency_self_harm" if decision.reason == "self_harm" else "emergency"
+            return Reply("emergency", self.message(key), None, (), trace)
+        if decision.action == REFUSAL:
+            if decision.reason == DOSING:
+                return self.dosing_refusal(trace, decision.topic)
+            return Reply("refusal", self.message("refusal_unproven_remedy"), decision.reason, (), trace)
+        if decision.action == OUT_OF_SCOPE:
+            return self.not_answered("out_of_scope", trace)
+        raise ValueError(f"unknown guard action {decision.action!r}")
