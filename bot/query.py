@@ -76,7 +76,8 @@ class QueryBuilder:
         for key, _ in self._synonyms:
             self._known.update(key.split())
         # frequent words first: among equally close corrections the more common word wins
-        self._choices = sorted(self._known, key=lambda w: -vocabulary.get(w, 1))
+        self._choices = sorted(self._known, key=lambda w: (-vocabulary.get(w, 1), w))  # ties: alphabetical, never
+        # the order of a set, which changes with Python's hash seed from one process to the next
         self._frequent = [w for w in self._choices if vocabulary.get(w, 0) >= RARE_RATIO]
         self._is_elliptical = is_elliptical
         self._stems = {stem(w) for w in self._known}

@@ -345,3 +345,15 @@ class TestOutputGuardStage:
         dosed = Composition((*composition.pieces[:-1], "You could take 200 mg twice a day."), composition.quotes)
         flagged = stages.output_guard.run(dosed)
         assert flagged.violations and flagged.trace["output_guard"]["violations"] == flagged.violations
+
+
+def test_spelling_correction_does_not_depend_on_the_hash_seed(vt):
+    """Two equally close corrections ("ther" -> "there" or "her") are chosen the same way in every process."""
+    code = ("from bot.query import QueryBuilder\n"
+            "b = QueryBuilder({w: 3 for w in ['there', 'her', 'other', 'then', 'the', 'them', 'tier']}, lambda m: False, synonyms={})\n"
+            "print(b.correct('ther tem')[1])")
+    import subprocess
+    import sys
+    seen = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=vt.REPO_ROOT,
+                           env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(4)}
+    assert len(seen) == 1, seen
