@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Collection
 from pathlib import Path
 
@@ -12,6 +13,9 @@ import numpy as np
 
 from .chunking import Chunk
 from .text import analyze
+
+# bm25s sets its own logger to DEBUG, so "Building index from tokens" reached every ingest's output.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 class KeywordIndex:

@@ -38,6 +38,7 @@ def test_strict_exits_1_and_still_indexes_the_good_file(tmp_path, vt):
                           env=vt.subprocess_env(data, corpus), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     assert "notes.docx" in proc.stderr  # the warning names the file
+    assert "DEBUG" not in proc.stderr + proc.stdout  # no library's debug lines in the command's output
     _check_summary(json.loads(proc.stdout), data)
 
 
