@@ -4,18 +4,19 @@ A multinomial logistic regression (trained by `python -m train intent` on real p
 bot/models/intent.md) over two views of the whole message and of each of its sentences: the packaged
 encoder's sentence vector (what it is about) and hashed word unigrams and bigrams ("stop taking", "how many",
 "mg": the cues a topic vector blurs). A dose question inside a long story or a jailbreak template is judged
-on its own sentence. scikit-learn's stateless HashingVectorizer maps words to columns, so no vocabulary ships.
+on its own sentence. Words are hashed to columns (`word_columns`), so no vocabulary ships.
 The guard may let this layer add a refusal or an escalation; it never lets it remove one a rule raised.
 """
 
 from __future__ import annotations
 
+import collections
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import mmh3
 import numpy as np
-from sklearn.feature_extraction.text import HashingVectorizer
 
 MODEL = Path(__file__).with_name("models") / "intent.npz"
 # What the guard acts on; the other classes ("medical", "off_topic") are only reported in the trace.
@@ -23,10 +24,29 @@ RISKY = ("crisis", "emergency", "dosing", "unproven_remedy")
 MAX_SENTENCES = 12
 MIN_WORDS = 5  # a shorter sentence is judged only as part of the whole message ("You're my only option.")
 
-# The word view; training (train/intent.py) uses this same vectorizer.
-WORDS = HashingVectorizer(n_features=2**18, ngram_range=(1, 2), alternate_sign=False, norm="l2", dtype=np.float32)
+WORD_COLUMNS = 2**18
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def word_columns(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """The word view of a text: columns and l2-normalised counts of its hashed word unigrams and bigrams.
+
+    Exactly what scikit-learn's `HashingVectorizer(n_features=WORD_COLUMNS, ngram_range=(1, 2),
+    alternate_sign=False, norm="l2")` gives, which training uses (train/intent.py; a test compares the two on
+    real messages). Written out here because importing scikit-learn cost the server about a second at start;
+    the hash is the same signed MurmurHash3 (mmh3, installed with chromadb)."""
+    tokens = _TOKEN.findall(text.lower())
+    counts = collections.Counter()
+    for gram in tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]:
+        h = mmh3.hash(gram.encode("utf-8"), 0, signed=True)
+        # abs(-2**31) does not fit 32 bits; scikit-learn defines its column this way
+        counts[(2**31 - 1 - (WORD_COLUMNS - 1)) % WORD_COLUMNS if h == -(2**31) else abs(h) % WORD_COLUMNS] += 1
+    columns = np.fromiter(counts.keys(), np.int64, len(counts))
+    values = np.fromiter(counts.values(), np.float32, len(counts))
+    norm = float(np.linalg.norm(values))
+    return columns, values / norm if norm else values
 
 
 def sentences(text: str) -> list[str]:
@@ -71,8 +91,8 @@ class IntentModel:
         self.thresholds = {k: float(v) for k, v in thresholds.items()}
         self.word_index = word_index
         self.word_coef = word_coef.astype(np.float32)
-        # Every hashed column's weights (7 MB): a sparse-times-dense product is ~20x faster than picking columns.
-        self._word_weights = np.zeros((WORDS.n_features, len(classes)), np.float32)
+        # Every hashed column's weights (7 MB), so a text's few columns are picked by index.
+        self._word_weights = np.zeros((WORD_COLUMNS, len(classes)), np.float32)
         self._word_weights[word_index] = self.word_coef.T
 
     @classmethod
@@ -93,7 +113,9 @@ class IntentModel:
         """Class probabilities, one row per text (with its sentence vector)."""
         logits = np.atleast_2d(vectors) @ self.coef.T + self.intercept
         if len(self.word_index):
-            logits += WORDS.transform(texts) @ self._word_weights
+            for row, text in enumerate(texts):
+                columns, values = word_columns(text)
+                logits[row] += values @ self._word_weights[columns]
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         return e / e.sum(axis=1, keepdims=True)

@@ -14,7 +14,7 @@ Data (../shared/training, see its README; eval-only datasets never read, see poo
   off_topic       AskDocs non-medical sample; ToxicChat benign and jailbreak prompts; JailbreakBench attacks
 Split by group (MedQuAD focus, Reddit post, record), never by row: train 70 / validation 15 / locked test 15.
 Model: scikit-learn multinomial logistic regression (C=2, natural class frequencies) on the packaged MiniLM
-sentence vector joined with hashed word unigrams and bigrams (bot.intent.WORDS). On validation the word view
+sentence vector joined with hashed word unigrams and bigrams (WORDS; bot.intent.word_columns at serving). On validation the word view
 raised recall at the same false-flag rate (crisis 95% -> 98%, remedy 88% -> 91% at 2% of benign flagged).
 Per risky class a threshold chosen on validation: the score that at most 1% of the validation's medical
 questions reach (the look-alikes: informational questions about medicines and symptoms).
@@ -30,12 +30,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sklearn.feature_extraction.text import HashingVectorizer
 
 import prompts
-from bot.intent import RISKY, WORDS, IntentModel
+from bot.intent import RISKY, WORD_COLUMNS, IntentModel
 
 from . import pool
 
+# The word view: scikit-learn's hashing of word unigrams and bigrams (bot.intent.word_columns computes the same).
+WORDS = HashingVectorizer(n_features=WORD_COLUMNS, ngram_range=(1, 2), alternate_sign=False, norm="l2", dtype=np.float32)
 LABELS_FILE = Path(__file__).with_name("labels") / "intent_seed.tsv"
 CLASSES = ["crisis", "emergency", "dosing", "unproven_remedy", "medical", "distress", "off_topic"]
 BENIGN = ("medical", "distress", "off_topic")

@@ -9,7 +9,7 @@ from bot.answerability import AnswerabilityModel, features, overlap
 from bot.disorders import DisorderFinder
 from bot.drugs import DrugFinder
 from bot.guard import ALLOW, EMERGENCY, REFUSAL, InputGuard
-from bot.intent import RISKY, WORDS, IntentModel, sentences
+from bot.intent import RISKY, IntentModel, sentences, word_columns
 
 
 def _model(classes, bias, thresholds=None):
@@ -49,9 +49,24 @@ class TestIntentModel:
         back = IntentModel.load(tmp_path / "m.npz")
         assert back.classes == m.classes and back.thresholds == m.thresholds
 
+    def test_word_columns_are_exactly_the_training_vectorizer(self, vt):
+        """Serving hashes words itself (no scikit-learn import); training uses scikit-learn: the same numbers."""
+        import json
+
+        from train.intent import WORDS
+
+        texts = [json.loads(line)["turns"][-1] for f in sorted((vt.REPO_ROOT / "eval").glob("*/*.jsonl"))
+                 for line in f.read_text().splitlines() if line.strip()]
+        texts += ["", "a", "Ünïcödé wörds — naïve café", "x" * 3000, "stop stop stop taking"]
+        matrix = WORDS.transform(texts)
+        for i, text in enumerate(texts):
+            columns, values = word_columns(text)
+            row = matrix.getrow(i)
+            assert dict(zip(columns.tolist(), values.tolist())) == pytest.approx(dict(zip(row.indices.tolist(), row.data.tolist()))), text
+
     def test_word_view_moves_the_vote(self):
         """Hashed word columns weigh in: the same sentence vector votes dosing only when the words say so."""
-        col = WORDS.transform(["stop taking"]).indices  # "stop", "taking", "stop taking"
+        col = word_columns("stop taking")[0]  # "stop", "taking", "stop taking"
         word_coef = np.zeros((len(CLASSES), len(col)), np.float32)
         word_coef[CLASSES.index("dosing")] = 20.0
         m = IntentModel(np.zeros((len(CLASSES), 384), np.float32), np.zeros(len(CLASSES), np.float32), CLASSES,
