@@ -242,13 +242,17 @@ class PassageSelector:
         return sorted(group, key=lambda x: x.passage.start)
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+_MD_ADDRESS = re.compile(r"([\\`*_{}\[\]()#+!|~\-.:@])")  # also what the renderer turns into links
 
 
-def md_escape(text: str) -> str:
-    """Show text literally in Markdown: no emphasis, links, headings or HTML from a document or a user."""
-    text = text.replace("&", "&amp;")
-    text = _MD_SPECIAL.sub(r"\\\1", text)
+def md_escape(text: str, addresses: bool = False) -> str:
+    """Show text literally in Markdown: no HTML (`&`, `<`, `>` become entities), no emphasis, links, lists or
+    headings. `addresses`: also escape ":", "@", "." and "-", so that "http://…", "www.…" or an e-mail address a
+    person typed is never turned into a link (document quotes keep "2.5 mg" as written, for the output guard).
+    The one escaper for the patient's words (web/ui.py) and for the documents' words in a reply."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = (_MD_ADDRESS if addresses else _MD_SPECIAL).sub(r"\\\1", text)
     return re.sub(r"^(\s*)([-=])", r"\1\\\2", text)
 
 

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping
 
 import prompts
 
+from bot.compose import md_escape
 from bot.types import Quote, Reply
 
 # ------------------------------------------------------------------------------------------- wording
@@ -57,8 +58,6 @@ KIND_STYLE: dict[str, tuple[str | None, str]] = {
 
 # ------------------------------------------------------------------------------------------ escaping
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>:@])")
-_ANGLE = re.compile(r"((?:\\\\)*)\\?<")  # "<", or the bot's escaped "\<" (not "\\<": an escaped backslash)
 _IMAGE = re.compile(r"!\[")
 _UNSAFE_LINK = re.compile(r"\]\(\s*(?:javascript|data|vbscript|file):[^)]*\)", re.IGNORECASE)
 
@@ -70,16 +69,14 @@ def clean_text(text: str | None) -> str:
 
 
 def escape_markdown(text: str) -> str:
-    """Text a person typed, shown literally: no HTML, no Markdown formatting, no links or images (escaping
-    ":" and "@" keeps the renderer from turning "http://…", "www.…" or an e-mail address into a link)."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    """Text a person typed, shown literally: no HTML, no Markdown formatting, no links or images."""
+    return md_escape(text, addresses=True)
 
 
 def safe_markdown(text: str) -> str:
     """The bot's Markdown with everything active removed: raw HTML (every `<` becomes `&lt;`, so no tag,
     comment or script can form), images (no remote loads) and javascript:/data: links."""
-    text = _ANGLE.sub(lambda m: m.group(1) + "&lt;", text)
+    text = text.replace("<", "&lt;")  # the bot writes a literal "<" as "&lt;" (md_escape): none is left
     text = _IMAGE.sub(r"!\\[", text)
     return _UNSAFE_LINK.sub("](#)", text)
 

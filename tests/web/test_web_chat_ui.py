@@ -55,10 +55,11 @@ class TestSafeMarkdown:
         out = ui.safe_markdown("> <script>alert(1)</script> <!-- x --> <b onclick=y>b</b>")
         assert "<" not in out
 
-    def test_bot_escaped_angle_brackets_are_not_escaped_twice(self):
-        # QuoteComposer writes `\<` for a literal "<"; both forms end up as one `&lt;`
-        assert ui.safe_markdown(r"\<5 mg and <6") == "&lt;5 mg and &lt;6"
-        assert ui.safe_markdown(r"a \\<b") == r"a \\&lt;b"
+    def test_a_quoted_angle_bracket_is_shown_once(self):
+        # QuoteComposer writes a literal "<" as "&lt;" (md_escape), which safe_markdown leaves as it is
+        from bot.compose import md_escape
+        assert ui.safe_markdown(md_escape("<5 mg")) == "&lt;5 mg"
+        assert ui.safe_markdown("a <b") == "a &lt;b"
 
     def test_images_and_script_links_are_disarmed(self):
         out = ui.safe_markdown("![x](http://tracker/p.png) [a](javascript:alert(1)) [b](data:text/html,x) [c](https://ok.org)")
