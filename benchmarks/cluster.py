@@ -281,8 +281,8 @@ http {{
 class Nginx:
     """nginx on loopback in front of `ports`, with cookie affinity (see NGINX_CONF), from a temp folder."""
 
-    def __init__(self, ports: list[int], root: Path) -> None:
-        self.ports, self.root, self.port = ports, Path(root), free_port()
+    def __init__(self, ports: list[int], root: Path, port: int | None = None) -> None:
+        self.ports, self.root, self.port = ports, Path(root), port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.proc: subprocess.Popen | None = None
 
@@ -320,8 +320,30 @@ class Nginx:
                        if p.exists())
 
     def __exit__(self, *exc) -> None:
-        _stop(self.proc, signal.SIGQUIT)  # graceful: finish what is in flight
+        _stop(self.proc)  # the workers behind it are stopped next; nothing to drain
         self._log.close()
+
+
+def affinity_headers(value: str | None = None) -> dict[str, str]:
+    """The request headers of a browser that holds nginx's affinity cookie (`value`; random when None)."""
+    return {"Cookie": f"{LB_COOKIE}={value or secrets.token_hex(16)}"}
+
+
+def worker_for(lb_url: str, headers: dict[str, str]) -> str:
+    """Which worker (host:port) answers a browser with these headers through the load balancer, right now
+    (nginx lists every worker it tried, the one that answered last)."""
+    import httpx
+
+    return httpx.get(lb_url + "healthz", headers=headers, timeout=30).headers[UPSTREAM_HEADER].split(",")[-1].strip()
+
+
+def headers_for_worker(lb_url: str, worker: "Worker", tries: int = 200) -> dict[str, str]:
+    """Affinity headers that the load balancer maps to `worker` (drawn until one does)."""
+    for _ in range(tries):
+        headers = affinity_headers()
+        if worker_for(lb_url, headers) == f"127.0.0.1:{worker.port}":
+            return headers
+    raise RuntimeError(f"no affinity cookie led to {worker.url} in {tries} tries")
 
 
 # ---------------------------------------------------------------------------------------------- cluster
@@ -344,10 +366,12 @@ class Backends:
 
 
 @contextmanager
-def backends(root: Path, *, corpus: Path | None = None, fsync: bool = True) -> Iterator[Backends]:
-    """PostgreSQL and `chroma run`, and the corpus ingested into them (once; the workers only read)."""
+def backends(root: Path, *, corpus: Path | None = None, fsync: bool = True,
+             postgres: PostgresServer | None = None) -> Iterator[Backends]:
+    """PostgreSQL (a new one, or `postgres` if given: the caller stops it) and `chroma run`, and the corpus
+    ingested into them (once; the workers only read)."""
     with ExitStack() as stack:
-        pg = stack.enter_context(PostgresServer(fsync=fsync))
+        pg = postgres or stack.enter_context(PostgresServer(fsync=fsync))
         chroma = stack.enter_context(ChromaServer(root / "chroma"))
         b = Backends(pg, chroma, root, root / "data")
         env = b.env(pg.url(), **({"VERBATIM_CORPUS_DIR": str(corpus)} if corpus else {}))
@@ -372,14 +396,14 @@ class Cluster:
 
 
 @contextmanager
-def cluster(b: Backends, workers: int, database: str, **extra_env: str) -> Iterator[Cluster]:
-    """N workers on a new database `database` (created here), behind nginx."""
+def cluster(b: Backends, workers: int, database: str, port: int | None = None, **extra_env: str) -> Iterator[Cluster]:
+    """N workers on a new database `database` (created here), behind nginx (on `port`, default: a free one)."""
     url = b.postgres.create_database(database)
     log_dir = b.root / database
     log_dir.mkdir(parents=True, exist_ok=True)
     started = start_workers(workers, b.env(url, **extra_env), log_dir)
     try:
-        with Nginx([w.port for w in started], log_dir / "nginx") as lb:
+        with Nginx([w.port for w in started], log_dir / "nginx", port) as lb:
             yield Cluster(b, url, started, lb)
     finally:
         for w in started:
@@ -390,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Start PostgreSQL, chroma run, N workers and nginx on loopback; "
                                             "Ctrl-C stops them all.")
     p.add_argument("--workers", type=int, default=2, help="app workers (one per core is the unit; default 2)")
+    p.add_argument("--port", type=int, default=8080, help="the load balancer's port on 127.0.0.1 (default 8080)")
     args = p.parse_args(argv)
     if args.workers < 1:
         p.error("--workers must be at least 1")
@@ -406,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
             print("starting PostgreSQL and chroma run, ingesting the corpus…", flush=True)
             with backends(root) as b:
                 print(f"starting {args.workers} workers and nginx…", flush=True)
-                with cluster(b, args.workers, "verbatim") as c:
+                with cluster(b, args.workers, "verbatim", args.port) as c:
                     print(f"""
 Verbatim on {len(c.workers)} workers behind nginx:
   patients: {c.url}
@@ -419,12 +444,12 @@ Add a staff account (the workers read the data dir's file):
   VERBATIM_DATA_DIR={b.data_dir} .venv/bin/python -m staff add-user NAME
 Ctrl-C stops everything and removes the temporary folder.""", flush=True)
                     while not stop["now"]:
+                        time.sleep(0.5)
                         dead = [w for w in c.workers if w.proc.poll() is not None]
-                        if dead:
+                        if dead and not stop["now"]:
                             print(f"a worker exited ({dead[0].url}); nginx sends its patients to the others",
                                   file=sys.stderr, flush=True)
                             c.workers = [w for w in c.workers if w not in dead]
-                        time.sleep(0.5)
             print("stopped.", flush=True)
         except (MissingTool, RuntimeError) as exc:
             print(f"error: {exc}", file=sys.stderr)
