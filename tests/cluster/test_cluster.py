@@ -1,16 +1,20 @@
 """Several workers behind a real load balancer, sharing a real PostgreSQL and a `chroma run` server: patients'
-turns land once whichever worker answers, staff sessions and lockouts hold across workers, the schema was
-made once, and when a worker dies nginx sends its patients to the other one, which answers."""
+turns land once whichever worker answers, staff sessions, verdicts and lockouts hold across workers, the
+schema was made once, a rebuild while serving switches every worker, and when a worker dies nginx sends its
+patients to the other one, which answers."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import threading
+import time
 
 import httpx
 import sqlalchemy as sa
 
-from benchmarks.app_server import Patient
+from benchmarks.app_server import REPO_ROOT, Patient
 from benchmarks.cluster import affinity_headers, headers_for_worker, worker_for
 from bot.types import Reply
 from cluster_helpers import MAX_FAILURES, PASSWORD
@@ -138,6 +142,28 @@ def test_through_the_load_balancer_a_client_cannot_choose_the_address_it_is_coun
         clients = conn.execute(sa.text("SELECT client FROM staff_login_failures WHERE staff_user = 'dave'")).scalars().all()
     engine.dispose()
     assert sorted(clients) == ["*", "127.0.0.1"]
+
+
+def test_a_rebuild_while_serving_switches_every_worker_to_the_new_index(cluster):
+    """Ingest as its own job (`python -m ingest --rebuild`, the workers' settings) while the workers serve:
+    a new index version in the Chroma server and the shared catalogue; every worker switches to it without a
+    restart, and answers from it."""
+    def versions() -> list[int]:
+        return [int(httpx.get(w.url + "healthz", timeout=30).json()["index_version"]) for w in cluster.workers]
+
+    before = versions()
+    assert len(set(before)) == 1
+    done = subprocess.run([sys.executable, "-m", "ingest", "--rebuild", "--quiet"], cwd=REPO_ROOT,
+                          env=cluster.workers[0].env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    deadline = time.monotonic() + 60  # the workers look at the catalogue once a second
+    while versions() != [before[0] + 1] * len(cluster.workers) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert versions() == [before[0] + 1] * len(cluster.workers)
+    for w in cluster.workers:
+        patient = Patient(cluster.url, headers=headers_for_worker(cluster.url, w))
+        assert reply_kind(patient.ask("How is paraneoplastic syndrome treated?")[0]["value"]) == "answer"
+        patient.close()
 
 
 def test_when_a_worker_dies_its_patients_continue_on_the_other(cluster):
