@@ -5,6 +5,7 @@ many start together; one worker prunes at a time; staff sessions and login-failu
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from staff.throttle import LoginThrottle
 from store import ConversationLog, LoginFailures, SessionStore
 from store import conversation_log as cl
 from store.locks import HOUSEKEEPING_LOCK_KEY
+from store.retention import RetentionTimer
 from test_store_conversation_log import T0, answer
 
 
@@ -92,6 +94,45 @@ def test_one_worker_prunes_at_a_time(pg_url):
     assert log.conversations() == []
     other_worker.dispose()
     log.close()
+
+
+def test_only_one_worker_runs_retention_until_it_stops_or_dies(pg_url):
+    """Every worker has a retention timer; only the leader prunes. When it stops, or its connection dies with
+    it, the next worker's timer takes over."""
+    workers = [ConversationLog(pg_url, retention_days=1) for _ in range(3)]
+    timers = [RetentionTimer(log) for log in workers]
+
+    def old(conversation: str) -> None:
+        workers[0].record_turn(conversation, "q", answer(), started_at=T0, completed_at=T0)
+
+    old("first")
+    assert [t.prune_once() for t in timers] == [1, 0, 0]  # the first to try leads
+    old("second")
+    assert [t.prune_once() for t in timers[1:]] == [0, 0]  # the others prune nothing while it leads
+    assert [c.id for c in workers[0].conversations()] == ["second"]
+
+    timers[0].stop()  # a clean shutdown hands over
+    assert timers[1].prune_once() == 1 and timers[2].prune_once() == 0
+    old("third")
+    with workers[2].engine.begin() as conn:  # the leader's worker dies: PostgreSQL ends its session
+        terminated = conn.execute(sa.text(
+            "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+            "WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database()")).scalars().all()
+    assert terminated == [True]
+    held = "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database " \
+           "WHERE l.locktype = 'advisory' AND d.datname = current_database()"
+    for _ in range(100):  # the terminated session exits, and its lock goes with it
+        with workers[2].engine.connect() as conn:
+            if conn.execute(sa.text(held)).scalar() == 0:
+                break
+        time.sleep(0.1)
+    assert timers[2].prune_once() == 1  # taken over
+    assert timers[1].prune_once() == 0  # the old leader finds its lock gone and does not take it back
+    assert workers[0].conversations() == []
+    for t in timers:
+        t.stop()
+    for log in workers:
+        log.close()
 
 
 def test_a_staff_session_started_on_one_worker_is_valid_on_another(pg_url):
