@@ -10,7 +10,8 @@ from cluster_helpers import MAX_FAILURES, PASSWORD, USERS
 
 @pytest.fixture(scope="module")
 def cluster(postgres, tmp_path_factory):
-    from benchmarks.cluster import MissingTool, backends, cluster
+    from benchmarks.cluster import MissingTool, backends
+    from benchmarks.cluster import cluster as start_cluster
     from staff.accounts import StaffAccounts
 
     root = tmp_path_factory.mktemp("cluster")
@@ -20,10 +21,10 @@ def cluster(postgres, tmp_path_factory):
         accounts.add(name, PASSWORD)
     try:
         with backends(root, postgres=postgres) as b, \
-                cluster(b, 2, "cluster_" + root.name.lower().replace("-", "_"),
-                        VERBATIM_STAFF_USERS_FILE=str(users_file),
-                        VERBATIM_STAFF_LOGIN_MAX_FAILURES=str(MAX_FAILURES),
-                        VERBATIM_STAFF_LOGIN_LOCKOUT_SECONDS="600") as c:
+                start_cluster(b, 2, "cluster_" + root.name.lower().replace("-", "_"),
+                              VERBATIM_STAFF_USERS_FILE=str(users_file),
+                              VERBATIM_STAFF_LOGIN_MAX_FAILURES=str(MAX_FAILURES),
+                              VERBATIM_STAFF_LOGIN_LOCKOUT_SECONDS="600") as c:
             yield c
     except MissingTool as exc:
         pytest.fail(str(exc))
