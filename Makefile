@@ -8,12 +8,12 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test setup index browser screenshots bench clean
+.PHONY: run test setup index browser servers cluster screenshots bench clean
 
 run: setup index
 	$(BIN)/python app.py
 
-test: setup browser
+test: setup browser servers
 	$(BIN)/python -m pytest
 	$(BIN)/python -m eval check
 	$(BIN)/python -m eval check eval/real/*.jsonl --thresholds eval/real/thresholds.yaml
@@ -35,6 +35,17 @@ index: setup
 # Debian's Chromium for the browser tests (never a browser download from a test tool).
 browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+# Debian's PostgreSQL and nginx for the scale-out tests and `make cluster` (the tests start their own throwaway
+# servers on loopback; nothing here configures or starts the system-wide ones).
+servers:
+	@(ls /usr/lib/postgresql/*/bin/initdb && test -x /usr/sbin/nginx) >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql nginx >/dev/null)
+
+# PostgreSQL, chroma run, WORKERS app workers and nginx on loopback (benchmarks/cluster.py); Ctrl-C stops them.
+WORKERS ?= 2
+cluster: setup servers
+	$(BIN)/python -m benchmarks.cluster --workers $(WORKERS)
 
 # The README's UI screenshots (docs/*.png), taken by the browser tests; `make test` writes them to a tmp folder.
 screenshots: setup browser

@@ -63,10 +63,12 @@ class Patient:
     """One patient tab, through the patient app's public Gradio API (what the page itself calls). Like the
     page, it keeps the conversation id the server last showed and sends it with each question."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+        """`headers`: sent with every request, e.g. a load balancer's affinity cookie (a browser keeps the one
+        the load balancer set; `gradio_client` keeps no cookies, so a simulated patient brings its own)."""
         from gradio_client import Client
 
-        self.client = Client(url, verbose=False, download_files=False, analytics_enabled=False)
+        self.client = Client(url, verbose=False, download_files=False, analytics_enabled=False, headers=headers)
         self.conversation = ""
 
     def send(self, question: str) -> tuple:

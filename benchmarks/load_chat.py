@@ -107,9 +107,10 @@ class Server:
         self.log_file.close()
 
 
-def patient(url: str, questions: list[str], start: threading.Barrier, results: list, errors: list) -> None:
+def patient(url: str, questions: list[str], start: threading.Barrier, results: list, errors: list,
+            headers: dict[str, str] | None = None) -> None:
     try:
-        client = Patient(url)
+        client = Patient(url, headers=headers)
     except Exception as exc:
         errors.append(f"connect: {exc!r}")
         return
@@ -134,7 +135,9 @@ def patient(url: str, questions: list[str], start: threading.Barrier, results: l
     client.close()
 
 
-def run(url: str, patients: int, questions: int, database_url: str | None, server: Server | None = None) -> dict:
+def run(url: str, patients: int, questions: int, database_url: str | None, server: Server | None = None,
+        headers: list[dict[str, str]] | None = None) -> dict:
+    """`headers`: one dict per patient, sent with each of its requests (a load balancer's affinity cookie)."""
     import resource
 
     started_at = datetime.now(timezone.utc)
@@ -147,7 +150,8 @@ def run(url: str, patients: int, questions: int, database_url: str | None, serve
     threads = []
     for i in range(patients):
         qs = [QUESTIONS[(i + k) % len(QUESTIONS)] for k in range(questions)]  # each patient its own mix
-        threads.append(threading.Thread(target=patient, args=(url, qs, barrier, results, errors), daemon=True))
+        threads.append(threading.Thread(target=patient, args=(url, qs, barrier, results, errors,
+                                                              headers[i] if headers else None), daemon=True))
     for t in threads:
         t.start()
     t0 = time.perf_counter()
@@ -272,14 +276,17 @@ Queue and concurrency settings (`web/page.py`) and why:
 
 
 def write_docs(report: dict, path: Path, compared: list[dict] | None = None) -> None:
-    """Replace (or append) only this section: other sections of the file belong to other benchmarks."""
+    replace_section(path, SECTION, markdown(report, compared))
+
+
+def replace_section(path: Path, heading: str, section: str) -> None:
+    """Replace (or append) only the section under `heading`: other sections belong to other benchmarks."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    section = markdown(report, compared)
-    start = text.find(SECTION + "\n")
+    start = text.find(heading + "\n")
     if start == -1:
         text = text.rstrip("\n") + "\n\n" + section
     else:
-        nxt = text.find("\n## ", start + len(SECTION))
+        nxt = text.find("\n## ", start + len(heading))
         text = text[:start] + section + (text[nxt + 1:] if nxt != -1 else "")
         text = text.replace(section + "## ", section + "\n## ")
     path.parent.mkdir(parents=True, exist_ok=True)

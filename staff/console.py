@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.types import REPLY_KINDS
 from ingest.settings import Settings
-from store import VERDICTS, ConversationLog, SessionStore, StaffSession
+from store import VERDICTS, ConversationLog, LoginFailures, SessionStore, StaffSession
 
 from .accounts import StaffAccounts, normalise_name
 from .library import LibraryView
@@ -85,8 +85,13 @@ def create_staff_app(settings: Settings, *, bot: Any, conversation_log: Conversa
         sessions=SessionStore.beside(conversation_log, secret,
                                      lifetime=timedelta(seconds=settings.staff_session_seconds),
                                      idle=timedelta(seconds=settings.staff_idle_seconds)),
-        throttle=LoginThrottle(settings.staff_login_max_failures, timedelta(seconds=settings.staff_login_lockout_seconds)),
+        # counted in the log's database: with several workers on one database, failures on one lock all
+        throttle=LoginThrottle(settings.staff_login_max_failures, timedelta(seconds=settings.staff_login_lockout_seconds),
+                               records=LoginFailures.beside(conversation_log)),
     )
+    if not settings.staff_secret.get_secret_value() and conversation_log.engine.dialect.name != "sqlite":
+        log.warning("VERBATIM_STAFF_SECRET is empty: this worker drew its own session key, so a staff login on "
+                    "it is not valid on any other worker sharing the database. Set the same secret on every worker.")
     if not console.accounts.configured():
         log.info("no staff account in %s: the console at /staff shows nothing until one is added with "
                     "`python -m staff add-user NAME`", console.accounts.path)

@@ -2,24 +2,64 @@
 
 Counted per (user, client address) and per user across all addresses; past the limit, logins for that pair
 (or user) are refused with 429 — even with the right password — for a pause that doubles with each further
-failure. In memory, per server process: a restart forgets them.
+failure. The console keeps the counts in the database (`store.LoginFailures`), so every worker sharing it
+counts the same failures and a restart forgets nothing; `MemoryFailures` keeps them in this process only.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Iterable, Protocol
 
-from store import utcnow
+from store import FailureRecord, utcnow
+
+Key = tuple[str, str]
 
 
-@dataclass
-class _Failures:
-    count: int = 0
-    locked_until: datetime | None = None
-    last: datetime | None = None
+class FailureRecords(Protocol):
+    """Where the counts live: `store.LoginFailures` (the database) or `MemoryFailures`."""
+
+    def get(self, keys: Iterable[Key]) -> dict[Key, FailureRecord]: ...
+
+    def update(self, keys: Iterable[Key], change: Callable[[Key, FailureRecord], FailureRecord]) -> None: ...
+
+    def clear(self, key: Key) -> None: ...
+
+    def housekeeping(self, now: datetime, stale_before: datetime) -> None: ...
+
+
+class MemoryFailures:
+    """The counts in this process's memory (one process only; bounded: `max_entries`)."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[Key, FailureRecord] = {}
+        self._lock = threading.Lock()
+
+    def get(self, keys: Iterable[Key]) -> dict[Key, FailureRecord]:
+        with self._lock:
+            return {k: FailureRecord(e.count, e.locked_until, e.last) for k in keys if (e := self._entries.get(k))}
+
+    def update(self, keys: Iterable[Key], change: Callable[[Key, FailureRecord], FailureRecord]) -> None:
+        with self._lock:
+            for key in keys:
+                self._entries[key] = change(key, self._entries.get(key) or FailureRecord())
+
+    def clear(self, key: Key) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def housekeeping(self, now: datetime, stale_before: datetime) -> None:
+        with self._lock:
+            if len(self._entries) < self.max_entries:
+                return
+            for k in [k for k, e in self._entries.items() if e.last and e.last < stale_before and not e.locked(now)]:
+                del self._entries[k]
+            if len(self._entries) >= self.max_entries:  # still full: drop the oldest half (the locked ones last)
+                by_age = sorted(self._entries.items(), key=lambda kv: (kv[1].locked(now), kv[1].last or now))
+                for k, _ in by_age[: len(by_age) // 2]:
+                    del self._entries[k]
 
 
 class LoginThrottle:
@@ -33,52 +73,38 @@ class LoginThrottle:
 
     def __init__(self, max_failures: int, lockout: timedelta, *, max_lockout: timedelta = timedelta(hours=1),
                  user_factor: int = 4, forget_after: timedelta = timedelta(days=1),
-                 clock: Callable[[], datetime] = utcnow, max_entries: int = 100_000) -> None:
+                 clock: Callable[[], datetime] = utcnow, records: FailureRecords | None = None) -> None:
         self.max_failures, self.lockout, self.max_lockout = max_failures, lockout, max_lockout
-        self.user_factor, self.forget_after, self.clock, self.max_entries = user_factor, forget_after, clock, max_entries
-        self._entries: dict[tuple[str, str], _Failures] = {}
-        self._lock = threading.Lock()
+        self.user_factor, self.forget_after, self.clock = user_factor, forget_after, clock
+        self.records: FailureRecords = records if records is not None else MemoryFailures()
 
-    def _keys(self, user: str, client: str) -> list[tuple[tuple[str, str], int]]:
-        return [((user, client), self.max_failures), ((user, "*"), self.max_failures * self.user_factor)]
+    def _limits(self, user: str, client: str) -> dict[Key, int]:
+        return {(user, client): self.max_failures, (user, "*"): self.max_failures * self.user_factor}
 
     def retry_after(self, user: str, client: str) -> int:
         """Seconds until a login for this user from this address may be tried; 0 = now."""
         now = self.clock()
-        with self._lock:
-            wait = 0.0
-            for key, _ in self._keys(user, client):
-                e = self._entries.get(key)
-                if e and e.locked_until and e.locked_until > now:
-                    wait = max(wait, (e.locked_until - now).total_seconds())
-            return int(wait) + (1 if wait % 1 else 0)
+        wait = 0.0
+        for e in self.records.get(self._limits(user, client)).values():
+            if e.locked(now):
+                wait = max(wait, (e.locked_until - now).total_seconds())
+        return int(wait) + (1 if wait % 1 else 0)
 
     def failed(self, user: str, client: str) -> None:
         now = self.clock()
-        with self._lock:
-            self._housekeeping(now)
-            for key, limit in self._keys(user, client):
-                e = self._entries.setdefault(key, _Failures())
-                if e.last and now - e.last > self.forget_after and not (e.locked_until and e.locked_until > now):
-                    e.count, e.locked_until = 0, None  # a quiet day: start counting afresh
-                e.count, e.last = e.count + 1, now
-                if e.count >= limit:
-                    pause = self.lockout * (2 ** min(e.count - limit, 20))
-                    e.locked_until = now + min(pause, self.max_lockout)
+        limits = self._limits(user, client)
+
+        def count(key: Key, e: FailureRecord) -> FailureRecord:
+            if e.last and now - e.last > self.forget_after and not e.locked(now):
+                e = FailureRecord()  # a quiet day: start counting afresh
+            e = FailureRecord(e.count + 1, e.locked_until, now)
+            if e.count >= limits[key]:
+                pause = self.lockout * (2 ** min(e.count - limits[key], 20))
+                e.locked_until = now + min(pause, self.max_lockout)
+            return e
+
+        self.records.housekeeping(now, now - self.forget_after)
+        self.records.update(limits, count)
 
     def succeeded(self, user: str, client: str) -> None:
-        with self._lock:
-            self._entries.pop((user, client), None)
-
-    def _housekeeping(self, now: datetime) -> None:
-        if len(self._entries) < self.max_entries:
-            return
-        stale = [k for k, e in self._entries.items()
-                 if e.last and now - e.last > self.forget_after and not (e.locked_until and e.locked_until > now)]
-        for k in stale:
-            del self._entries[k]
-        if len(self._entries) >= self.max_entries:  # still full: drop the oldest half (never the locked ones first)
-            by_age = sorted(self._entries.items(), key=lambda kv: (bool(kv[1].locked_until and kv[1].locked_until > now),
-                                                                   kv[1].last or now))
-            for k, _ in by_age[: len(by_age) // 2]:
-                del self._entries[k]
+        self.records.clear((user, client))

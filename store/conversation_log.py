@@ -12,8 +12,11 @@ to check them against the source files.
 
 Durability: SQLite runs in WAL mode with `synchronous=FULL`, so a turn whose commit returned survives a
 killed server (and a power cut). Any SQLAlchemy URL works (`VERBATIM_DATABASE_URL`); only Core is used.
+SQLite is the embedded default (one process); PostgreSQL (`postgresql+psycopg://…`) is the database that
+several workers share.
 
-Schema: created on first start, versioned in `schema_version`, upgraded step by step (`MIGRATIONS`).
+Schema: created on first start, versioned in `schema_version`, upgraded step by step (`MIGRATIONS`). With
+PostgreSQL the check runs under an advisory lock (`store.locks`), so workers starting together migrate once.
 
 Everything SQL about the log is in this module: the staff console reads and writes only through the public
 methods of `ConversationLog` (`turns`, `iter_turns`, `turn_summaries`, `reasons`, `add_verdict`, ...).
@@ -36,6 +39,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.types import Reply, jsonable
+
+from .locks import schema_lock, try_housekeeping_lock
 
 log = logging.getLogger("verbatim.conversation_log")
 
@@ -69,6 +74,18 @@ def mask_contacts(text: str) -> str:
         return text
     text = _EMAIL.sub(EMAIL_MASK, text)
     return _PHONE_CANDIDATE.sub(lambda m: PHONE_MASK if _is_phone(m.group(0)) else m.group(0), text)
+
+
+def storable(value: Any) -> Any:
+    """`value` with NUL characters replaced (U+FFFD) in every string: PostgreSQL's text and JSON refuse them,
+    and a patient can type one. Everything else is unchanged."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, Mapping):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(v) for v in value]
+    return value
 
 
 def contacts_in(text: str) -> list[str]:
@@ -170,7 +187,7 @@ turns_table = sa.Table(
     sa.Column("ordinal", sa.Integer, nullable=False),  # 1, 2, … within the conversation
     sa.Column("created_at", UTCDateTime, nullable=False, index=True),  # when the patient sent the message
     sa.Column("completed_at", UTCDateTime, nullable=False),  # when the reply was complete
-    sa.Column("latency_ms", sa.Integer, nullable=False),
+    sa.Column("latency_ms", sa.BigInteger, nullable=False),  # 64-bit on PostgreSQL too (SQLite integers always are)
     sa.Column("message", sa.Text, nullable=False),  # masked
     sa.Column("kind", sa.String(32), nullable=False, index=True),
     sa.Column("reason", sa.String(64)),
@@ -316,6 +333,7 @@ class ConversationLog:
 
     def _ensure_schema(self) -> int:
         with self._write_lock, self.engine.begin() as conn:
+            schema_lock(conn)  # workers starting together: one creates or migrates, the others then find it current
             if not sa.inspect(conn).has_table("schema_version"):
                 metadata.create_all(conn)
                 conn.execute(schema_version_table.insert().values(version=SCHEMA_VERSION, applied_at=self.clock()))
@@ -352,13 +370,14 @@ class ConversationLog:
             "created_at": started_at,
             "completed_at": completed_at,
             "latency_ms": max(0, round((completed_at - started_at).total_seconds() * 1000)),
-            "message": mask_contacts(message),
+            "message": storable(mask_contacts(message)),
             "kind": reply.kind,
             "reason": reply.reason,
-            "reply_text": reply.text,
-            "quotes": [jsonable(q.to_dict()) for q in reply.quotes],
+            "reply_text": storable(reply.text),
+            "quotes": storable([jsonable(q.to_dict()) for q in reply.quotes]),
             # what the patient typed: the message, and the earlier message a follow-up carried (the query)
-            "trace": mask_typed(jsonable(reply.trace or {}), [message, *_strings((reply.trace or {}).get("query"))]),
+            "trace": storable(mask_typed(jsonable(reply.trace or {}),
+                                         [message, *_strings((reply.trace or {}).get("query"))])),
         }
         c = conversations_table
         with self._write_lock, self.engine.begin() as conn:
@@ -393,7 +412,7 @@ class ConversationLog:
             raise ValueError(f"rating must be one of {FEEDBACK_RATINGS} or None, not {rating!r}")
         values: dict[str, Any] = {"feedback": rating, "feedback_at": self.clock()}
         if comment is not None:
-            values["feedback_comment"] = mask_contacts(comment.strip()[:MAX_COMMENT_CHARS]) or None
+            values["feedback_comment"] = storable(mask_contacts(comment.strip()[:MAX_COMMENT_CHARS])) or None
         elif not keep_comment:
             values["feedback_comment"] = None
         t = turns_table
@@ -491,7 +510,7 @@ class ConversationLog:
                 raise KeyError(f"no turn with id {turn_id}")
             result = conn.execute(verdicts_table.insert().values(
                 turn_id=turn_id, staff_user=staff_user.strip(), created_at=self.clock(), verdict=verdict,
-                note=(note or "").strip()[:MAX_NOTE_CHARS]))
+                note=storable((note or "").strip()[:MAX_NOTE_CHARS])))
             return int(result.inserted_primary_key[0])
 
     def verdicts(self, turn_id: int) -> list[Verdict]:
@@ -512,7 +531,8 @@ class ConversationLog:
 
     def prune(self, now: datetime | None = None) -> int:
         """Delete conversations whose last turn is older than `retention_days` (0 keeps everything).
-        Returns the number of conversations deleted."""
+        Returns the number of conversations deleted. Several workers sharing one PostgreSQL database: one
+        prunes at a time; a worker that finds another one pruning skips this round (and deletes nothing)."""
         if self.retention_days <= 0:
             return 0
         cutoff = (now or self.clock()) - timedelta(days=self.retention_days)
@@ -520,6 +540,9 @@ class ConversationLog:
         old = sa.select(c.c.id).where(c.c.last_turn_at < cutoff)
         # explicit deletes, child tables first: works whether or not the database enforces foreign keys
         with self._write_lock, self.engine.begin() as conn:
+            if not try_housekeeping_lock(conn):
+                log.info("retention: another worker is pruning; skipped this round")
+                return 0
             conn.execute(v.delete().where(v.c.turn_id.in_(sa.select(t.c.id).where(t.c.conversation_id.in_(old)))))
             conn.execute(t.delete().where(t.c.conversation_id.in_(old)))
             deleted = conn.execute(c.delete().where(c.c.last_turn_at < cutoff)).rowcount

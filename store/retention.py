@@ -1,7 +1,9 @@
 """Retention as housekeeping beside the server: prune once at start, then on a timer in its own thread.
 
 A patient's request never waits for a prune (it used to piggy-back on writing a turn). The composition root
-(`app.py`) starts the timer before serving and stops it after; nothing else schedules pruning.
+(`app.py`) starts the timer before serving and stops it after; nothing else schedules pruning. Several
+workers sharing one PostgreSQL database each run a timer, but only the one holding the retention leader lock
+(`store.locks.LeaderLock`) prunes; the others take over when it dies.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import threading
 from datetime import timedelta
 
 from .conversation_log import ConversationLog
+from .locks import RETENTION_LEADER_KEY, LeaderLock
 
 log = logging.getLogger("verbatim.retention")
 
@@ -26,11 +29,15 @@ class RetentionTimer:
         if every <= timedelta(0):
             raise ValueError("the pruning interval must be positive")
         self.log, self.every = conversation_log, every
+        self.leader = LeaderLock(conversation_log.engine, RETENTION_LEADER_KEY)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def prune_once(self) -> int:
+        """Prune if this process is the retention leader (always, with SQLite); returns conversations deleted."""
         try:
+            if not self.leader.acquire():
+                return 0  # another worker prunes
             return self.log.prune()
         except Exception:  # housekeeping must never take the server down; the operator sees the error
             log.exception("retention pruning failed")
@@ -54,6 +61,7 @@ class RetentionTimer:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        self.leader.release()  # another worker's timer takes over at its next round
 
     def __enter__(self) -> "RetentionTimer":
         return self.start()

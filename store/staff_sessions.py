@@ -1,5 +1,6 @@
-"""Staff sessions: server-side, in the conversation log's database (the console's login throttle, kept in
-memory, is `staff.throttle.LoginThrottle`).
+"""Staff sessions: server-side, in the conversation log's database, so a session started through one worker
+is valid on every worker that shares the database (the console's login throttle keeps its counts beside them:
+`store.login_failures`).
 
 Sessions: the browser holds a random 256-bit token (cookie `vb_staff`, HttpOnly, SameSite=Strict, path
 /staff); the database holds only HMAC-SHA256(staff secret, token), so a copy of the database does not let
@@ -28,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .conversation_log import ConversationLog, UTCDateTime, utcnow
+from .locks import schema_lock
 
 staff_metadata = sa.MetaData()
 
@@ -43,6 +45,14 @@ staff_sessions_table = sa.Table(
     sa.Column("ended_at", UTCDateTime),
     sa.Column("client", sa.String(64), nullable=False, default=""),
 )
+
+
+def create_staff_tables(engine: Engine) -> None:
+    """The console's operational tables (sessions, login failures), if missing; once, however many workers
+    start together."""
+    with engine.begin() as conn:
+        schema_lock(conn)
+        staff_metadata.create_all(conn, checkfirst=True)
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,7 @@ class SessionStore:
             raise ValueError("sessions need a secret key")
         self.engine, self._secret, self.lifetime, self.idle, self.clock = engine, secret, lifetime, idle, clock
         self._lock = threading.Lock()
-        staff_metadata.create_all(engine, checkfirst=True)
+        create_staff_tables(engine)
 
     @classmethod
     def beside(cls, conversation_log: ConversationLog, secret: bytes, *, lifetime: timedelta, idle: timedelta,

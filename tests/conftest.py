@@ -192,3 +192,28 @@ def browser(chromium_path):
         b = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the session (Debian's `postgresql`, a throwaway cluster on loopback, run as
+    the `postgres` user); tests take a fresh database each with `postgres.create_database(name)`. Missing
+    server programs fail the tests with the command that installs them (`make servers`): never a skip."""
+    from benchmarks.cluster import MissingTool, PostgresServer
+
+    try:
+        server = PostgresServer(fsync=False)  # durability across a killed *client* is still real; speed matters here
+    except MissingTool as exc:
+        pytest.fail(str(exc))
+    with server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(postgres, request) -> str:
+    """A new, empty PostgreSQL database for this test; returns its SQLAlchemy URL."""
+    import re
+    import secrets
+
+    name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40] + "_" + secrets.token_hex(3)
+    return postgres.create_database(name)

@@ -17,7 +17,7 @@ from staff.accounts import AccountError, StaffAccounts
 from staff.console import TurnFilters
 from staff.library import LibraryView
 from staff.reports import _cell, dashboard_stats
-from staff.throttle import LoginThrottle
+from staff.throttle import LoginThrottle, MemoryFailures
 from fakeclock import T0, Clock
 from store import ConversationLog
 
@@ -72,10 +72,24 @@ class TestAccounts:
         assert ",t=2," in stored and strong.verify("dave", "a very long passphrase")
 
 
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def records(request, tmp_path):
+    """Where the counts live: this process's memory, or the database (SQLite; PostgreSQL, shared by workers)."""
+    from store import ConversationLog, LoginFailures
+
+    if request.param == "memory":
+        yield MemoryFailures()
+        return
+    url = f"sqlite:///{tmp_path / 'log.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    log = ConversationLog(url)
+    yield LoginFailures.beside(log)
+    log.close()
+
+
 class TestLoginThrottle:
-    def test_locked_after_the_limit_and_the_pause_doubles(self):
+    def test_locked_after_the_limit_and_the_pause_doubles(self, records):
         clock = Clock()
-        throttle = LoginThrottle(5, timedelta(seconds=60), clock=clock)
+        throttle = LoginThrottle(5, timedelta(seconds=60), clock=clock, records=records)
         for _ in range(4):
             throttle.failed("bob", "10.0.0.1")
             assert throttle.retry_after("bob", "10.0.0.1") == 0
@@ -90,9 +104,10 @@ class TestLoginThrottle:
         throttle.failed("bob", "10.0.0.1")
         assert throttle.retry_after("bob", "10.0.0.1") == 240
 
-    def test_the_pause_has_a_ceiling_and_success_clears_the_record(self):
+    def test_the_pause_has_a_ceiling_and_success_clears_the_record(self, records):
         clock = Clock()
-        throttle = LoginThrottle(1, timedelta(seconds=60), max_lockout=timedelta(minutes=10), user_factor=100, clock=clock)
+        throttle = LoginThrottle(1, timedelta(seconds=60), max_lockout=timedelta(minutes=10), user_factor=100, clock=clock,
+                                 records=records)
         for _ in range(10):
             clock.advance(hours=1)
             throttle.failed("bob", "a")
@@ -102,8 +117,20 @@ class TestLoginThrottle:
         throttle.failed("bob", "a")
         assert throttle.retry_after("bob", "a") == 60
 
-    def test_guessing_from_many_addresses_locks_the_user(self):
-        throttle = LoginThrottle(5, timedelta(seconds=60), user_factor=4, clock=Clock())
+    def test_a_quiet_day_starts_the_count_afresh(self, records):
+        clock = Clock()
+        throttle = LoginThrottle(5, timedelta(seconds=60), clock=clock, records=records)
+        for _ in range(4):
+            throttle.failed("erin", "10.0.0.1")
+        clock.advance(hours=25)
+        throttle.failed("erin", "10.0.0.1")
+        assert throttle.retry_after("erin", "10.0.0.1") == 0  # 1 failure today, not 5
+        for _ in range(4):
+            throttle.failed("erin", "10.0.0.1")
+        assert throttle.retry_after("erin", "10.0.0.1") == 60
+
+    def test_guessing_from_many_addresses_locks_the_user(self, records):
+        throttle = LoginThrottle(5, timedelta(seconds=60), user_factor=4, clock=Clock(), records=records)
         for i in range(19):
             throttle.failed("carol", f"203.0.113.{i}")
         assert throttle.retry_after("carol", "198.51.100.1") == 0

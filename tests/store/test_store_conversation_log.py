@@ -1,6 +1,6 @@
-"""The conversation log on real SQLite: schema and migrations, every field of a turn, masking, feedback,
-staff queries and verdicts, exports and dashboard rows, retention (and its timer), durability across a killed
-process, concurrent writers."""
+"""The conversation log on real SQLite and on a real PostgreSQL: schema and migrations, every field of a
+turn, masking, feedback, staff queries and verdicts, exports and dashboard rows, retention (and its timer),
+durability across a killed process, concurrent writers."""
 
 from __future__ import annotations
 
@@ -35,8 +35,14 @@ def answer(text: str = "Here is what the documents say:\n\n> quote", **trace) ->
 
 
 @pytest.fixture
-def db_url(tmp_path) -> str:
+def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'data' / 'conversations.sqlite'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, sqlite_url) -> str:
+    """Each test on both databases: SQLite (the embedded default) and a real PostgreSQL (several workers)."""
+    return sqlite_url if request.param == "sqlite" else request.getfixturevalue("pg_url")
 
 
 @pytest.fixture
@@ -106,9 +112,11 @@ class TestMasking:
 
 
 class TestSchema:
-    def test_created_on_first_start_in_wal_mode(self, log, db_url):
+    def test_created_on_first_start_in_wal_mode(self, sqlite_url):
+        log = ConversationLog(sqlite_url)
         assert log.schema_version == cl.SCHEMA_VERSION
-        engine = sa.create_engine(db_url)
+        log.close()
+        engine = sa.create_engine(sqlite_url)
         with engine.connect() as conn:
             assert set(sa.inspect(conn).get_table_names()) >= {"schema_version", "conversations", "turns", "verdicts"}
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
