@@ -15,6 +15,7 @@ from typing import Any
 from ingest.safety import fold
 
 from .replies import Replies
+from .types import user_turns
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 HISTORY_TURNS = 20  # the most recent turns read from a history
@@ -29,11 +30,6 @@ def clean_history(history: Any, limit: int) -> list[dict[str, str]]:
         if isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str):
             out.append({"role": m["role"], "content": CONTROL.sub(" ", m["content"])[:limit]})
     return out
-
-
-def user_turns(history: list[dict] | None) -> list[str]:
-    """The patient's own earlier messages, oldest first (the bot's replies are never read back)."""
-    return [m.get("content", "") for m in (history or []) if m.get("role") == "user" and m.get("content")]
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from ingest.safety import DOSING, UNPROVEN_REMEDY, DosePatterns, fold
 
 from .drugs import DrugFinder
 from .intent import IntentModel, IntentVote, sentences
-from .types import Quote
+from .types import Quote, user_turns
 
 ALLOW, REFUSAL, EMERGENCY, OUT_OF_SCOPE = "allow", "refusal", "emergency", "out_of_scope"
 
@@ -208,7 +208,7 @@ class InputGuard:
         decision.manipulation = _hits(self._manipulation, fold(message))
         if decision.action != ALLOW:
             return decision
-        earlier_text = " ".join(m.get("content", "") for m in (history or []) if m.get("role") == "user")
+        earlier_text = " ".join(user_turns(history))
         if self._fever.search(fold(message)) and self._chemo.search(fold(earlier_text + " " + message)):
             return GuardDecision(EMERGENCY, "fever_chemo", "conversation", ["fever now, chemotherapy earlier"])
 
@@ -225,7 +225,7 @@ class InputGuard:
                 return GuardDecision(OUT_OF_SCOPE, None, "semantic", ev, on_topic=False)
 
         # Layer 3: the conversation. Only the user's own earlier messages are read.
-        earlier = [m.get("content", "") for m in (history or []) if m.get("role") == "user"][-3:]
+        earlier = user_turns(history)[-3:]
         if earlier:
             t = fold(message)
             leaning = bool(self._elliptical.search(t)) or len(t.split()) <= 6

@@ -18,7 +18,7 @@ import prompts
 from ingest.safety import fold
 from ingest.text import STOPWORDS, analyze, stem, words
 
-from .checks import user_turns
+from .types import user_turns
 
 CARRIED_WEIGHT = 0.35
 EXPANSION_WEIGHT = 0.7

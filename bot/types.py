@@ -58,3 +58,8 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return repr(value)
+
+
+def user_turns(history: list[dict] | None) -> list[str]:
+    """The patient's own earlier messages, oldest first (the bot's replies are never read back)."""
+    return [m.get("content", "") for m in (history or []) if m.get("role") == "user" and m.get("content")]
