@@ -155,20 +155,24 @@ class PatientChat:
             if session.last_accepted and message == session.last_accepted[0] \
                     and now - session.last_accepted[1] < DOUBLE_SEND:
                 return "", gr.update(), session, ui.ALREADY_ANSWERED
-            problem = ui.check_message(text, self.max_message_chars)
+            problem = ui.check_message(text)
             if problem:
-                return gr.update(), gr.update(), session, problem  # the text stays in the box to be fixed
+                return gr.update(), gr.update(), session, problem
             session.pending, session.pending_since, session.answering = message, now, False
             session.last_accepted = (message, now)
             notice = [{"role": "assistant", "content": ui.CONVERSATION_LOST_MD}] if lost else []
-            session.messages = [*session.messages, *notice, ui.user_message(message), ui.pending_message()]
-        return "", self._chat(session), session, ui.CONVERSATION_LOST_MD if lost else ""
+            shown = ui.user_message(ui.shown_message(message, self.max_message_chars))
+            session.messages = [*session.messages, *notice, shown, ui.pending_message()]
+        # An over-long message is still sent: the bot declines it, or escalates the crisis language in it; its
+        # text stays in the box to be shortened.
+        box = gr.update() if len(message) > self.max_message_chars else ""
+        return box, self._chat(session), session, ui.CONVERSATION_LOST_MD if lost else ""
 
     def respond(self, session: ChatSession):
         """Stream the reply to the accepted message, store the turn, update sources and the banner."""
         with _claim_lock:
             if session.pending is None or session.answering:
-                return  # nothing accepted (empty, too long, still answering): nothing to do
+                return  # nothing accepted (empty, still answering): nothing to do
             session.answering = True
             message, started = session.pending, session.pending_since or utcnow()
         try:

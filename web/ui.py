@@ -118,14 +118,16 @@ def history_entry(message: str, reply: Reply) -> list[dict[str, str]]:
 # ------------------------------------------------------------------------------------------- input
 
 
-def check_message(text: str | None, limit: int) -> str | None:
-    """Why a message cannot be sent (shown next to the input box), or None when it can."""
-    text = (text or "").strip()
-    if not text:
-        return prompts.message("empty_message")
-    if len(text) > limit:
-        return prompts.message("too_long", length=f"{len(text):,}", limit=f"{limit:,}")
-    return None
+def check_message(text: str | None) -> str | None:
+    """Why a message cannot be sent (shown next to the input box), or None when it can. Only an empty box is
+    stopped here: everything else is the bot's to judge (`bot.checks`), an over-long message included, which
+    the bot declines only after screening it for crisis language."""
+    return None if (text or "").strip() else prompts.message("empty_message")
+
+
+def shown_message(text: str, limit: int) -> str:
+    """The patient's message as the chat shows it: an over-long one cut at the limit (the bot says why)."""
+    return text if len(text) <= limit else text[:limit] + " …"
 
 
 # ------------------------------------------------------------------------------------------- sources

@@ -91,14 +91,30 @@ class TestSending:
 
 
 class TestInputProblems:
-    @pytest.mark.parametrize("text, says", [("", "Please type a question"), ("x" * 2001, "2,001 characters")])
-    def test_invalid_input_is_explained_and_nothing_is_sent(self, chat, log, text, says):
+    def test_an_empty_message_is_explained_and_nothing_is_sent(self, chat, log):
         session = ChatSession()
-        box, update, session, status = chat.accept(text, session)
-        assert says in status
-        assert box == gr.update() and update == gr.update()  # the text stays to be fixed; chat unchanged
+        box, update, session, status = chat.accept("   ", session)
+        assert "Please type a question" in status
+        assert box == gr.update() and update == gr.update()  # chat unchanged
         assert list(chat.respond(session)) == [] and session.messages == []
         assert log.count_turns() == 0
+
+    def test_an_over_long_message_is_declined_by_the_bot_and_kept_in_the_box(self, chat, log):
+        session = ChatSession()
+        text = "Why does it happen? " * 110  # 2,200 characters
+        box, _, session, _ = chat.accept(text, session)
+        assert box == gr.update()  # kept, to be shortened
+        list(chat.respond(session))
+        assert f"{len(text.strip()):,} characters" in session.messages[-1]["content"]
+        assert session.messages[-2]["content"].endswith("…")  # shown cut at the limit
+        assert log.count_turns() == 1
+
+    def test_crisis_language_in_an_over_long_message_escalates(self, chat):
+        session = ChatSession()
+        text = "I have been reading about my treatment for weeks. " * 40 + "I want to end my life tonight."
+        chat.accept(text, session)
+        list(chat.respond(session))
+        assert session.emergency, session.messages[-1]
 
     def test_a_second_send_while_answering_is_kept_and_explained(self, chat, log):
         session = ChatSession()
