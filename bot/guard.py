@@ -95,7 +95,8 @@ class InputGuard:
             self._examples = texts
 
     def mentions_health(self, text: str) -> bool:
-        return bool(self._health.search(fold(text)) or self._drugs.search(fold(text)))
+        t = fold(text)
+        return bool(self._health.search(t) or self._drugs.search(t))
 
     def is_elliptical(self, text: str) -> bool:
         """A follow-up that leans on the earlier turn ("And the nerves?", "Can it be cured though?")."""
@@ -200,16 +201,17 @@ class InputGuard:
     ) -> GuardDecision:
         """Layers 1-3. `corrected`: the message with misspellings fixed ("vomitting blod"); both are checked."""
         decision = self.lexicon(message)
-        if decision.action == ALLOW and corrected and corrected != fold(message):
+        folded = fold(message)
+        if decision.action == ALLOW and corrected and corrected != folded:
             fixed = self.lexicon(corrected)
             if fixed.action != ALLOW:
                 fixed.evidence.append("after spelling correction")
                 decision = fixed
-        decision.manipulation = _hits(self._manipulation, fold(message))
+        decision.manipulation = _hits(self._manipulation, folded)
         if decision.action != ALLOW:
             return decision
         earlier_text = " ".join(user_turns(history))
-        if self._fever.search(fold(message)) and self._chemo.search(fold(earlier_text + " " + message)):
+        if self._fever.search(folded) and self._chemo.search(fold(earlier_text) + " " + folded):
             return GuardDecision(EMERGENCY, "fever_chemo", "conversation", ["fever now, chemotherapy earlier"])
 
         label, sim, margin, example = self.semantic(vector)
@@ -227,7 +229,7 @@ class InputGuard:
         # Layer 3: the conversation. Only the user's own earlier messages are read.
         earlier = user_turns(history)[-3:]
         if earlier:
-            t = fold(message)
+            t = folded
             leaning = bool(self._elliptical.search(t)) or len(t.split()) <= 6
             previous = [self.lexicon(m) for m in earlier]
             last_refusal = next((p for p in reversed(previous) if p.action == REFUSAL), None)

@@ -142,7 +142,7 @@ class QueryBuilder:
             carried = earlier[-1]
             if len(earlier) > 1 and self._is_elliptical(carried) and (not self._may_carry or self._may_carry(earlier[-2])):
                 carried = earlier[-2] + " " + carried
-            if self._names is not None and _PRONOUN.search(fold(message)):
+            if self._names is not None and _PRONOUN.search(folded):
                 # "Is it curable?" asks something new about what "it" stands for: the earlier question's
                 # subject, not its aspect. That subject is the medicine or disorder it names ("Cyclophosphamide
                 # side effects?"); if it names none and says "it" itself ("What does it do to the eyes?"), the
