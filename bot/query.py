@@ -22,8 +22,8 @@ from .types import user_turns
 
 CARRIED_WEIGHT = 0.35
 EXPANSION_WEIGHT = 0.7
-RARE_COUNT, RARE_RATIO = 2, 50
-_PRONOUN = re.compile(r"\b(?:it|its|that|this|them|they|these|those)\b")  # a document word seen at most RARE_COUNT times, one edit from one seen 50x more
+RARE_COUNT, RARE_RATIO = 2, 50  # a document word seen at most RARE_COUNT times, one edit from one seen 50x more
+_PRONOUN = re.compile(r"\b(?:it|its|that|this|them|they|these|those)\b")  # a follow-up that points back
 
 
 @dataclass
