@@ -8,6 +8,7 @@ definition of paraneoplastic syndrome), however well the sentence matches the re
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,16 @@ class DisorderFinder:
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(path, names=np.array(sorted(self.names)))
+
+    @cached_property
+    def vocabulary(self) -> frozenset[str]:
+        """Every word of every name ("dysplasia", "septum", "testis"): words the spelling correction must leave
+        alone, or "acromesomelic dysplasia" becomes "dyspepsia", a word of the documents."""
+        return frozenset(w for n in self.names for w in n.split() if len(w) >= 4)
+
+    def words_in(self, text: str) -> set[str]:
+        """The words of `text` that belong to a disorder's name."""
+        return {w for w in words(text) if w in self.vocabulary}
 
     def find(self, text: str) -> list[str]:
         """The disorder names in `text`, longest first and not overlapping ("small cell lung cancer", not also

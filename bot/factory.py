@@ -63,7 +63,7 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
         guard.is_elliptical,
         # whole words of the model's WordPiece vocabulary: real English words are never "corrected"
         dictionary=embeddings.dictionary,
-        is_name=drugs.words,
+        is_name=lambda text: drugs.words(text) | disorders.words_in(text),
         may_carry=lambda text: guard.lexicon(text).action == ALLOW,
         names=lambda text: [written for written, _ in drugs.find(text)] + disorders.find(text),
     )

@@ -60,7 +60,7 @@ class QueryBuilder:
         names: Callable[[str], list[str]] | None = None,
     ) -> None:
         """`vocabulary`: words a misspelling may be corrected to; `dictionary`: real words never corrected;
-        `is_name`: the words of a text that are names (medicines) the documents may not use: never corrected
+        `is_name`: the words of a text that are names (medicines, disorders) the documents may not use: never corrected
         into a document word ("an unknown medicine became 'gravis'"); `may_carry`: whether an earlier question
         may lend its topic to a follow-up (one the guard refuses or escalates may not: its dose or emergency
         words would steer the next answer); `names`: the medicines and disorders a text names: what a follow-up

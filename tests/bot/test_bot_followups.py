@@ -101,3 +101,15 @@ def test_a_pronoun_follow_up_carries_the_medicine_or_disorder_named_earlier(chat
 def test_a_fragment_follow_up_still_carries_the_whole_earlier_question(chatbot):
     reply = chatbot.ask("And azathioprine?", history("What are the side effects of carbamazepine?"))
     assert "side effects" in (reply.trace["query"]["carried_from_history"] or ""), reply.trace["query"]
+
+
+def test_a_disorders_name_is_never_spelling_corrected_into_a_document_word(chatbot):
+    from bot.query import QueryBuilder
+
+    question = "What is acromesomelic dysplasia?"  # a disorder the documents never name
+    assert chatbot.query_builder.correct(question)[1] == {}
+    # without the names, "dysplasia" is one edit from the documents' "dyspepsia"
+    bare = QueryBuilder(chatbot.library.vocabulary, lambda m: False, synonyms={},
+                        dictionary=chatbot.library.embeddings.dictionary)
+    assert bare.correct(question)[1].get("dysplasia") == "dyspepsia"
+    assert chatbot.ask(question, []).kind == "no_answer"
