@@ -19,16 +19,18 @@ OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "Fal
 
 def compose(settings):
     """The server, the bot and the log it writes to (the caller runs the bot's index watcher and the log's
-    retention)."""
+    retention). Each part gets its section of the settings; the bot reads index and bot."""
     from bot.live import LiveChatBot
     from staff.console import create_staff_app
     from store import ConversationLog
     from web.server import create_app
 
     bot = LiveChatBot(settings)  # follows the index: an ingest while serving switches it, no restart
-    conversation_log = ConversationLog.from_settings(settings)
-    staff = create_staff_app(settings, bot=bot, conversation_log=conversation_log)
-    server = create_app(settings, bot=bot, conversation_log=conversation_log, mounts=[("/staff", staff)])
+    conversation_log = ConversationLog.from_settings(settings.log)
+    staff = create_staff_app(settings.staff, index_db=settings.index.index_db,
+                             max_message_chars=settings.bot.max_message_chars,
+                             bot=bot, conversation_log=conversation_log)
+    server = create_app(settings.bot, bot=bot, conversation_log=conversation_log, mounts=[("/staff", staff)])
     return server, bot, conversation_log
 
 

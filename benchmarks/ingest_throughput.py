@@ -23,7 +23,7 @@ from pathlib import Path
 from ingest.embeddings import SentenceTransformerEmbeddings, load_embeddings
 from ingest.index import Catalogue
 from ingest.pipeline import Ingestor
-from ingest.settings import PROJECT_ROOT, Settings
+from ingest.settings import PROJECT_ROOT, IndexSettings
 
 ARCHIVE = PROJECT_ROOT.parent / "shared" / "corpora" / "medquad.tar.gz"
 DATA = PROJECT_ROOT / "benchmarks" / "data"
@@ -62,7 +62,7 @@ def main() -> None:
         ap.error(f"{work / 'data'} exists: a throughput run must start from an empty index")
     corpus = work / "corpus"
     copy_medquad(corpus, args.docs)
-    settings = Settings(data_dir=work / "data", corpus_dir=corpus)
+    settings = IndexSettings(data_dir=work / "data", corpus_dir=corpus)
     emb = load_embeddings(settings)  # what ingest uses (int8 ONNX by default)
     raw = SentenceTransformerEmbeddings(settings.model_path, settings.embed_batch_size)  # the reference
     ingestor = Ingestor(settings, emb)

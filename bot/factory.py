@@ -37,7 +37,7 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
     """`reuse`: the pipeline of a bot on an earlier index version, whose models (encoder, guard, learned
     components; none of them depends on the index) the new one shares, so only the index is loaded again."""
     if reuse is None:
-        embeddings = load_embeddings(settings)
+        embeddings = load_embeddings(settings.index)
         drugs = DrugFinder()
         guard = InputGuard(embed=embeddings.encode, intent=IntentModel.load(), drugs=drugs)
         answerability, disorders = AnswerabilityModel.load(), DisorderFinder.load()
@@ -45,7 +45,7 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
         embeddings, guard = reuse.library.embeddings, reuse.input_guard.guard
         selector = reuse.selection.selector
         drugs, answerability, disorders = guard.drug_finder, selector.model, selector.disorders
-    library = Library(settings, embeddings)
+    library = Library(settings.index, embeddings)
     library.warm()
     vectorstore = Chroma(
         client=library.client,
@@ -67,12 +67,12 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
         may_carry=lambda text: guard.lexicon(text).action == ALLOW,
         names=lambda text: [written for written, _ in drugs.find(text)] + disorders.find(text),
     )
-    selector = PassageSelector(library, focus, settings.max_quotes, model=answerability, disorders=disorders)
+    selector = PassageSelector(library, focus, settings.bot.max_quotes, model=answerability, disorders=disorders)
     return Pipeline(
         settings=settings,
         library=library,
         replies=replies,
-        checks=MessageChecks(settings.max_message_chars, replies),
+        checks=MessageChecks(settings.bot.max_message_chars, replies),
         query=QueryStage(builder, embeddings),
         input_guard=InputGuardStage(guard),
         focus=focus,

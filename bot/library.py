@@ -20,7 +20,7 @@ from ingest.chunking import Chunk
 from ingest.embeddings import Encoder
 from ingest.keyword import KeywordIndex
 from ingest.safety import fold
-from ingest.settings import Settings
+from ingest.settings import IndexSettings
 from ingest.structure import Passage
 from ingest.text import STOPWORDS, analyze, is_verbatim, words
 
@@ -51,7 +51,7 @@ class DocInfo:
 
 
 class Library:
-    def __init__(self, settings: Settings, embeddings: Encoder) -> None:
+    def __init__(self, settings: IndexSettings, embeddings: Encoder) -> None:
         meta, stored, passages, chunks = ix.Catalogue(settings.index_db).snapshot()  # one version
         if not stored or "keyword_generation" not in meta:
             raise ix.EmptyIndexError(

@@ -48,12 +48,12 @@ class TutorialRetriever:
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
         from ingest.embeddings import SentenceTransformerEmbeddings
-        from ingest.settings import Settings
+        from ingest.settings import IndexSettings
 
         self.k = k
         # Embeddings passed explicitly: without them Chroma would fall back to its default embedding
         # function, which downloads an ONNX model at run time.
-        self.embeddings = embeddings or SentenceTransformerEmbeddings(Settings().model_path)
+        self.embeddings = embeddings or SentenceTransformerEmbeddings(IndexSettings().model_path)
         texts, metadatas = corpus_texts(corpus_dir)
         splitter = RecursiveCharacterTextSplitter(chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP)
         self.documents = splitter.create_documents(texts, metadatas=metadatas)

@@ -183,13 +183,13 @@ def evaluate(items, args, err: Console) -> tuple[list[dict], dict[str, Any], Any
     settings = Settings()
     started_at, started = datetime.now().astimezone(), time.perf_counter()
     if not args.no_ingest:
-        _update_index(settings, err, quiet=args.quiet)
+        _update_index(settings.index, err, quiet=args.quiet)
     try:
         bot = load_bot(args.bot)
     except Exception as exc:  # the bot's own message names the fix (e.g. "run python -m ingest")
         raise Failure(EXIT_BOT, f"error: cannot build the bot with {args.bot}: {exc}") from None
     runs = run_items(bot, items, progress=not args.quiet)
-    ctx = ScoringContext.from_settings(settings)
+    ctx = ScoringContext.from_settings(settings.index)
     rows = [score_run(r, ctx) for r in runs]
     summary = summarize(rows)
     summary["run"] = {
@@ -197,7 +197,7 @@ def evaluate(items, args, err: Console) -> tuple[list[dict], dict[str, Any], Any
         "seconds": time.perf_counter() - started,
         "sets": [str(s) for s in args.sets] or [str(p) for p in sorted(SHIPPED_SETS.glob("*.jsonl"))],
         "bot": args.bot,
-        "corpus_dir": str(settings.corpus_dir),
+        "corpus_dir": str(settings.index.corpus_dir),
         "data_dir": str(settings.data_dir),
     }
     return rows, summary, settings
@@ -214,6 +214,7 @@ def _load_items(paths: Sequence[Path]):
 
 
 def _update_index(settings, err: Console, quiet: bool) -> None:
+    """`settings`: the `index` section."""
     from ingest.index import IndexError_
     from ingest.pipeline import Ingestor
 
@@ -245,7 +246,8 @@ def _baseline(items, rows, settings, quiet: bool) -> tuple[dict, list[dict]]:
 
     from .baseline import TutorialRetriever, run_baseline, side_by_side
 
-    retriever = TutorialRetriever(settings.corpus_dir, SentenceTransformerEmbeddings(settings.model_path))
+    index = settings.index
+    retriever = TutorialRetriever(index.corpus_dir, SentenceTransformerEmbeddings(index.model_path))
     try:
         results = run_baseline(items, retriever, dose_patterns().find, SafetyTagger().tags_for_text,
                                progress=not quiet)

@@ -30,10 +30,11 @@ class ScoringContext:
 
     @classmethod
     def from_settings(cls, settings=None) -> "ScoringContext":
+        """From the `index` section of the settings (`ingest.settings.IndexSettings`; default: the environment's)."""
         from ingest.safety import SafetyTagger, dose_patterns
-        from ingest.settings import Settings
+        from ingest.settings import IndexSettings
 
-        settings = settings or Settings()
+        settings = settings or IndexSettings()
         spans: dict[str, list[m.Span]] = {}
         ids: set[str] = set()
         if settings.index_db.exists():  # opening the catalogue would create an empty one

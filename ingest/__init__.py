@@ -1,5 +1,5 @@
 """Ingest: patient documents → cleaned, sectioned, safety-tagged passages → chunks → Chroma + keyword index."""
 
-from .settings import Settings
+from .settings import BotSettings, IndexSettings, LogSettings, Settings, StaffSettings
 
-__all__ = ["Settings"]
+__all__ = ["BotSettings", "IndexSettings", "LogSettings", "Settings", "StaffSettings"]

@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     err = Console(stderr=True)
     settings = Settings()
     try:
-        report = Ingestor(settings).run(args.paths or None, rebuild=args.rebuild,
-                                        progress=not (args.quiet or args.json))
+        report = Ingestor(settings.index).run(args.paths or None, rebuild=args.rebuild,
+                                              progress=not (args.quiet or args.json))
     except FileNotFoundError as exc:
         err.print(f"[red]error:[/] {exc}")
         return EXIT_MISSING

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from .settings import Settings, packaged_model_path
+from .settings import IndexSettings, packaged_model_path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -26,7 +26,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 ONNX_MODEL = Path(__file__).with_name("models") / "minilm-l6-int8.onnx"  # `python -m train encoder`
 
 
-def load_embeddings(settings: Settings) -> "Encoder":
+def load_embeddings(settings: IndexSettings) -> "Encoder":
     """The encoder the settings ask for: int8 ONNX for the packaged model, unless `encoder` is "torch"."""
     if settings.encoder == "onnx" and not settings.embedding_model:
         return OnnxEmbeddings()

@@ -32,7 +32,7 @@ from urllib.parse import urlparse
 import sqlalchemy as sa
 
 from .chunking import CHUNKER_VERSION, Chunk
-from .settings import Settings
+from .settings import IndexSettings
 from .structure import Passage
 
 SCHEMA_VERSION = "1"
@@ -97,7 +97,7 @@ class StoredDocument:
     text: str
 
 
-def chroma_client(settings: Settings):
+def chroma_client(settings: IndexSettings):
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -231,13 +231,13 @@ def _put_meta(conn, values: dict[str, str]) -> None:
         conn.execute(meta_table.insert().values(key=key, value=value))
 
 
-def active_collection(settings: Settings, meta: dict[str, str]) -> str:
+def active_collection(settings: IndexSettings, meta: dict[str, str]) -> str:
     """The collection the catalogue's version lives in (indexes built before versioned rebuilds: the
     configured name)."""
     return meta.get("collection") or settings.collection
 
 
-def open_collection(settings: Settings, model_id: str, create: bool, name: str | None = None):
+def open_collection(settings: IndexSettings, model_id: str, create: bool, name: str | None = None):
     """The Chroma collection `name` (default: the active one), checked against the embedding model that
     built it.
 
@@ -273,12 +273,12 @@ def check_model(recorded: str | None, model_id: str) -> None:
         )
 
 
-def bm25_dir(settings: Settings, generation: str) -> Path:
-    return settings.data_dir / "keyword" / generation
+def bm25_dir(settings: IndexSettings, generation: str) -> Path:
+    return settings.keyword_dir / generation
 
 
-def remove_old_keyword_dirs(settings: Settings, keep: str) -> None:
-    root = settings.data_dir / "keyword"
+def remove_old_keyword_dirs(settings: IndexSettings, keep: str) -> None:
+    root = settings.keyword_dir
     if root.is_dir():
         for child in root.iterdir():
             if child.name != keep:

@@ -17,7 +17,7 @@ from .documents import Document, SkipFile, load_document, read_manifest
 from .embeddings import Encoder, load_embeddings
 from .keyword import KeywordIndex
 from .safety import SafetyTagger
-from .settings import Settings
+from .settings import IndexSettings
 from .structure import Passage, StructureParser
 
 log = logging.getLogger("verbatim.ingest")
@@ -63,7 +63,7 @@ def discover(paths: list[Path], root: Path) -> list[tuple[Path, str]]:
 class Ingestor:
     """Builds and updates the index. Configuration in `__init__`, data in `run`."""
 
-    def __init__(self, settings: Settings, embeddings: Encoder | None = None) -> None:
+    def __init__(self, settings: IndexSettings, embeddings: Encoder | None = None) -> None:
         self.settings = settings
         self.embeddings = embeddings or load_embeddings(settings)
         self.parser = StructureParser()

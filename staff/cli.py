@@ -14,7 +14,7 @@ import getpass
 import sys
 from pathlib import Path
 
-from ingest.settings import Settings
+from ingest.settings import StaffSettings
 
 from .accounts import AccountError, StaffAccounts, check_password
 
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list-users", help="list users and whether they are enabled")
     args = parser.parse_args(argv)
 
-    accounts = StaffAccounts(args.users_file or Settings().staff_users_path)
+    accounts = StaffAccounts(args.users_file or StaffSettings().staff_users_path)
     try:
         if args.command == "add-user":
             password = _read_password(args.password_stdin)

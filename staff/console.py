@@ -25,6 +25,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,7 +34,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from starlette.concurrency import run_in_threadpool
 
 from bot.types import REPLY_KINDS
-from ingest.settings import Settings
+from ingest.settings import StaffSettings
 from store import VERDICTS, ConversationLog, LoginFailures, SessionStore, StaffSession
 
 from .accounts import StaffAccounts, normalise_name
@@ -58,7 +59,9 @@ NAV = (("turns", "Conversations", "/"), ("dashboard", "Dashboard", "/dashboard")
 class Console:
     """What the handlers share: configuration in, one request's data in each call."""
 
-    settings: Settings
+    settings: StaffSettings
+    index_db: Path  # the index catalogue the library pages read
+    max_message_chars: int  # the bot's limit, for "Try it"
     bot: Any  # bot.ChatBot (for "Try it"); None: "Try it" says it is unavailable
     log: ConversationLog
     accounts: StaffAccounts
@@ -67,20 +70,21 @@ class Console:
 
     @cached_property
     def library(self) -> LibraryView:
-        return LibraryView(self.settings.index_db)
+        return LibraryView(self.index_db)
 
     @cached_property
     def templates(self):
         return environment()
 
 
-def create_staff_app(settings: Settings, *, bot: Any, conversation_log: ConversationLog,
-                     accounts: StaffAccounts | None = None) -> FastAPI:
-    """The console as an ASGI app, to mount at /staff. The bot and the log are given (`app.py` builds them once
-    for the whole server); what only the console uses — accounts, sessions, the throttle — is made here."""
+def create_staff_app(settings: StaffSettings, *, index_db: Path, max_message_chars: int, bot: Any,
+                     conversation_log: ConversationLog, accounts: StaffAccounts | None = None) -> FastAPI:
+    """The console as an ASGI app, to mount at /staff. `settings`: the `staff` section; `index_db` and
+    `max_message_chars` come from the `index` and `bot` sections. The bot and the log are given (`app.py` builds
+    them once for the whole server); what only the console uses — accounts, sessions, the throttle — is made here."""
     secret = settings.staff_secret.get_secret_value().encode() or secrets.token_bytes(32)
     console = Console(
-        settings=settings, bot=bot, log=conversation_log,
+        settings=settings, index_db=index_db, max_message_chars=max_message_chars, bot=bot, log=conversation_log,
         accounts=accounts or StaffAccounts(settings.staff_users_path),
         sessions=SessionStore.beside(conversation_log, secret,
                                      lifetime=timedelta(seconds=settings.staff_session_seconds),
@@ -458,7 +462,7 @@ def _try_response(request: Request, history: list[dict], message: str, reply, er
     console = console_of(request)
     return render(request, "try.html", status_code, title="Try it", section="try", history=history,
                   history_json=json.dumps(history, ensure_ascii=False), message=message, errors=errors or [],
-                  reply=reply.to_dict() if reply else None, max_chars=console.settings.max_message_chars)
+                  reply=reply.to_dict() if reply else None, max_chars=console.max_message_chars)
 
 
 # ------------------------------------------------------------------------------------------ dashboard

@@ -311,6 +311,7 @@ class ConversationLog:
 
     @classmethod
     def from_settings(cls, settings) -> "ConversationLog":
+        """From the `log` section of the settings (`ingest.settings.LogSettings`)."""
         return cls(settings.log_database_url, retention_days=settings.retention_days)
 
     @staticmethod

@@ -57,14 +57,15 @@ def new_cache_files() -> dict[str, set[str]]:
     return {name: set(_files_under(path) - CACHE_SNAPSHOT[name]) for name, path in MODEL_CACHES.items()}
 
 
-def make_settings(data_dir: Path, corpus_dir: Path, **overrides):
-    """Settings for one test index; everything that could leak in from VERBATIM_* variables is pinned."""
+def make_settings(data_dir: Path, corpus_dir: Path, **index):
+    """Settings for one test index; every index field that could leak in from VERBATIM_* variables is pinned
+    (`index`: other values of the `index` section, e.g. `chroma_url=...`)."""
     from ingest.settings import Settings
 
-    values = {"chroma_url": "", "embedding_model": "", "collection": "verbatim", "embed_batch_size": 64,
-              "encoder": "onnx"}
-    values.update(overrides)
-    return Settings(data_dir=Path(data_dir), corpus_dir=Path(corpus_dir), **values)
+    values = {"corpus_dir": Path(corpus_dir), "chroma_url": "", "embedding_model": "", "collection": "verbatim",
+              "embed_batch_size": 64, "encoder": "onnx"}
+    values.update(index)
+    return Settings(data_dir=Path(data_dir), index=values)
 
 
 def copy_corpus(dest: Path, source: Path = BUNDLED_CORPUS) -> Path:
@@ -118,7 +119,7 @@ def build_index(data_dir: Path, corpus_dir: Path, **overrides) -> BuiltIndex:
     from ingest.pipeline import Ingestor
 
     settings = make_settings(data_dir, corpus_dir, **overrides)
-    report = Ingestor(settings).run(progress=False)
+    report = Ingestor(settings.index).run(progress=False)
     return BuiltIndex(settings, corpus_dir, report)
 
 

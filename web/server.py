@@ -16,20 +16,21 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ingest.settings import Settings
+from ingest.settings import BotSettings
 from store import ConversationLog
 
 from .page import CSS, JS_ON_LOAD, ChatBotLike, PatientChat, build_blocks, library_documents
 
 
 def create_app(
-    settings: Settings,
+    settings: BotSettings,
     *,
     bot: ChatBotLike,
     conversation_log: ConversationLog,
     mounts: Sequence[tuple[str, ASGIApp]] = (),
 ) -> FastAPI:
-    """The server: `/healthz`, `mounts` (e.g. ("/staff", staff_app)), then the patient chat at "/"."""
+    """The server: `/healthz`, `mounts` (e.g. ("/staff", staff_app)), then the patient chat at "/".
+    `settings`: the `bot` section (the page shows the bot's message limit); the web page has no section of its own."""
     app = FastAPI(title="Verbatim", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings, app.state.bot, app.state.conversation_log = settings, bot, conversation_log
 

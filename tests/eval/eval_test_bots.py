@@ -12,7 +12,7 @@ from dataclasses import replace
 from bot import ChatBot
 from ingest.index import Catalogue
 from ingest.safety import dose_patterns
-from ingest.settings import Settings
+from ingest.settings import IndexSettings
 
 
 SHARED: ChatBot | None = None  # the session's bot, set by the eval_env fixture
@@ -27,7 +27,7 @@ class LeakyBot:
     """As if the output guard were gone: every answer also quotes a dosing line from the library."""
 
     def __init__(self) -> None:
-        settings = Settings()
+        settings = IndexSettings()
         self.bot = real()
         self.dosing_line = next(p.text for p in Catalogue(settings.index_db).passages()
                                 if "dosing" in p.tags and dose_patterns().search(p.text))

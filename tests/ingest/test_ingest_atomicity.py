@@ -25,9 +25,9 @@ WRITER = textwrap.dedent(
     import json, os, signal
     from ingest import index as ix
     from ingest.pipeline import Ingestor
-    from ingest.settings import Settings
+    from ingest.settings import IndexSettings
 
-    settings = Settings()
+    settings = IndexSettings()
     first = Ingestor(settings).run(progress=False)
     catalogue = ix.Catalogue(settings.index_db)
     print(json.dumps({
@@ -80,12 +80,12 @@ def test_a_killed_ingest_leaves_the_previous_index_answering(tmp_path, vt, embed
     assert not any(MARKER in p.text for p in bot.library.passages.values())
 
     # The next run completes and reports the change; the vectors the killed run made are reused.
-    report = Ingestor(settings, embeddings).run(progress=False)
+    report = Ingestor(settings.index, embeddings).run(progress=False)
     assert report.updated == [DOC_000] and report.removed == [EXCERPT]
     assert report.embedded == 0, "the killed run's vectors are in Chroma: nothing should be embedded again"
     assert set(catalogue.documents()) == {DOC_000}
     assert any(MARKER in p.text for p in catalogue.passages([DOC_000]))
-    collection, _ = ix.open_collection(settings, embeddings.model_id, create=False)
+    collection, _ = ix.open_collection(settings.index, embeddings.model_id, create=False)
     assert set(collection.get(include=[])["ids"]) == {c.id for c in catalogue.chunks()}
 
     after = ChatBot.from_settings(settings).ask("What causes paraneoplastic syndrome?")

@@ -53,20 +53,20 @@ def test_ingest_and_answer_through_a_chroma_server(chroma_server, tmp_path, vt, 
 
     corpus = vt.mini_corpus(tmp_path / "corpus")
     settings = vt.make_settings(tmp_path / "data", corpus, chroma_url=chroma_server)
-    report = Ingestor(settings, embeddings).run(progress=False)
+    report = Ingestor(settings.index, embeddings).run(progress=False)
     assert report.embedded == report.chunks > 0
 
     # the vectors live on the server, not in an embedded store under the data dir
-    assert not settings.chroma_dir.exists()
+    assert not settings.index.chroma_dir.exists()
     import chromadb
 
     port = int(chroma_server.rsplit(":", 1)[1])
-    remote = chromadb.HttpClient(host="127.0.0.1", port=port).get_collection(settings.collection)
+    remote = chromadb.HttpClient(host="127.0.0.1", port=port).get_collection(settings.index.collection)
     assert remote.count() == report.chunks
     assert remote.metadata["embedding_model"] == embeddings.model_id
     assert remote.metadata["hnsw:space"] == "cosine"
 
-    again = Ingestor(settings, embeddings).run(progress=False)
+    again = Ingestor(settings.index, embeddings).run(progress=False)
     assert again.embedded == 0 and len(again.unchanged) == 2
 
     bot = ChatBot.from_settings(settings)
@@ -74,4 +74,4 @@ def test_ingest_and_answer_through_a_chroma_server(chroma_server, tmp_path, vt, 
     assert reply.kind == "answer", reply.trace
     assert reply.quotes
     assert any(c.get("dense_rank") for c in reply.trace["candidates"]), "dense retrieval went through the server"
-    assert ix.Catalogue(settings.index_db).meta()["collection"] == settings.collection
+    assert ix.Catalogue(settings.index.index_db).meta()["collection"] == settings.index.collection

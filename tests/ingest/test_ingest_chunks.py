@@ -14,7 +14,7 @@ from ingest.index import Catalogue
 
 @pytest.fixture(scope="module")
 def stored(corpus_index):
-    catalogue = Catalogue(corpus_index.settings.index_db)
+    catalogue = Catalogue(corpus_index.settings.index.index_db)
     return catalogue.documents(), catalogue.passages(), catalogue.chunks()
 
 
@@ -71,7 +71,7 @@ def test_a_long_passage_is_windowed_within_the_limit(corpus_index, embeddings):
     sentence = " ".join(words)
     text = "Symptoms\n" + sentence + "\n"
     doc = Document("long.txt", text, {"title": "A very long document"})
-    ingestor = Ingestor(corpus_index.settings, embeddings)
+    ingestor = Ingestor(corpus_index.settings.index, embeddings)
     passages, chunks = ingestor.process(doc)
     assert len(passages) == 1 and passages[0].text == sentence
     assert len(chunks) >= 4
@@ -88,7 +88,7 @@ def test_a_long_section_is_split_between_passages(corpus_index, embeddings):
     sentences = [f"Patients in group {i} reported tiredness, weakness and unsteady walking after several weeks."
                  for i in range(60)]
     doc = Document("many.txt", "Symptoms\n" + " ".join(sentences) + "\n", {"title": "Many sentences"})
-    passages, chunks = Ingestor(corpus_index.settings, embeddings).process(doc)
+    passages, chunks = Ingestor(corpus_index.settings.index, embeddings).process(doc)
     assert len(passages) == 60
     assert len(chunks) > 1
     assert max(embeddings.count_tokens([c.text for c in chunks])) <= embeddings.max_tokens

@@ -20,7 +20,7 @@ def both():
 def chunk_texts(corpus_index):
     from ingest.index import Catalogue
 
-    return [c.text for c in Catalogue(corpus_index.settings.index_db).chunks()]
+    return [c.text for c in Catalogue(corpus_index.settings.index.index_db).chunks()]
 
 
 def test_int8_vectors_stay_close_to_fp32_on_the_bundled_chunks(both, chunk_texts):
@@ -53,9 +53,9 @@ def test_both_encoders_count_tokens_and_know_words_alike(both, chunk_texts):
 
 
 def test_the_setting_picks_the_encoder(vt, tmp_path):
-    assert isinstance(load_embeddings(vt.make_settings(tmp_path, tmp_path)), OnnxEmbeddings)
+    assert isinstance(load_embeddings(vt.make_settings(tmp_path, tmp_path).index), OnnxEmbeddings)
     torch_settings = vt.make_settings(tmp_path, tmp_path, encoder="torch")
-    assert isinstance(load_embeddings(torch_settings), SentenceTransformerEmbeddings)
+    assert isinstance(load_embeddings(torch_settings.index), SentenceTransformerEmbeddings)
     assert ONNX_MODEL.stat().st_size < 30_000_000
 
 

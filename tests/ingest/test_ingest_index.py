@@ -20,13 +20,13 @@ APPENDED = "\n\nFatigue that does not improve with rest was added to this leafle
 
 
 def chroma_ids(settings, embeddings):
-    collection, _ = ix.open_collection(settings, embeddings.model_id, create=False)
+    collection, _ = ix.open_collection(settings.index, embeddings.model_id, create=False)
     return set(collection.get(include=[])["ids"])
 
 
 def keyword_index(settings):
-    meta = ix.Catalogue(settings.index_db).meta()
-    return KeywordIndex.load(ix.bm25_dir(settings, meta["keyword_generation"]))
+    meta = ix.Catalogue(settings.index.index_db).meta()
+    return KeywordIndex.load(ix.bm25_dir(settings.index, meta["keyword_generation"]))
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def fresh(tmp_path, vt, embeddings):
     """A private small corpus, indexed."""
     corpus = vt.mini_corpus(tmp_path / "corpus")
     settings = vt.make_settings(tmp_path / "data", corpus)
-    report = Ingestor(settings, embeddings).run(progress=False)
+    report = Ingestor(settings.index, embeddings).run(progress=False)
     assert sorted(report.added) == [DOC_000, DOC_002]
     assert report.embedded == report.chunks > 0
     return settings, corpus, report
@@ -43,7 +43,7 @@ def fresh(tmp_path, vt, embeddings):
 def test_second_run_reembeds_nothing(fresh, embeddings):
     settings, _, first = fresh
     ids_before = chroma_ids(settings, embeddings)
-    second = Ingestor(settings, embeddings).run(progress=False)
+    second = Ingestor(settings.index, embeddings).run(progress=False)
     assert second.embedded == 0
     assert sorted(second.unchanged) == [DOC_000, DOC_002]
     assert second.added == second.updated == second.removed == []
@@ -53,14 +53,14 @@ def test_second_run_reembeds_nothing(fresh, embeddings):
 
 def test_a_changed_document_reembeds_only_its_chunks(fresh, embeddings, monkeypatch):
     settings, corpus, _ = fresh
-    catalogue = ix.Catalogue(settings.index_db)
+    catalogue = ix.Catalogue(settings.index.index_db)
     old = {c.id: c for c in catalogue.chunks()}
     old_002 = {i for i, c in old.items() if c.source == DOC_002}
 
     with (corpus / DOC_000).open("a", encoding="utf-8") as f:
         f.write(APPENDED)
     encoded: list[str] = []
-    ingestor = Ingestor(settings, embeddings)
+    ingestor = Ingestor(settings.index, embeddings)
     real_encode = ingestor.embeddings.encode
 
     def spy(texts, *a, **kw):  # records what is embedded, then embeds for real
@@ -84,20 +84,20 @@ def test_a_changed_document_reembeds_only_its_chunks(fresh, embeddings, monkeypa
 
 def test_a_removed_document_leaves_chroma_catalogue_and_keyword_index(fresh, embeddings):
     settings, corpus, _ = fresh
-    catalogue = ix.Catalogue(settings.index_db)
+    catalogue = ix.Catalogue(settings.index.index_db)
     gone = {c.id for c in catalogue.chunks([DOC_000])}
     terms = analyze("skin flushing blushing")  # words only the leaflet (000) uses
     assert {cid for cid, _ in keyword_index(settings).search(terms, 10)} & gone, "sanity: 000 is searchable"
 
     (corpus / DOC_000).unlink()
-    report = Ingestor(settings, embeddings).run(progress=False)
+    report = Ingestor(settings.index, embeddings).run(progress=False)
 
     assert report.removed == [DOC_000] and report.unchanged == [DOC_002] and report.embedded == 0
     assert set(catalogue.documents()) == {DOC_002}
     assert catalogue.passages([DOC_000]) == [] and catalogue.chunks([DOC_000]) == []
     remaining = {c.id for c in catalogue.chunks()}
     assert chroma_ids(settings, embeddings) == remaining
-    collection, _ = ix.open_collection(settings, embeddings.model_id, create=False)
+    collection, _ = ix.open_collection(settings.index, embeddings.model_id, create=False)
     assert collection.get(where={"source": DOC_000}, include=[])["ids"] == []
     kw = keyword_index(settings)
     assert set(kw.ids) == remaining and not set(kw.ids) & gone
@@ -107,11 +107,11 @@ def test_a_removed_document_leaves_chroma_catalogue_and_keyword_index(fresh, emb
 
 def test_ingesting_named_paths_adds_and_keeps_the_rest(fresh, embeddings, vt):
     settings, _, _ = fresh
-    report = Ingestor(settings, embeddings).run(paths=[vt.FIXTURES / "sample.md"], progress=False)
+    report = Ingestor(settings.index, embeddings).run(paths=[vt.FIXTURES / "sample.md"], progress=False)
     assert report.added == ["sample.md"] and report.removed == []
-    docs = ix.Catalogue(settings.index_db).documents()
+    docs = ix.Catalogue(settings.index.index_db).documents()
     assert set(docs) == {DOC_000, DOC_002, "sample.md"}
-    assert chroma_ids(settings, embeddings) == {c.id for c in ix.Catalogue(settings.index_db).chunks()}
+    assert chroma_ids(settings, embeddings) == {c.id for c in ix.Catalogue(settings.index.index_db).chunks()}
 
 
 @pytest.fixture
@@ -131,11 +131,11 @@ def test_a_different_model_is_an_error_naming_both(fresh, embeddings, other_mode
 
     settings, corpus, _ = fresh
     with pytest.raises(ix.ModelMismatchError) as exc:
-        ix.open_collection(settings, other_model.model_id, create=False)
+        ix.open_collection(settings.index, other_model.model_id, create=False)
     assert embeddings.model_id in str(exc.value) and other_model.model_id in str(exc.value)
 
     with pytest.raises(ix.ModelMismatchError) as exc:
-        Ingestor(settings, other_model).run(progress=False)
+        Ingestor(settings.index, other_model).run(progress=False)
     assert embeddings.model_id in str(exc.value) and other_model.model_id in str(exc.value)
 
     other_settings = vt.make_settings(settings.data_dir, corpus, embedding_model=other_model.model_path)
@@ -150,17 +150,17 @@ def test_rebuild_switches_the_model(fresh, other_model, vt):
 
     settings, corpus, first = fresh
     other_settings = vt.make_settings(settings.data_dir, corpus, embedding_model=other_model.model_path)
-    report = Ingestor(other_settings, other_model).run(rebuild=True, progress=False)
+    report = Ingestor(other_settings.index, other_model).run(rebuild=True, progress=False)
     assert report.embedded == report.chunks == first.chunks
-    collection, _ = ix.open_collection(other_settings, other_model.model_id, create=False)
+    collection, _ = ix.open_collection(other_settings.index, other_model.model_id, create=False)
     assert collection.metadata["embedding_model"] == other_model.model_id
-    assert ix.Catalogue(settings.index_db).meta()["embedding_model"] == other_model.model_id
+    assert ix.Catalogue(settings.index.index_db).meta()["embedding_model"] == other_model.model_id
     reply = ChatBot.from_settings(other_settings).ask("What causes paraneoplastic syndrome?")
     assert reply.kind == "answer"
 
 
 def test_collection_records_model_and_cosine_and_has_no_embedding_function(corpus_index, embeddings):
-    collection, _ = ix.open_collection(corpus_index.settings, embeddings.model_id, create=False)
+    collection, _ = ix.open_collection(corpus_index.settings.index, embeddings.model_id, create=False)
     meta = collection.metadata
     assert meta["embedding_model"] == embeddings.model_id
     assert meta["hnsw:space"] == "cosine"
@@ -188,9 +188,9 @@ def test_nothing_was_downloaded_into_model_caches(chatbot, vt):
 
 
 def test_blocked_flag_in_chroma_metadata_matches_tags(corpus_index, embeddings):
-    catalogue = ix.Catalogue(corpus_index.settings.index_db)
+    catalogue = ix.Catalogue(corpus_index.settings.index.index_db)
     chunks = {c.id: c for c in catalogue.chunks()}
-    collection, _ = ix.open_collection(corpus_index.settings, embeddings.model_id, create=False)
+    collection, _ = ix.open_collection(corpus_index.settings.index, embeddings.model_id, create=False)
     got = collection.get(ids=list(chunks), include=["metadatas"])
     assert len(got["ids"]) == len(chunks)
     flags = {i: m["blocked"] for i, m in zip(got["ids"], got["metadatas"])}
@@ -233,22 +233,22 @@ def test_tiny_batches_still_ingest(tmp_path, vt, embeddings, monkeypatch):
     monkeypatch.setattr(ix, "open_collection", counting_open)
     corpus = vt.mini_corpus(tmp_path / "corpus")
     settings = vt.make_settings(tmp_path / "data", corpus)
-    report = Ingestor(settings, embeddings).run(progress=False)
+    report = Ingestor(settings.index, embeddings).run(progress=False)
     assert report.embedded == report.chunks > 3
     (corpus / DOC_000).write_text((corpus / DOC_000).read_text(encoding="utf-8") + APPENDED, encoding="utf-8")
     (corpus / DOC_002).unlink()
-    second = Ingestor(settings, embeddings).run(progress=False)
+    second = Ingestor(settings.index, embeddings).run(progress=False)
     assert second.updated == [DOC_000] and second.removed == [DOC_002]
 
     assert len(sizes["upsert"]) > 1 and max(sizes["upsert"]) <= 3
     assert sizes["delete"] and max(sizes["delete"]) <= 3
     assert max(sizes["get"]) <= 3
     monkeypatch.setattr(ix, "open_collection", real_open)
-    assert chroma_ids(settings, embeddings) == {c.id for c in ix.Catalogue(settings.index_db).chunks()}
+    assert chroma_ids(settings, embeddings) == {c.id for c in ix.Catalogue(settings.index.index_db).chunks()}
 
 
 def test_the_batch_size_respects_chromas_maximum(corpus_index, embeddings):
-    collection, client = ix.open_collection(corpus_index.settings, embeddings.model_id, create=False)
+    collection, client = ix.open_collection(corpus_index.settings.index, embeddings.model_id, create=False)
     assert 1 <= pipeline._max_batch(collection) <= client.get_max_batch_size()
 
 

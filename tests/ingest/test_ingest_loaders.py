@@ -174,7 +174,7 @@ def test_ingest_skips_bad_files_by_name_and_indexes_the_rest(tmp_path, caplog, v
     (corpus / "good.md").write_bytes((FIXTURES / "sample.md").read_bytes())
     settings = vt.make_settings(tmp_path / "data", corpus)
     with caplog.at_level(logging.WARNING, logger="verbatim.ingest"):
-        report = Ingestor(settings).run(progress=False)
+        report = Ingestor(settings.index).run(progress=False)
     assert report.added == ["good.md"]
     skipped = dict(report.skipped)
     assert set(skipped) == set(BAD_FILES)

@@ -29,13 +29,13 @@ KILLED_REBUILD = textwrap.dedent(
     """
     import os, signal
     from ingest.pipeline import Ingestor
-    from ingest.settings import Settings
+    from ingest.settings import IndexSettings
 
     def die():
         print("embedded; killing before the flip", flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
 
-    Ingestor(Settings()).run(rebuild=True, progress=False, after_embed=die)
+    Ingestor(IndexSettings()).run(rebuild=True, progress=False, after_embed=die)
     """
 )
 
@@ -59,7 +59,7 @@ def test_the_server_answers_through_rebuilds_and_a_killed_one(tmp_path, vt, embe
 
     corpus = vt.mini_corpus(tmp_path / "corpus")
     data = tmp_path / "data"
-    Ingestor(vt.make_settings(data, corpus), embeddings).run(progress=False)
+    Ingestor(vt.make_settings(data, corpus).index, embeddings).run(progress=False)
     env = vt.subprocess_env(data, corpus, GRADIO_ANALYTICS_ENABLED="False")
 
     with app_server(env, tmp_path / "server.log") as (url, proc):
@@ -137,20 +137,20 @@ def test_a_rebuild_keeps_the_version_it_replaced_until_the_next_one(tmp_path, vt
     from ingest import index as ix
 
     settings = vt.make_settings(tmp_path / "data", vt.mini_corpus(tmp_path / "corpus"))
-    Ingestor(settings, embeddings).run(progress=False)
+    Ingestor(settings.index, embeddings).run(progress=False)
     live = LiveChatBot(settings)
     first = live.current
     assert live.health() == {"status": "ok", "index_version": "1"} and not live.refresh()
 
-    Ingestor(settings, embeddings).run(rebuild=True, progress=False)
+    Ingestor(settings.index, embeddings).run(rebuild=True, progress=False)
     assert first.ask(QUESTIONS[0]).kind == "answer", "the replaced version must keep answering"
     assert live.refresh() and live.current is not first and live.health()["index_version"] == "2"
     assert live.current.library.embeddings is first.library.embeddings, "models are shared, not reloaded"
     assert live.ask(QUESTIONS[0]).kind == "answer"
 
-    Ingestor(settings, embeddings).run(rebuild=True, progress=False)
-    client = ix.chroma_client(settings)
-    assert len(ix.version_collections(client, settings.collection)) == 2, "the current and the one it replaced"
+    Ingestor(settings.index, embeddings).run(rebuild=True, progress=False)
+    client = ix.chroma_client(settings.index)
+    assert len(ix.version_collections(client, settings.index.collection)) == 2, "the current and the one it replaced"
     assert first.health()["status"] == "unavailable"
     stale = first.ask(QUESTIONS[0])  # fails closed: the calm fallback, never a traceback
     assert stale.kind == "no_answer" and stale.trace["error"]["stage"] == "retrieval" and not stale.quotes

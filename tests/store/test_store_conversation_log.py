@@ -165,9 +165,9 @@ class TestSchema:
             ConversationLog(db_url)
 
     def test_the_default_url_is_sqlite_under_the_data_dir(self, tmp_path):
-        from ingest.settings import Settings
+        from ingest.settings import LogSettings
 
-        settings = Settings(data_dir=tmp_path / "data", database_url="", retention_days=7)
+        settings = LogSettings(data_dir=tmp_path / "data", database_url="", retention_days=7)
         log = ConversationLog.from_settings(settings)
         assert (tmp_path / "data" / "conversations.sqlite").exists()
         assert log.retention_days == 7

@@ -227,7 +227,7 @@ class TestServer:
         def staff_home():
             return {"app": "staff"}
 
-        app = create_app(corpus_index.settings, bot=chatbot, conversation_log=log, mounts=[("/staff", staff)])
+        app = create_app(corpus_index.settings.bot, bot=chatbot, conversation_log=log, mounts=[("/staff", staff)])
         with TestClient(app) as client:
             assert client.get("/healthz").json() == {"status": "ok", "index_version": chatbot.library.version}
             assert client.get("/staff/").json() == {"app": "staff"}
