@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest.safety import fold
+from ingest.text import fold
 
 from .replies import Replies
 from .types import user_turns

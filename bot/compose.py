@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import prompts
-from ingest.safety import fold
+from ingest.text import fold
 from ingest.structure import Passage, heading_path
 from ingest.text import analyze
 

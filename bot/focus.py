@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import prompts
-from ingest.safety import fold
+from ingest.text import fold
 from ingest.structure import Passage
 from ingest.text import analyze
 

@@ -19,7 +19,8 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 import prompts
-from ingest.safety import DOSING, UNPROVEN_REMEDY, DosePatterns, fold
+from ingest.safety import DOSING, UNPROVEN_REMEDY, DosePatterns
+from ingest.text import fold
 
 from .drugs import DrugFinder
 from .intent import IntentModel, IntentVote, sentences

@@ -15,7 +15,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 import prompts
-from ingest.safety import fold
+from ingest.text import fold
 from ingest.text import STOPWORDS, analyze, stem, words
 
 from .types import user_turns

@@ -7,25 +7,17 @@ the evaluation's leak check, so "what counts as a dose" is defined once.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, replace
 from functools import cache
 
 import prompts
 
 from .structure import Passage
+from .text import fold
 
 DOSING = "dosing"
 UNPROVEN_REMEDY = "unproven_remedy"
 TAGS = (DOSING, UNPROVEN_REMEDY)
-
-
-def fold(text: str) -> str:
-    """Lower-case and strip accents, so one pattern covers 'Prednisolon', 'prednisolona', 'carbamazépine'."""
-    if text.isascii():  # the common case, and the hot path of tagging: nothing to strip
-        return text.lower()
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
 
 
 def _compile(patterns: list[str]) -> re.Pattern[str]:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cache
 
 import Stemmer  # PyStemmer: Snowball stemmers in C
 
-from .safety import fold
+def fold(text: str) -> str:
+    """Lower-case and strip accents, so one pattern covers 'Prednisolon', 'prednisolona', 'carbamazépine'."""
+    if text.isascii():  # the common case, and the hot path of tagging: nothing to strip
+        return text.lower()
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 

@@ -12,7 +12,8 @@ import pytest
 
 from ingest.documents import load_document, read_manifest
 from ingest.index import Catalogue
-from ingest.safety import DOSING, UNPROVEN_REMEDY, SafetyTagger, dose_patterns, fold
+from ingest.safety import DOSING, UNPROVEN_REMEDY, SafetyTagger, dose_patterns
+from ingest.text import fold
 from ingest.structure import StructureParser
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
