@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import prompts
-from ingest.text import fold
 from ingest.structure import Passage, heading_path
-from ingest.text import analyze
+from ingest.text import analyze, fold
 
 from .answerability import AnswerabilityModel, overlap
 from .disorders import DisorderFinder

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import prompts
-from ingest.text import fold
 from ingest.structure import Passage
-from ingest.text import analyze
+from ingest.text import analyze, fold
 
 from .library import Library, TermStats
 from .query import Query

@@ -19,10 +19,9 @@ from ingest import index as ix
 from ingest.chunking import Chunk
 from ingest.embeddings import Encoder
 from ingest.keyword import KeywordIndex
-from ingest.text import fold
 from ingest.settings import IndexSettings
 from ingest.structure import Passage
-from ingest.text import STOPWORDS, analyze, is_verbatim, words
+from ingest.text import STOPWORDS, analyze, fold, is_verbatim, words
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 import prompts
-from ingest.text import fold
-from ingest.text import STOPWORDS, analyze, stem, words
+from ingest.text import STOPWORDS, analyze, fold, stem, words
 
 from .types import user_turns
 
