@@ -51,7 +51,8 @@ class DocInfo:
 
 class Library:
     def __init__(self, settings: IndexSettings, embeddings: Encoder) -> None:
-        meta, stored, passages, chunks = ix.Catalogue(settings.index_db).snapshot()  # one version
+        with ix.Catalogue.from_settings(settings) as catalogue:
+            meta, stored, passages, chunks = catalogue.snapshot()  # one version
         if not stored or "keyword_generation" not in meta:
             raise ix.EmptyIndexError(
                 f"The index under {settings.data_dir} is empty. Build it with: python -m ingest "

@@ -32,7 +32,7 @@ class LiveChatBot:
         self.settings = settings
         self.current = bot or ChatBot.from_settings(settings)
         self.interval = interval
-        self._catalogue = ix.Catalogue(settings.index.index_db)
+        self._catalogue = ix.Catalogue.from_settings(settings.index)
         self._switching = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

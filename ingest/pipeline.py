@@ -90,7 +90,7 @@ class Ingestor:
         for p in roots:
             if not p.exists():
                 raise FileNotFoundError(f"{p} does not exist")
-        catalogue = ix.Catalogue(s.index_db)
+        catalogue = ix.Catalogue.from_settings(s)
         meta = catalogue.meta()
         if not rebuild:
             ix.check_model(meta.get("embedding_model"), self.embeddings.model_id)

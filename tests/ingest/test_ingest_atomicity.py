@@ -29,7 +29,7 @@ WRITER = textwrap.dedent(
 
     settings = IndexSettings()
     first = Ingestor(settings).run(progress=False)
-    catalogue = ix.Catalogue(settings.index_db)
+    catalogue = ix.Catalogue.from_settings(settings)
     print(json.dumps({
         "added": first.added,
         "hashes": {s: d.content_hash for s, d in catalogue.documents().items()},
@@ -67,7 +67,7 @@ def test_a_killed_ingest_leaves_the_previous_index_answering(tmp_path, vt, embed
     assert not (corpus / EXCERPT).exists() and MARKER in (corpus / DOC_000).read_text(encoding="utf-8")
 
     # The catalogue is untouched ...
-    catalogue = ix.Catalogue(data / "index.sqlite")
+    catalogue = ix.Catalogue(f"sqlite:///{data / 'index.sqlite'}")
     assert {s: d.content_hash for s, d in catalogue.documents().items()} == before["hashes"]
     assert sorted(c.id for c in catalogue.chunks()) == before["chunks"]
     # ... and a freshly built bot still answers from the previous index, quoting the deleted document.

@@ -25,7 +25,7 @@ def chroma_ids(settings, embeddings):
 
 
 def keyword_index(settings):
-    meta = ix.Catalogue(settings.index.index_db).meta()
+    meta = ix.Catalogue.from_settings(settings.index).meta()
     return KeywordIndex.load(ix.bm25_dir(settings.index, meta["keyword_generation"]))
 
 
@@ -53,7 +53,7 @@ def test_second_run_reembeds_nothing(fresh, embeddings):
 
 def test_a_changed_document_reembeds_only_its_chunks(fresh, embeddings, monkeypatch):
     settings, corpus, _ = fresh
-    catalogue = ix.Catalogue(settings.index.index_db)
+    catalogue = ix.Catalogue.from_settings(settings.index)
     old = {c.id: c for c in catalogue.chunks()}
     old_002 = {i for i, c in old.items() if c.source == DOC_002}
 
@@ -84,7 +84,7 @@ def test_a_changed_document_reembeds_only_its_chunks(fresh, embeddings, monkeypa
 
 def test_a_removed_document_leaves_chroma_catalogue_and_keyword_index(fresh, embeddings):
     settings, corpus, _ = fresh
-    catalogue = ix.Catalogue(settings.index.index_db)
+    catalogue = ix.Catalogue.from_settings(settings.index)
     gone = {c.id for c in catalogue.chunks([DOC_000])}
     terms = analyze("skin flushing blushing")  # words only the leaflet (000) uses
     assert {cid for cid, _ in keyword_index(settings).search(terms, 10)} & gone, "sanity: 000 is searchable"
@@ -109,9 +109,9 @@ def test_ingesting_named_paths_adds_and_keeps_the_rest(fresh, embeddings, vt):
     settings, _, _ = fresh
     report = Ingestor(settings.index, embeddings).run(paths=[vt.FIXTURES / "sample.md"], progress=False)
     assert report.added == ["sample.md"] and report.removed == []
-    docs = ix.Catalogue(settings.index.index_db).documents()
+    docs = ix.Catalogue.from_settings(settings.index).documents()
     assert set(docs) == {DOC_000, DOC_002, "sample.md"}
-    assert chroma_ids(settings, embeddings) == {c.id for c in ix.Catalogue(settings.index.index_db).chunks()}
+    assert chroma_ids(settings, embeddings) == {c.id for c in ix.Catalogue.from_settings(settings.index).chunks()}
 
 
 @pytest.fixture
@@ -154,7 +154,7 @@ def test_rebuild_switches_the_model(fresh, other_model, vt):
     assert report.embedded == report.chunks == first.chunks
     collection, _ = ix.open_collection(other_settings.index, other_model.model_id, create=False)
     assert collection.metadata["embedding_model"] == other_model.model_id
-    assert ix.Catalogue(settings.index.index_db).meta()["embedding_model"] == other_model.model_id
+    assert ix.Catalogue.from_settings(settings.index).meta()["embedding_model"] == other_model.model_id
     reply = ChatBot.from_settings(other_settings).ask("What causes paraneoplastic syndrome?")
     assert reply.kind == "answer"
 
@@ -188,7 +188,7 @@ def test_nothing_was_downloaded_into_model_caches(chatbot, vt):
 
 
 def test_blocked_flag_in_chroma_metadata_matches_tags(corpus_index, embeddings):
-    catalogue = ix.Catalogue(corpus_index.settings.index.index_db)
+    catalogue = ix.Catalogue.from_settings(corpus_index.settings.index)
     chunks = {c.id: c for c in catalogue.chunks()}
     collection, _ = ix.open_collection(corpus_index.settings.index, embeddings.model_id, create=False)
     got = collection.get(ids=list(chunks), include=["metadatas"])
@@ -244,7 +244,7 @@ def test_tiny_batches_still_ingest(tmp_path, vt, embeddings, monkeypatch):
     assert sizes["delete"] and max(sizes["delete"]) <= 3
     assert max(sizes["get"]) <= 3
     monkeypatch.setattr(ix, "open_collection", real_open)
-    assert chroma_ids(settings, embeddings) == {c.id for c in ix.Catalogue(settings.index.index_db).chunks()}
+    assert chroma_ids(settings, embeddings) == {c.id for c in ix.Catalogue.from_settings(settings.index).chunks()}
 
 
 def test_the_batch_size_respects_chromas_maximum(corpus_index, embeddings):
