@@ -1,17 +1,21 @@
-"""The index: a SQLite catalogue (documents, passages, chunks) + Chroma vectors + a bm25s keyword index.
+"""The index: a catalogue (documents, passages, chunks) + Chroma vectors; readers build the bm25s keyword index
+from the catalogue's chunks (`ingest.keyword`).
+
+The catalogue is SQLite in the data dir (the embedded default) or tables in the database several workers
+share (`VERBATIM_DATABASE_URL`, PostgreSQL): with the vectors in a Chroma server, nothing a worker answers
+from is on its own disk, so workers on several hosts answer alike.
 
 Why not LangChain's `index()` with a record manager: it interleaves writes and deletes, so a reader (or a
 crash) can see a half-applied update, and its persistent record manager lives in langchain-community. Here
-the catalogue is the single source of truth and changes in one SQLite transaction ("the flip"):
+the catalogue is the single source of truth and changes in one transaction ("the flip"):
 
 1. new chunks are embedded into Chroma under content-hash ids (chunks already there are skipped, so a
    second run or a resumed crash re-embeds nothing);
-2. a new keyword index is written to a fresh folder;
-3. one transaction replaces the catalogue rows and points at the new keyword index;
-4. only then are stale vectors and old keyword folders removed.
+2. one transaction replaces the catalogue rows and raises the version;
+3. only then are stale vectors removed.
 
-Readers load the catalogue and ignore any vector whose id it does not list, so a crash anywhere leaves the
-previous index answering queries.
+Readers load the catalogue in one transaction (one version) and ignore any vector whose id it does not list,
+so a crash anywhere leaves the previous index answering queries.
 
 A `--rebuild` builds a whole new version beside the old one: a new Chroma collection (its name recorded in the
 catalogue as `building` first, so a killed rebuild is resumed, not restarted) and new catalogue rows, flipped
@@ -23,7 +27,6 @@ that has not switched yet keeps answering from it.
 from __future__ import annotations
 
 import contextlib
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -313,15 +316,4 @@ def check_model(recorded: str | None, model_id: str) -> None:
             "Rebuild it with: python -m ingest --rebuild (or set VERBATIM_EMBEDDING_MODEL back)."
         )
 
-
-def bm25_dir(settings: IndexSettings, generation: str) -> Path:
-    return settings.keyword_dir / generation
-
-
-def remove_old_keyword_dirs(settings: IndexSettings, keep: str) -> None:
-    root = settings.keyword_dir
-    if root.is_dir():
-        for child in root.iterdir():
-            if child.name != keep:
-                shutil.rmtree(child, ignore_errors=True)
 

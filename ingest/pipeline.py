@@ -15,7 +15,6 @@ from . import index as ix
 from .chunking import CHUNKER_VERSION, Chunk, Chunker
 from .documents import Document, SkipFile, load_document, read_manifest
 from .embeddings import Encoder, load_embeddings
-from .keyword import KeywordIndex
 from .safety import SafetyTagger
 from .settings import IndexSettings
 from .structure import Passage, StructureParser
@@ -148,10 +147,6 @@ class Ingestor:
         if after_embed:
             after_embed()  # test hook: a crash here must leave the previous index usable
 
-        generation = KeywordIndex.generation(all_chunks)
-        folder = ix.bm25_dir(s, generation)
-        if not (folder / "ids.json").exists():
-            KeywordIndex.build(all_chunks).save(folder)
         catalogue.flip(
             replace,
             sorted(set(removed) | (set(stored) - set(replace) if rebuild else set())),
@@ -160,19 +155,16 @@ class Ingestor:
                 "embedding_model": self.embeddings.model_id,
                 "encoder": self.embeddings.encoder,  # which implementation embedded the newest chunks
                 "pipeline_version": self.pipeline_version,
-                "keyword_generation": generation,
                 "collection": target,
                 "building": "",
             },
         )
-        # After the flip: drop vectors nothing refers to, and old keyword folders (a server loads its
-        # keyword index into memory, so removing the folder it came from does not disturb it).
+        # After the flip: drop vectors nothing refers to.
         listed = {c.id for c in all_chunks}
         stale = [i for i in collection.get(include=[])["ids"] if i not in listed]
         step = _max_batch(collection)
         for i in range(0, len(stale), step):
             collection.delete(ids=stale[i : i + step])
-        ix.remove_old_keyword_dirs(s, generation)
         if rebuild:  # keep the version just replaced (servers still on it); drop anything older
             for name in ix.version_collections(client, s.collection):
                 if name not in (target, active):

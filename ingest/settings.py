@@ -91,10 +91,6 @@ class IndexSettings(DatabaseSection):
     def catalogue_url(self) -> str:
         return self.database_url or f"sqlite:///{self.index_db}"
 
-    @property
-    def keyword_dir(self) -> Path:
-        return self.data_dir / "keyword"
-
 
 class BotSettings(Section):
     max_message_chars: int = Field(2000, ge=10, description="Longer messages are declined with a clear message.")
