@@ -132,8 +132,9 @@ class Catalogue:
         else:
             self.engine = sa.create_engine(sa_url, pool_pre_ping=True)
             self._consistent = self.engine.execution_options(isolation_level=_CONSISTENT)
-        with self.engine.begin() as conn:
-            schema_lock(conn)  # processes starting together on an empty database: one creates the tables
+        # processes starting together on an empty database: one creates the tables, the others wait for it
+        with self.engine.connect().execution_options(begin_immediate=True) as conn, conn.begin():
+            schema_lock(conn)
             metadata.create_all(conn)
 
     @classmethod
@@ -261,8 +262,11 @@ def _sqlite_engine(url: sa.URL):
         dbapi_conn.execute("PRAGMA foreign_keys=ON")
 
     @sa.event.listens_for(engine, "begin")
-    def _begin(conn):  # pysqlite alone would begin only before a write: a snapshot needs BEGIN before reads
-        conn.exec_driver_sql("BEGIN")
+    def _begin(conn):
+        # pysqlite alone would begin only before a write: a snapshot needs BEGIN before reads. IMMEDIATE (table
+        # creation) takes the write lock first: a deferred transaction that read the schema and then finds
+        # that another process created the tables meanwhile fails at once ("database is locked"), not waiting.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("begin_immediate") else "BEGIN")
 
     return engine
 
