@@ -1,6 +1,7 @@
 """The index: incremental by content hash, removals everywhere, the model remembered, batches, no default
 embedding function. Each test that changes an index builds its own in tmp_path (real Chroma, real SQLite) from
-a small corpus (the bundled leaflet and an excerpt of the article), so the suite stays fast on two cores."""
+a small corpus (the bundled leaflet and an excerpt of the article), so the suite stays fast on two cores. The
+tests on `fresh` run twice: with the catalogue in SQLite and in a real PostgreSQL (`VERBATIM_DATABASE_URL`)."""
 
 from __future__ import annotations
 
@@ -29,11 +30,12 @@ def keyword_index(settings):
     return KeywordIndex.build(ix.Catalogue.from_settings(settings.index).chunks())
 
 
-@pytest.fixture
-def fresh(tmp_path, vt, embeddings):
-    """A private small corpus, indexed."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh(request, tmp_path, vt, embeddings):
+    """A private small corpus, indexed (the catalogue in SQLite under the data dir, or in PostgreSQL)."""
     corpus = vt.mini_corpus(tmp_path / "corpus")
-    settings = vt.make_settings(tmp_path / "data", corpus)
+    database_url = request.getfixturevalue("pg_url") if request.param == "postgresql" else ""
+    settings = vt.make_settings(tmp_path / "data", corpus, database_url)
     report = Ingestor(settings.index, embeddings).run(progress=False)
     assert sorted(report.added) == [DOC_000, DOC_002]
     assert report.embedded == report.chunks > 0
@@ -49,6 +51,8 @@ def test_second_run_reembeds_nothing(fresh, embeddings):
     assert second.added == second.updated == second.removed == []
     assert second.chunks == first.chunks and second.passages == first.passages
     assert chroma_ids(settings, embeddings) == ids_before
+    # with a database URL the catalogue is there, not in the data dir
+    assert (settings.data_dir / "index.sqlite").exists() == (not settings.database_url)
 
 
 def test_a_changed_document_reembeds_only_its_chunks(fresh, embeddings, monkeypatch):
@@ -138,7 +142,8 @@ def test_a_different_model_is_an_error_naming_both(fresh, embeddings, other_mode
         Ingestor(settings.index, other_model).run(progress=False)
     assert embeddings.model_id in str(exc.value) and other_model.model_id in str(exc.value)
 
-    other_settings = vt.make_settings(settings.data_dir, corpus, embedding_model=other_model.model_path)
+    other_settings = vt.make_settings(settings.data_dir, corpus, settings.database_url,
+                                      embedding_model=other_model.model_path)
     with pytest.raises(ix.ModelMismatchError) as exc:
         ChatBot.from_settings(other_settings)
     assert embeddings.model_id in str(exc.value) and other_model.model_id in str(exc.value)
@@ -149,7 +154,8 @@ def test_rebuild_switches_the_model(fresh, other_model, vt):
     from bot import ChatBot
 
     settings, corpus, first = fresh
-    other_settings = vt.make_settings(settings.data_dir, corpus, embedding_model=other_model.model_path)
+    other_settings = vt.make_settings(settings.data_dir, corpus, settings.database_url,
+                                      embedding_model=other_model.model_path)
     report = Ingestor(other_settings.index, other_model).run(rebuild=True, progress=False)
     assert report.embedded == report.chunks == first.chunks
     collection, _ = ix.open_collection(other_settings.index, other_model.model_id, create=False)
