@@ -4,8 +4,9 @@ a server answers, and the server switches to it without a restart and without fa
 Each question is answered by one `ChatBot` from start to end, the one current when it arrived. A watcher
 thread reads the catalogue's version once a second (one indexed read, of SQLite or of the shared PostgreSQL);
 when it changed, a bot on the new version is built beside the old one, sharing its models (only the index is
-loaded again: the catalogue's rows, and the keyword index built from them), and then replaces it. Until then the old bot keeps answering from its own version, which the ingest keeps until the
-next rebuild. A version that cannot be loaded leaves the current bot answering; the watcher tries again.
+loaded again: the catalogue's rows, and the keyword index built from them), and then replaces it. Until then
+the old bot keeps answering from its own version, which the ingest keeps until the next rebuild. A version that
+cannot be loaded leaves the current bot answering; the watcher tries again.
 """
 
 from __future__ import annotations

@@ -41,9 +41,11 @@ def texts(catalogue: ix.Catalogue) -> dict[str, str]:
 def test_a_flip_replaces_removes_and_raises_the_version(catalogue_url):
     catalogue = ix.Catalogue(catalogue_url)
     assert catalogue.version() == "0" and catalogue.documents() == {}
-    catalogue.flip({"a.txt": document("a.txt", "Alpha one."), "b.txt": document("b.txt", "Beta one.", frozenset({"dosing"}))},
-                   [], {"collection": "verbatim"})
+    tagged = document("b.txt", "Beta one.", frozenset({"dosing"}))
+    catalogue.flip({"a.txt": document("a.txt", "Alpha one."), "b.txt": tagged}, [], {"collection": "verbatim"})
     assert catalogue.version() == "1"
+    assert {p.source: p.tags for p in catalogue.passages()} == {"a.txt": frozenset(), "b.txt": {"dosing"}}
+    assert [c.blocked for c in catalogue.chunks()] == [False, True]
     catalogue.flip({"a.txt": document("a.txt", "Alpha two.")}, ["b.txt"], {})
     assert catalogue.version() == "2"
     assert texts(catalogue) == {"a.txt": "Alpha two."}
