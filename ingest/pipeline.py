@@ -82,14 +82,18 @@ class Ingestor:
         progress: bool = True,
         after_embed: Callable[[], None] | None = None,
     ) -> IngestReport:
+        for p in paths or [self.settings.corpus_dir]:
+            if not p.exists():
+                raise FileNotFoundError(f"{p} does not exist")
+        with ix.Catalogue.from_settings(self.settings) as catalogue:  # closed after: it may be a database server's
+            return self._run(catalogue, paths, rebuild, progress, after_embed)
+
+    def _run(self, catalogue: ix.Catalogue, paths: list[Path] | None, rebuild: bool, progress: bool,
+             after_embed: Callable[[], None] | None) -> IngestReport:
         started = time.perf_counter()
         s = self.settings
         report = IngestReport()
         roots = paths or [s.corpus_dir]
-        for p in roots:
-            if not p.exists():
-                raise FileNotFoundError(f"{p} does not exist")
-        catalogue = ix.Catalogue.from_settings(s)
         meta = catalogue.meta()
         if not rebuild:
             ix.check_model(meta.get("embedding_model"), self.embeddings.model_id)
