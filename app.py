@@ -27,7 +27,7 @@ def compose(settings):
 
     bot = LiveChatBot(settings)  # follows the index: an ingest while serving switches it, no restart
     conversation_log = ConversationLog.from_settings(settings.log)
-    staff = create_staff_app(settings.staff, index_db=settings.index.index_db,
+    staff = create_staff_app(settings.staff, catalogue_url=settings.index.catalogue_url,
                              max_message_chars=settings.bot.max_message_chars,
                              bot=bot, conversation_log=conversation_log)
     server = create_app(settings.bot, bot=bot, conversation_log=conversation_log, mounts=[("/staff", staff)])

@@ -6,19 +6,23 @@
 What it starts, each a real server on 127.0.0.1 (a free port each), in a temporary folder removed at the end:
 
 1. **PostgreSQL** (Debian's `postgresql` package): a throwaway cluster (`initdb`, `pg_ctl`), run as the
-   `postgres` system user when started as root (PostgreSQL refuses to run as root). It holds the conversation
-   log, the staff sessions and the staff login-failure counts (`VERBATIM_DATABASE_URL`).
-2. **Chroma** as its own server (`chroma run`, shipped with chromadb): the vectors (`VERBATIM_CHROMA_URL`).
-3. **Ingest** of the bundled corpus into it (`python -m ingest`), once, before any worker starts.
-4. **N app workers** (`python app.py --port P`), started together: one migrates the schema, the others wait
-   for it (an advisory lock), and they share one staff secret (`VERBATIM_STAFF_SECRET`).
+   `postgres` system user when started as root (PostgreSQL refuses to run as root). Each cluster gets a
+   database of its own (`VERBATIM_DATABASE_URL`) holding the index catalogue, the conversation log, the staff
+   sessions and the staff login-failure counts.
+2. **Chroma** as its own server (`chroma run`, shipped with chromadb): the vectors (`VERBATIM_CHROMA_URL`;
+   each cluster its own collection, `VERBATIM_COLLECTION`, as each has its own catalogue).
+3. **Ingest** of the bundled corpus into them (`python -m ingest`, from a data dir of its own), once, before
+   any worker starts.
+4. **N app workers** (`python app.py --port P`), started together, **each with its own data dir**, as if each
+   ran on its own host: nothing they answer from is on their disk (catalogue in PostgreSQL, vectors in Chroma,
+   the keyword index built in memory from the catalogue). One migrates the schema, the others wait for it (an
+   advisory lock); they share one staff secret (`VERBATIM_STAFF_SECRET`) and one staff accounts file
+   (`VERBATIM_STAFF_USERS_FILE`: on several hosts, the same file deployed to each).
 5. **nginx** in front, with session affinity: Gradio keeps a patient's session in the worker's memory, so all
    requests of one browser must reach the same worker. nginx hashes a cookie (`vb_lb`) it sets on the first
    response (`hash … consistent`), and when a worker is down it sends that patient to another one.
 
-The limit of this step: all workers share one data dir (`VERBATIM_DATA_DIR`: the index catalogue
-`index.sqlite` and the keyword index are files), so they must run on one host. See the README, "Running on
-more than one machine".
+See the README, "Running on more than one machine".
 
 The tests (`tests/cluster/`) and the scale-out benchmark (`benchmarks.scale_out`) use the same classes.
 """
@@ -213,10 +217,10 @@ class Worker:
         return self.log_path.read_text(errors="replace")
 
 
-def start_workers(n: int, env: dict[str, str], log_dir: Path) -> list[Worker]:
-    """N workers started at the same moment (they race for the schema: the lock makes one migrate), then
-    waited for until every one answers /healthz."""
-    workers = [Worker(env, log_dir / f"worker-{i}.log") for i in range(n)]
+def start_workers(envs: list[dict[str, str]], log_dir: Path) -> list[Worker]:
+    """One worker per environment, started at the same moment (they race for the schema: the lock makes one
+    migrate), then waited for until every one answers /healthz."""
+    workers = [Worker(env, log_dir / f"worker-{i}.log") for i, env in enumerate(envs)]
     try:
         for w in workers:
             w.start()
@@ -351,62 +355,78 @@ def headers_for_worker(lb_url: str, worker: "Worker", tries: int = 200) -> dict[
 
 @dataclass
 class Backends:
-    """What the workers share: PostgreSQL, the Chroma server, the data dir with the index built into it."""
+    """What the clusters share: the PostgreSQL server and the Chroma server (each cluster has its own database
+    and collection in them), the corpus to ingest (None: the bundled one), the staff secret and accounts file."""
 
     postgres: PostgresServer
     chroma: ChromaServer
     root: Path
-    data_dir: Path
+    corpus: Path | None = None
     staff_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
-    def env(self, database_url: str, **extra: str) -> dict[str, str]:
-        return {**os.environ, **OFFLINE_ENV, "VERBATIM_DATA_DIR": str(self.data_dir),
-                "VERBATIM_CHROMA_URL": self.chroma.url, "VERBATIM_DATABASE_URL": database_url,
-                "VERBATIM_STAFF_SECRET": self.staff_secret, **extra}
+    @property
+    def staff_users_file(self) -> Path:
+        return self.root / "staff_users.json"
 
 
 @contextmanager
 def backends(root: Path, *, corpus: Path | None = None, fsync: bool = True,
              postgres: PostgresServer | None = None) -> Iterator[Backends]:
-    """PostgreSQL (a new one, or `postgres` if given: the caller stops it) and `chroma run`, and the corpus
-    ingested into them (once; the workers only read)."""
+    """PostgreSQL (a new one, or `postgres` if given: the caller stops it) and `chroma run`."""
     with ExitStack() as stack:
         pg = postgres or stack.enter_context(PostgresServer(fsync=fsync))
         chroma = stack.enter_context(ChromaServer(root / "chroma"))
-        b = Backends(pg, chroma, root, root / "data")
-        env = b.env(pg.url(), **({"VERBATIM_CORPUS_DIR": str(corpus)} if corpus else {}))
-        done = subprocess.run([sys.executable, "-m", "ingest", "--quiet"], cwd=REPO_ROOT, env=env,
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"ingest failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-        yield b
+        yield Backends(pg, chroma, root, corpus)
 
 
 @dataclass
 class Cluster:
     backends: Backends
+    database: str
     database_url: str
-    workers: list[Worker]
-    nginx: Nginx
+    workers: list[Worker] = field(default_factory=list)
+    nginx: Nginx | None = None  # started once the workers answer
 
     @property
     def url(self) -> str:
         """The load balancer: where patients and staff go."""
+        assert self.nginx is not None, "the cluster's load balancer is not started"
         return self.nginx.url
+
+    def env(self, data_dir: Path, **extra: str) -> dict[str, str]:
+        """The environment of a process of this cluster (a worker, an ingest) with its own data dir: the same
+        database, Chroma server and collection, staff secret and accounts as every other."""
+        b = self.backends
+        return {**os.environ, **OFFLINE_ENV, "VERBATIM_DATA_DIR": str(data_dir),
+                "VERBATIM_DATABASE_URL": self.database_url, "VERBATIM_CHROMA_URL": b.chroma.url,
+                "VERBATIM_COLLECTION": self.database, "VERBATIM_STAFF_SECRET": b.staff_secret,
+                "VERBATIM_STAFF_USERS_FILE": str(b.staff_users_file),
+                **({"VERBATIM_CORPUS_DIR": str(b.corpus)} if b.corpus else {}), **extra}
+
+    def ingest(self, data_dir: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
+        """`python -m ingest ARGS` with this cluster's settings, from `data_dir` (as from another host)."""
+        return subprocess.run([sys.executable, "-m", "ingest", "--quiet", *args], cwd=REPO_ROOT,
+                              env=self.env(data_dir, **extra_env), capture_output=True, text=True, timeout=900)
 
 
 @contextmanager
 def cluster(b: Backends, workers: int, database: str, port: int | None = None, **extra_env: str) -> Iterator[Cluster]:
-    """N workers on a new database `database` (created here), behind nginx (on `port`, default: a free one)."""
+    """A new database `database` (created here; also the name of the cluster's Chroma collection), the corpus
+    ingested into it, then N workers, each with its own data dir, behind nginx (on `port`, default a free one)."""
     url = b.postgres.create_database(database)
-    log_dir = b.root / database
-    log_dir.mkdir(parents=True, exist_ok=True)
-    started = start_workers(workers, b.env(url, **extra_env), log_dir)
+    home = b.root / database
+    home.mkdir(parents=True, exist_ok=True)
+    c = Cluster(b, database, url)
+    done = c.ingest(home / "ingest-data")
+    if done.returncode != 0:
+        raise RuntimeError(f"ingest failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    c.workers = start_workers([c.env(home / f"worker-{i}-data", **extra_env) for i in range(workers)], home)
     try:
-        with Nginx([w.port for w in started], log_dir / "nginx", port) as lb:
-            yield Cluster(b, url, started, lb)
+        with Nginx([w.port for w in c.workers], home / "nginx", port) as lb:
+            c.nginx = lb
+            yield c
     finally:
-        for w in started:
+        for w in c.workers:
             w.stop()
 
 
@@ -428,9 +448,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="verbatim-cluster-") as tmp:
         root = Path(tmp)
         try:
-            print("starting PostgreSQL and chroma run, ingesting the corpus…", flush=True)
+            print("starting PostgreSQL and chroma run…", flush=True)
             with backends(root) as b:
-                print(f"starting {args.workers} workers and nginx…", flush=True)
+                print(f"ingesting the corpus, starting {args.workers} workers and nginx…", flush=True)
                 with cluster(b, args.workers, "verbatim", args.port) as c:
                     print(f"""
 Verbatim on {len(c.workers)} workers behind nginx:
@@ -440,8 +460,9 @@ Verbatim on {len(c.workers)} workers behind nginx:
   database: {c.database_url}
   chroma:   {b.chroma.url}
   logs:     {root}
-Add a staff account (the workers read the data dir's file):
-  VERBATIM_DATA_DIR={b.data_dir} .venv/bin/python -m staff add-user NAME
+Each worker has its own data dir; they share PostgreSQL and Chroma. Add a staff account (every worker reads
+this file):
+  VERBATIM_STAFF_USERS_FILE={b.staff_users_file} .venv/bin/python -m staff add-user NAME
 Ctrl-C stops everything and removes the temporary folder.""", flush=True)
                     while not stop["now"]:
                         time.sleep(0.5)

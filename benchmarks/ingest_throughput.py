@@ -69,7 +69,8 @@ def main() -> None:
     t = time.perf_counter()
     report = ingestor.run(progress=False)
     pipeline_s = time.perf_counter() - t
-    texts = [c.text for c in Catalogue(settings.index_db).chunks()]
+    with Catalogue.from_settings(settings) as catalogue:
+        texts = [c.text for c in catalogue.chunks()]
     t = time.perf_counter()
     raw.encode(texts)  # raw fp32 SentenceTransformer.encode on the same chunks, in the same run
     encode_s = time.perf_counter() - t

@@ -4,8 +4,9 @@
     python -m benchmarks.scale_out --workers 1,2,4 --patients 40 --questions 5 --write-docs
     python -m benchmarks.scale_out --workers 1,2 --faults --write-docs   # … then the fault run below
 
-One PostgreSQL and one `chroma run` for the whole run (the corpus ingested once), then for each setting a new
-database, N workers started together and nginx in front (`benchmarks.cluster`). The patients are
+One PostgreSQL and one `chroma run` for the whole run, then for each setting a new database and Chroma
+collection with the corpus ingested into them, N workers started together, each with its own data dir, and
+nginx in front (`benchmarks.cluster`). The patients are
 `benchmarks.load_chat`'s: each a `gradio_client` session asking a multi-turn mix, all at once, each holding
 its own affinity cookie as a browser would. Per setting: throughput, the patients' p50/p95, errors, how the
 patients spread over the workers, the workers' CPU time, and whether every turn is in PostgreSQL exactly once
@@ -25,7 +26,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,7 +34,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks.app_server import REPO_ROOT, Patient
+from benchmarks.app_server import Patient
 from benchmarks.cluster import MissingTool, affinity_headers, backends, cluster, worker_for
 from benchmarks.load_chat import QUESTIONS, ROOT, percentile, replace_section, run
 
@@ -122,8 +122,7 @@ def fault_run(b, workers: int, patients: int, questions: int) -> dict:
         doomed.kill()
         killed_at = time.perf_counter() - t0
         rebuild_start = time.perf_counter()
-        rebuild = subprocess.run([sys.executable, "-m", "ingest", "--rebuild", "--quiet"], cwd=REPO_ROOT,
-                                 env=doomed.env, capture_output=True, text=True)
+        rebuild = c.ingest(b.root / c.database / "rebuild-data", "--rebuild")  # from a data dir of its own
         rebuild_end = time.perf_counter()
         for t in threads:
             t.join()

@@ -1,4 +1,4 @@
-"""The library as the bot sees it: the catalogue loaded once, the vectors, the keyword index.
+"""The library as the bot sees it: the catalogue loaded once, the vectors, the keyword index built from it.
 
 One index version, loaded read-only; `python -m ingest` running meanwhile flips a new version in, which a
 server picks up by building a new Library (`bot.live`). Vectors the catalogue does not list (a crashed or
@@ -51,8 +51,9 @@ class DocInfo:
 
 class Library:
     def __init__(self, settings: IndexSettings, embeddings: Encoder) -> None:
-        meta, stored, passages, chunks = ix.Catalogue(settings.index_db).snapshot()  # one version
-        if not stored or "keyword_generation" not in meta:
+        with ix.Catalogue.from_settings(settings) as catalogue:
+            meta, stored, passages, chunks = catalogue.snapshot()  # one version
+        if not stored:
             raise ix.EmptyIndexError(
                 f"The index under {settings.data_dir} is empty. Build it with: python -m ingest "
                 "(or `make run`, which builds it before starting the app)."
@@ -65,7 +66,7 @@ class Library:
         self.version = meta.get("index_version", "0")
         self.passages: dict[str, Passage] = {p.id: p for p in passages}
         self.chunks: dict[str, Chunk] = {c.id: c for c in chunks}
-        self.keyword = KeywordIndex.load(ix.bm25_dir(settings, meta["keyword_generation"]))
+        self.keyword = KeywordIndex.build(chunks)  # in memory, from this version's rows (see ingest.keyword)
         self.collection, self.client = ix.open_collection(settings, embeddings.model_id, create=False,
                                                           name=ix.active_collection(settings, meta))
         self.embeddings = embeddings

@@ -2,10 +2,11 @@
 a server answers, and the server switches to it without a restart and without failing a question.
 
 Each question is answered by one `ChatBot` from start to end, the one current when it arrived. A watcher
-thread reads the catalogue's version once a second (one indexed SQLite read); when it changed, a bot on the
-new version is built beside the old one, sharing its models (only the index is loaded again), and then
-replaces it. Until then the old bot keeps answering from its own version, which the ingest keeps until the
-next rebuild. A version that cannot be loaded leaves the current bot answering; the watcher tries again.
+thread reads the catalogue's version once a second (one indexed read, of SQLite or of the shared PostgreSQL);
+when it changed, a bot on the new version is built beside the old one, sharing its models (only the index is
+loaded again: the catalogue's rows, and the keyword index built from them), and then replaces it. Until then
+the old bot keeps answering from its own version, which the ingest keeps until the next rebuild. A version that
+cannot be loaded leaves the current bot answering; the watcher tries again.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class LiveChatBot:
         self.settings = settings
         self.current = bot or ChatBot.from_settings(settings)
         self.interval = interval
-        self._catalogue = ix.Catalogue(settings.index.index_db)
+        self._catalogue = ix.Catalogue.from_settings(settings.index)
         self._switching = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -58,7 +59,7 @@ class LiveChatBot:
                 return False
             try:
                 new = ChatBot(build_pipeline(self.settings, reuse=old.pipeline))
-            except Exception:  # e.g. a flip between reading the catalogue and loading its keyword index
+            except Exception:  # e.g. the Chroma server briefly unreachable
                 log.warning("index version %s could not be loaded yet; still answering from version %s",
                             version, old.library.version, exc_info=True)
                 return False

@@ -37,13 +37,14 @@ class ScoringContext:
         settings = settings or IndexSettings()
         spans: dict[str, list[m.Span]] = {}
         ids: set[str] = set()
-        if settings.index_db.exists():  # opening the catalogue would create an empty one
+        if settings.database_url or settings.index_db.exists():  # opening a SQLite one would create it, empty
             from ingest.index import Catalogue
 
-            for p in Catalogue(settings.index_db).passages():
-                if p.tags:
-                    spans.setdefault(p.source, []).append((p.start, p.end))
-                    ids.add(p.id)
+            with Catalogue.from_settings(settings) as catalogue:
+                for p in catalogue.passages():
+                    if p.tags:
+                        spans.setdefault(p.source, []).append((p.start, p.end))
+                        ids.add(p.id)
         return cls(settings.corpus_dir, dose_patterns().find, SafetyTagger().tags_for_text, spans, ids)
 
     def document_text(self, source: str) -> str | None:

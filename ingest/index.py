@@ -1,17 +1,21 @@
-"""The index: a SQLite catalogue (documents, passages, chunks) + Chroma vectors + a bm25s keyword index.
+"""The index: a catalogue (documents, passages, chunks) + Chroma vectors; readers build the bm25s keyword index
+from the catalogue's chunks (`ingest.keyword`).
+
+The catalogue is SQLite in the data dir (the embedded default) or tables in the database several workers
+share (`VERBATIM_DATABASE_URL`, PostgreSQL): with the vectors in a Chroma server, nothing a worker answers
+from is on its own disk, so workers on several hosts answer alike.
 
 Why not LangChain's `index()` with a record manager: it interleaves writes and deletes, so a reader (or a
 crash) can see a half-applied update, and its persistent record manager lives in langchain-community. Here
-the catalogue is the single source of truth and changes in one SQLite transaction ("the flip"):
+the catalogue is the single source of truth and changes in one transaction ("the flip"):
 
 1. new chunks are embedded into Chroma under content-hash ids (chunks already there are skipped, so a
    second run or a resumed crash re-embeds nothing);
-2. a new keyword index is written to a fresh folder;
-3. one transaction replaces the catalogue rows and points at the new keyword index;
-4. only then are stale vectors and old keyword folders removed.
+2. one transaction replaces the catalogue rows and raises the version;
+3. only then are stale vectors removed.
 
-Readers load the catalogue and ignore any vector whose id it does not list, so a crash anywhere leaves the
-previous index answering queries.
+Readers load the catalogue in one transaction (one version) and ignore any vector whose id it does not list,
+so a crash anywhere leaves the previous index answering queries.
 
 A `--rebuild` builds a whole new version beside the old one: a new Chroma collection (its name recorded in the
 catalogue as `building` first, so a killed rebuild is resumed, not restarted) and new catalogue rows, flipped
@@ -23,7 +27,6 @@ that has not switched yet keeps answering from it.
 from __future__ import annotations
 
 import contextlib
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -32,6 +35,7 @@ from urllib.parse import urlparse
 import sqlalchemy as sa
 
 from .chunking import CHUNKER_VERSION, Chunk
+from .database import schema_lock
 from .settings import IndexSettings
 from .structure import Passage
 
@@ -115,23 +119,37 @@ def chroma_client(settings: IndexSettings):
 
 
 class Catalogue:
-    """The SQLite catalogue of what the index holds."""
+    """The catalogue of what the index holds, at a SQLAlchemy URL (`IndexSettings.catalogue_url`): a SQLite file
+    in the data dir (the embedded default), or the database several workers share (PostgreSQL), so that
+    workers on several hosts read one catalogue. The same tables and statements on both; only how a
+    transaction sees one version differs (see `_connect_sqlite` and `_CONSISTENT`)."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine = sa.create_engine(f"sqlite:///{path}")
+    def __init__(self, url: str) -> None:
+        sa_url = sa.make_url(url)
+        if sa_url.get_backend_name() == "sqlite":
+            self.engine = _sqlite_engine(sa_url)
+            self._consistent = self.engine  # SQLite: BEGIN (below) and WAL give a transaction one snapshot
+        else:
+            self.engine = sa.create_engine(sa_url, pool_pre_ping=True)
+            self._consistent = self.engine.execution_options(isolation_level=_CONSISTENT)
+        # processes starting together on an empty database: one creates the tables, the others wait for it
+        with self.engine.connect().execution_options(begin_immediate=True) as conn, conn.begin():
+            schema_lock(conn)
+            metadata.create_all(conn)
 
-        @sa.event.listens_for(self.engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # WAL: readers keep reading the old state during the flip
-            dbapi_conn.isolation_level = None  # SQLAlchemy's recipe: we emit BEGIN, so reads are transactional too
-            dbapi_conn.execute("PRAGMA journal_mode=WAL")
-            dbapi_conn.execute("PRAGMA foreign_keys=ON")
+    @classmethod
+    def from_settings(cls, settings: IndexSettings) -> "Catalogue":
+        return cls(settings.catalogue_url)
 
-        @sa.event.listens_for(self.engine, "begin")
-        def _begin(conn):  # pysqlite alone would begin only before a write: a snapshot needs BEGIN before reads
-            conn.exec_driver_sql("BEGIN")
+    def close(self) -> None:
+        """Close the connections (a PostgreSQL catalogue holds one while it is open)."""
+        self.engine.dispose()
 
-        metadata.create_all(self.engine)
+    def __enter__(self) -> "Catalogue":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def meta(self, conn=None) -> dict[str, str]:
         with self._reading(conn) as c:
@@ -153,7 +171,7 @@ class Catalogue:
 
     def snapshot(self) -> tuple[dict[str, str], dict[str, StoredDocument], list[Passage], list[Chunk]]:
         """Meta, documents, passages and chunks read in one transaction: one version, even during a flip."""
-        with self.engine.connect() as conn, conn.begin():
+        with self._consistent.connect() as conn, conn.begin():
             return self.meta(conn), self.documents(conn), self.passages(conn=conn), self.chunks(conn=conn)
 
     def set_meta(self, values: dict[str, str]) -> None:
@@ -201,7 +219,7 @@ class Catalogue:
         """Replace the rows of changed documents and delete removed ones, and raise the version, in one
         transaction."""
         gone = list(remove) + list(replace)
-        with self.engine.begin() as conn:
+        with self._consistent.begin() as conn:
             if gone:
                 for table in (chunks_table, passages_table, documents_table):
                     for i in range(0, len(gone), 500):
@@ -225,6 +243,34 @@ class Catalogue:
             _put_meta(conn, {**meta, "index_version": str(int(version or 0) + 1)})
 
 
+# PostgreSQL's default, READ COMMITTED, gives each statement its own snapshot: the four reads of `snapshot()`
+# could straddle a flip and mix two versions. REPEATABLE READ gives the whole transaction one snapshot; and of
+# two flips at once (two ingests), the second fails with a serialization error instead of both raising the
+# version to the same number. Table creation stays READ COMMITTED: after waiting for the schema lock it must see
+# the tables another process just made.
+_CONSISTENT = "REPEATABLE READ"
+
+
+def _sqlite_engine(url: sa.URL):
+    Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url)
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect_sqlite(dbapi_conn, _record):  # WAL: readers keep reading the old state during the flip
+        dbapi_conn.isolation_level = None  # SQLAlchemy's recipe: we emit BEGIN, so reads are transactional too
+        dbapi_conn.execute("PRAGMA journal_mode=WAL")
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn):
+        # pysqlite alone would begin only before a write: a snapshot needs BEGIN before reads. IMMEDIATE (table
+        # creation) takes the write lock first: a deferred transaction that read the schema and then finds
+        # that another process created the tables meanwhile fails at once ("database is locked"), not waiting.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("begin_immediate") else "BEGIN")
+
+    return engine
+
+
 def _put_meta(conn, values: dict[str, str]) -> None:
     for key, value in values.items():
         conn.execute(meta_table.delete().where(meta_table.c.key == key))
@@ -244,7 +290,9 @@ def open_collection(settings: IndexSettings, model_id: str, create: bool, name: 
     Chroma never embeds anything here: the collection has no embedding function, every call passes vectors.
     """
     client = chroma_client(settings)
-    name = name or active_collection(settings, Catalogue(settings.index_db).meta())
+    if name is None:
+        with Catalogue.from_settings(settings) as catalogue:
+            name = active_collection(settings, catalogue.meta())
     wanted = {"hnsw:space": "cosine", "embedding_model": model_id, "chunker_version": CHUNKER_VERSION}
     if create:
         collection = client.get_or_create_collection(name, metadata=wanted, embedding_function=None)
@@ -272,15 +320,4 @@ def check_model(recorded: str | None, model_id: str) -> None:
             "Rebuild it with: python -m ingest --rebuild (or set VERBATIM_EMBEDDING_MODEL back)."
         )
 
-
-def bm25_dir(settings: IndexSettings, generation: str) -> Path:
-    return settings.keyword_dir / generation
-
-
-def remove_old_keyword_dirs(settings: IndexSettings, keep: str) -> None:
-    root = settings.keyword_dir
-    if root.is_dir():
-        for child in root.iterdir():
-            if child.name != keep:
-                shutil.rmtree(child, ignore_errors=True)
 

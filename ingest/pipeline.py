@@ -15,7 +15,6 @@ from . import index as ix
 from .chunking import CHUNKER_VERSION, Chunk, Chunker
 from .documents import Document, SkipFile, load_document, read_manifest
 from .embeddings import Encoder, load_embeddings
-from .keyword import KeywordIndex
 from .safety import SafetyTagger
 from .settings import IndexSettings
 from .structure import Passage, StructureParser
@@ -83,14 +82,18 @@ class Ingestor:
         progress: bool = True,
         after_embed: Callable[[], None] | None = None,
     ) -> IngestReport:
+        for p in paths or [self.settings.corpus_dir]:
+            if not p.exists():
+                raise FileNotFoundError(f"{p} does not exist")
+        with ix.Catalogue.from_settings(self.settings) as catalogue:  # closed after: it may be a database server's
+            return self._run(catalogue, paths, rebuild, progress, after_embed)
+
+    def _run(self, catalogue: ix.Catalogue, paths: list[Path] | None, rebuild: bool, progress: bool,
+             after_embed: Callable[[], None] | None) -> IngestReport:
         started = time.perf_counter()
         s = self.settings
         report = IngestReport()
         roots = paths or [s.corpus_dir]
-        for p in roots:
-            if not p.exists():
-                raise FileNotFoundError(f"{p} does not exist")
-        catalogue = ix.Catalogue(s.index_db)
         meta = catalogue.meta()
         if not rebuild:
             ix.check_model(meta.get("embedding_model"), self.embeddings.model_id)
@@ -148,10 +151,6 @@ class Ingestor:
         if after_embed:
             after_embed()  # test hook: a crash here must leave the previous index usable
 
-        generation = KeywordIndex.generation(all_chunks)
-        folder = ix.bm25_dir(s, generation)
-        if not (folder / "ids.json").exists():
-            KeywordIndex.build(all_chunks).save(folder)
         catalogue.flip(
             replace,
             sorted(set(removed) | (set(stored) - set(replace) if rebuild else set())),
@@ -160,19 +159,16 @@ class Ingestor:
                 "embedding_model": self.embeddings.model_id,
                 "encoder": self.embeddings.encoder,  # which implementation embedded the newest chunks
                 "pipeline_version": self.pipeline_version,
-                "keyword_generation": generation,
                 "collection": target,
                 "building": "",
             },
         )
-        # After the flip: drop vectors nothing refers to, and old keyword folders (a server loads its
-        # keyword index into memory, so removing the folder it came from does not disturb it).
+        # After the flip: drop vectors nothing refers to.
         listed = {c.id for c in all_chunks}
         stale = [i for i in collection.get(include=[])["ids"] if i not in listed]
         step = _max_batch(collection)
         for i in range(0, len(stale), step):
             collection.delete(ids=stale[i : i + step])
-        ix.remove_old_keyword_dirs(s, generation)
         if rebuild:  # keep the version just replaced (servers still on it); drop anything older
             for name in ix.version_collections(client, s.collection):
                 if name not in (target, active):

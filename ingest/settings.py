@@ -1,6 +1,7 @@
 """One typed settings object for the whole product, in sections (pydantic-settings, `VERBATIM_*` variables).
 
     settings.data_dir   the state folder, shared by the index, the log and the staff accounts
+    settings.database_url  the database shared by the index catalogue and the log (empty: SQLite files in data_dir)
     settings.index      what `python -m ingest` builds and the bot reads
     settings.bot        limits of the answer pipeline (the page and the staff "Try it" show the same limit)
     settings.log        the conversation log
@@ -51,7 +52,20 @@ class DataDirSection(Section):
     data_dir: Path = Field(DEFAULT_DATA_DIR, description="Index, conversation log and other state.")
 
 
-class IndexSettings(DataDirSection):
+class DatabaseSection(DataDirSection):
+    """A section that keeps its tables in a database: the index catalogue and the conversation log.
+
+    One variable for both, on purpose (fewer knobs): the setups that need a database server are the ones with
+    several workers, and they need it for both — workers on several hosts must share the catalogue as much as
+    the log. A second URL would always be set to the same value, and setting one without the other would be a
+    half-shared cluster whose workers answer from different catalogues. The tables do not collide (catalogue:
+    meta, documents, passages, chunks; log: schema_version, conversations, turns, verdicts, staff_*)."""
+
+    database_url: str = Field("", description="SQLAlchemy URL of the index catalogue and the conversation log; "
+                                              "empty = SQLite files under data/.")
+
+
+class IndexSettings(DatabaseSection):
     corpus_dir: Path = Field(PROJECT_ROOT / "corpus", description="The documents `python -m ingest` indexes.")
     embedding_model: str = Field("", description="sentence-transformers model name or path; empty = packaged MiniLM.")
     chroma_url: str = Field("", description="http://host:port of a `chroma run` server; empty = embedded under data/chroma.")
@@ -70,11 +84,12 @@ class IndexSettings(DataDirSection):
 
     @property
     def index_db(self) -> Path:
+        """The catalogue's SQLite file when no `database_url` is set."""
         return self.data_dir / "index.sqlite"
 
     @property
-    def keyword_dir(self) -> Path:
-        return self.data_dir / "keyword"
+    def catalogue_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.index_db}"
 
 
 class BotSettings(Section):
@@ -82,8 +97,7 @@ class BotSettings(Section):
     max_quotes: int = Field(3, ge=1, le=5)
 
 
-class LogSettings(DataDirSection):
-    database_url: str = Field("", description="SQLAlchemy URL of the conversation log; empty = SQLite under data/.")
+class LogSettings(DatabaseSection):
     retention_days: int = Field(0, ge=0, description="Prune conversations older than this many days; 0 keeps all.")
 
     @property
@@ -107,17 +121,22 @@ class StaffSettings(DataDirSection):
 
 SECTIONS: dict[str, type[Section]] = {"index": IndexSettings, "bot": BotSettings, "log": LogSettings,
                                       "staff": StaffSettings}
+# top-level fields every section of that kind shares: `Settings(data_dir=d)` is every section's data dir
+SHARED: dict[str, type[Section]] = {"data_dir": DataDirSection, "database_url": DatabaseSection}
 
 
 class Settings(BaseModel):
     """`Settings()` reads every section from the environment. In code and tests give only what differs:
-    `Settings(data_dir=d, index={"corpus_dir": c}, log={"retention_days": 7})`; a section given as a dict
+    `Settings(data_dir=d, index={"corpus_dir": c}, log={"retention_days": 7})`; `data_dir` and `database_url`
+    given here are every section's that has them (`SHARED`); a section given as a dict
     still reads the rest of its fields from the environment, like `Settings()` does."""
 
     model_config = ConfigDict(extra="forbid")
 
     data_dir: Path = Field(default_factory=lambda: DataDirSection().data_dir,  # VERBATIM_DATA_DIR
                            description="Index, conversation log and other state.")
+    database_url: str = Field(default_factory=lambda: DatabaseSection().database_url,  # VERBATIM_DATABASE_URL
+                              description="The index catalogue's and the conversation log's database.")
     index: IndexSettings = Field(default_factory=IndexSettings)
     bot: BotSettings = Field(default_factory=BotSettings)
     log: LogSettings = Field(default_factory=LogSettings)
@@ -131,25 +150,31 @@ class Settings(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _share_data_dir(cls, values: Any) -> Any:
-        """`data_dir` given here is every section's data dir (not given: each reads VERBATIM_DATA_DIR itself)."""
-        if not isinstance(values, dict) or values.get("data_dir") is None:
+    def _share(cls, values: Any) -> Any:
+        """A shared field given here is that of every section that has it (not given: each section reads its
+        variable itself)."""
+        if not isinstance(values, dict):
             return values
         values = dict(values)
-        for name, section in SECTIONS.items():
-            if not issubclass(section, DataDirSection):
+        for field, owner in SHARED.items():
+            if values.get(field) is None:
                 continue
-            given = values.get(name)
-            if given is None:
-                values[name] = {"data_dir": values["data_dir"]}
-            elif isinstance(given, dict):
-                values[name] = {"data_dir": values["data_dir"], **given}
+            for name, section in SECTIONS.items():
+                if not issubclass(section, owner):
+                    continue
+                given = values.get(name)
+                if given is None:
+                    values[name] = {field: values[field]}
+                elif isinstance(given, dict):
+                    values[name] = {field: values[field], **given}
         return values
 
     @model_validator(mode="after")
-    def _one_data_dir(self) -> "Settings":
-        for name in SECTIONS:
-            section = getattr(self, name)
-            if isinstance(section, DataDirSection) and section.data_dir != self.data_dir:
-                raise ValueError(f"{name}.data_dir ({section.data_dir}) differs from data_dir ({self.data_dir})")
+    def _one_value_each(self) -> "Settings":
+        for field, owner in SHARED.items():
+            for name in SECTIONS:
+                section = getattr(self, name)
+                if isinstance(section, owner) and getattr(section, field) != getattr(self, field):
+                    raise ValueError(f"{name}.{field} ({getattr(section, field)}) differs from {field} "
+                                     f"({getattr(self, field)})")
         return self

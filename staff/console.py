@@ -25,7 +25,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -60,7 +59,7 @@ class Console:
     """What the handlers share: configuration in, one request's data in each call."""
 
     settings: StaffSettings
-    index_db: Path  # the index catalogue the library pages read
+    catalogue_url: str  # the index catalogue the library pages read (`IndexSettings.catalogue_url`)
     max_message_chars: int  # the bot's limit, for "Try it"
     bot: Any  # bot.ChatBot (for "Try it"); None: "Try it" says it is unavailable
     log: ConversationLog
@@ -70,21 +69,21 @@ class Console:
 
     @cached_property
     def library(self) -> LibraryView:
-        return LibraryView(self.index_db)
+        return LibraryView(self.catalogue_url)
 
     @cached_property
     def templates(self):
         return environment()
 
 
-def create_staff_app(settings: StaffSettings, *, index_db: Path, max_message_chars: int, bot: Any,
+def create_staff_app(settings: StaffSettings, *, catalogue_url: str, max_message_chars: int, bot: Any,
                      conversation_log: ConversationLog, accounts: StaffAccounts | None = None) -> FastAPI:
-    """The console as an ASGI app, to mount at /staff. `settings`: the `staff` section; `index_db` and
+    """The console as an ASGI app, to mount at /staff. `settings`: the `staff` section; `catalogue_url` and
     `max_message_chars` come from the `index` and `bot` sections. The bot and the log are given (`app.py` builds
     them once for the whole server); what only the console uses — accounts, sessions, the throttle — is made here."""
     secret = settings.staff_secret.get_secret_value().encode() or secrets.token_bytes(32)
     console = Console(
-        settings=settings, index_db=index_db, max_message_chars=max_message_chars, bot=bot, log=conversation_log,
+        settings=settings, catalogue_url=catalogue_url, max_message_chars=max_message_chars, bot=bot, log=conversation_log,
         accounts=accounts or StaffAccounts(settings.staff_users_path),
         sessions=SessionStore.beside(conversation_log, secret,
                                      lifetime=timedelta(seconds=settings.staff_session_seconds),

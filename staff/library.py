@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 from ingest.index import Catalogue
@@ -58,12 +57,12 @@ class DocumentSummary:
 class LibraryView:
     """Reads the catalogue on each call (cheap, and a re-ingest shows up without a restart)."""
 
-    def __init__(self, index_db: Path) -> None:
-        self.index_db = Path(index_db)
+    def __init__(self, catalogue_url: str) -> None:
+        self.catalogue_url = catalogue_url
 
     @cached_property
     def catalogue(self) -> Catalogue:
-        return Catalogue(self.index_db)
+        return Catalogue(self.catalogue_url)
 
     @cached_property
     def _tagger(self) -> SafetyTagger:

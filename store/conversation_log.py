@@ -16,7 +16,8 @@ SQLite is the embedded default (one process); PostgreSQL (`postgresql+psycopg://
 several workers share.
 
 Schema: created on first start, versioned in `schema_version`, upgraded step by step (`MIGRATIONS`). With
-PostgreSQL the check runs under an advisory lock (`store.locks`), so workers starting together migrate once.
+PostgreSQL the check runs under an advisory lock (`ingest.database.schema_lock`), so workers starting together
+migrate once.
 
 Everything SQL about the log is in this module: the staff console reads and writes only through the public
 methods of `ConversationLog` (`turns`, `iter_turns`, `turn_summaries`, `reasons`, `add_verdict`, ...).
@@ -39,8 +40,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.types import Reply, jsonable
+from ingest.database import schema_lock
 
-from .locks import schema_lock, try_housekeeping_lock
+from .locks import try_housekeeping_lock
 
 log = logging.getLogger("verbatim.conversation_log")
 

@@ -4,8 +4,9 @@ With PostgreSQL (several app workers, one database) these are transaction-level 
 released with the transaction that took them, so a worker that dies holding one frees it at once. With
 SQLite (one process, the embedded default) there is nothing to coordinate: SQLite serialises writers itself.
 
-- `schema_lock`: creating and migrating tables. Every worker checks the schema at start; the first one in
-  creates or upgrades it while the others wait, then find it current — no two workers run a migration.
+- `schema_lock` (`ingest.database`, shared with the index catalogue): creating and migrating tables. Every
+  worker checks the schema at start; the first one in creates or upgrades it while the others wait, then find
+  it current — no two workers run a migration.
 - `LeaderLock(engine, RETENTION_LEADER_KEY)`: which worker runs retention at all. One worker holds it for as
   long as it lives (a session-level lock on a connection of its own); the others' timers find it taken and do
   nothing; when the holder dies, the next worker to try takes over.
@@ -18,20 +19,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from ingest.database import is_postgresql
+
 # Arbitrary 64-bit keys, fixed forever: every worker of every version must agree on them.
-SCHEMA_LOCK_KEY = 0x7662_7363_6865_6D61  # "vbschema"
 HOUSEKEEPING_LOCK_KEY = 0x7662_686F_7573_656B  # "vbhousek"
 RETENTION_LEADER_KEY = 0x7662_7265_7465_6E74  # "vbretent"
-
-
-def is_postgresql(conn: Connection) -> bool:
-    return conn.dialect.name == "postgresql"
-
-
-def schema_lock(conn: Connection) -> None:
-    """Wait for, then hold until this transaction ends, the right to create or migrate tables."""
-    if is_postgresql(conn):
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
 
 
 def try_housekeeping_lock(conn: Connection) -> bool:

@@ -28,8 +28,9 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from ingest.database import schema_lock
+
 from .conversation_log import ConversationLog, UTCDateTime, utcnow
-from .locks import schema_lock
 
 staff_metadata = sa.MetaData()
 

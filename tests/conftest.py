@@ -57,15 +57,16 @@ def new_cache_files() -> dict[str, set[str]]:
     return {name: set(_files_under(path) - CACHE_SNAPSHOT[name]) for name, path in MODEL_CACHES.items()}
 
 
-def make_settings(data_dir: Path, corpus_dir: Path, **index):
+def make_settings(data_dir: Path, corpus_dir: Path, database_url: str = "", **index):
     """Settings for one test index; every index field that could leak in from VERBATIM_* variables is pinned
-    (`index`: other values of the `index` section, e.g. `chroma_url=...`)."""
+    (`database_url`: the catalogue's and the log's database, default SQLite files in `data_dir`; `index`: other
+    values of the `index` section, e.g. `chroma_url=...`)."""
     from ingest.settings import Settings
 
     values = {"corpus_dir": Path(corpus_dir), "chroma_url": "", "embedding_model": "", "collection": "verbatim",
               "embed_batch_size": 64, "encoder": "onnx"}
     values.update(index)
-    return Settings(data_dir=Path(data_dir), index=values)
+    return Settings(data_dir=Path(data_dir), database_url=database_url, index=values)
 
 
 def copy_corpus(dest: Path, source: Path = BUNDLED_CORPUS) -> Path:

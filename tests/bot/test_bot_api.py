@@ -49,7 +49,7 @@ def test_ask_returns_a_reply_of_the_expected_kind(chatbot, message, kinds, reaso
 def test_quotes_carry_text_source_title_section_and_offsets(chatbot, corpus_index):
     reply = chatbot.ask("What causes paraneoplastic syndrome?")
     assert reply.kind == "answer" and reply.quotes
-    titles = {s: d.title for s, d in Catalogue(corpus_index.settings.index.index_db).documents().items()}
+    titles = {s: d.title for s, d in Catalogue.from_settings(corpus_index.settings.index).documents().items()}
     for q in reply.quotes:
         assert isinstance(q, Quote)
         assert isinstance(q.text, str) and q.text

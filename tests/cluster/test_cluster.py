@@ -1,15 +1,17 @@
-"""Several workers behind a real load balancer, sharing a real PostgreSQL and a `chroma run` server: patients'
-turns land once whichever worker answers, staff sessions, verdicts and lockouts hold across workers, the
-schema was made once, a rebuild while serving switches every worker, and when a worker dies nginx sends its
-patients to the other one, which answers."""
+"""Several workers behind a real load balancer, sharing a real PostgreSQL and a `chroma run` server, each with
+its own data dir as if on its own host: they answer the same questions with the same replies (one catalogue in
+PostgreSQL, the keyword index built from it), an ingest run from a third data dir reaches both without a
+restart, patients' turns land once whichever worker answers, staff sessions, verdicts and lockouts hold across
+workers, the schema was made once, a rebuild while serving switches every worker, and when a worker dies nginx
+sends its patients to the other one, which answers."""
 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
+import shutil
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
@@ -144,22 +146,100 @@ def test_through_the_load_balancer_a_client_cannot_choose_the_address_it_is_coun
     assert sorted(clients) == ["*", "127.0.0.1"]
 
 
+def index_versions(cluster) -> list[int]:
+    return [int(httpx.get(w.url + "healthz", timeout=30).json()["index_version"]) for w in cluster.workers]
+
+
+def ask_each_worker(cluster, conversations: list[list[str]]) -> list[list[dict]]:
+    """Every conversation asked of every worker directly (a patient per conversation and worker); per worker,
+    what the log holds of each turn: the reply (kind, reason, text, quotes) and the chunks retrieval ranked,
+    with their dense, keyword and fused scores."""
+    log = ConversationLog(cluster.database_url)
+    seen = []
+    for w in cluster.workers:
+        ids = []
+        for turns in conversations:
+            patient = Patient(w.url)
+            for question in turns:
+                patient.ask(question)
+            ids.append(patient.conversation)
+            patient.close()
+        seen.append([{"message": t.message, "kind": t.kind, "reason": t.reason, "text": t.reply_text,
+                      "quotes": t.quotes, "candidates": t.trace.get("candidates")}
+                     for cid in ids for t in log.conversation(cid)])
+    log.close()
+    return seen
+
+
+def test_each_worker_has_its_own_data_dir_and_nothing_it_answers_from_is_in_it(cluster):
+    dirs = [Path(w.env["VERBATIM_DATA_DIR"]) for w in cluster.workers]
+    assert len(set(dirs)) == len(cluster.workers) == 2
+    assert all(w.env["VERBATIM_DATABASE_URL"] == cluster.database_url for w in cluster.workers)
+    local = [sorted(str(p.relative_to(d)) for p in d.rglob("*")) if d.exists() else [] for d in dirs]
+    assert local == [[], []], "no catalogue, keyword index, vectors or log on a worker's disk"
+
+
+def test_workers_on_two_data_dirs_give_the_same_replies(cluster):
+    conversations = [["What is a paraneoplastic syndrome?", "What symptoms can it cause?"],
+                     ["How is paraneoplastic syndrome diagnosed?"], ["What skin symptoms can it cause?"],
+                     ["How much prednisolone should I take?"]]
+    first, second = ask_each_worker(cluster, conversations)
+    assert [t["message"] for t in first] == [q for turns in conversations for q in turns]
+    assert [t["kind"] for t in first].count("answer") >= 3 and all(t["candidates"] for t in first[:2])
+    assert first == second
+
+
+def test_an_ingest_from_a_third_data_dir_reaches_both_workers_without_a_restart(cluster, tmp_path):
+    """`python -m ingest` with an added document, run from a data dir of its own (another host) against the
+    shared PostgreSQL and Chroma: both workers switch to the new version and quote the new document, alike."""
+    question = [["Can I drive with paraneoplastic syndrome?"]]
+    before = index_versions(cluster)
+    pids = [w.proc.pid for w in cluster.workers]
+    assert len(set(before)) == 1
+    assert all(ADDED not in {q["source"] for q in t["quotes"]} for seen in ask_each_worker(cluster, question)
+               for t in seen)
+
+    corpus = shutil.copytree(REPO_ROOT / "corpus", tmp_path / "corpus")
+    (corpus / ADDED).write_text(ADDED_TEXT, encoding="utf-8")
+    with open(corpus / "manifest.yaml", "a", encoding="utf-8") as f:
+        f.write(f"{ADDED}:\n  title: Paraneoplastic syndrome and driving\n  publisher: Test clinic\n")
+    third = tmp_path / "third-host-data"
+    done = cluster.ingest(third, VERBATIM_CORPUS_DIR=str(corpus))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not (third / "index.sqlite").exists(), "the catalogue went to PostgreSQL, not the ingest's data dir"
+
+    deadline = time.monotonic() + 60  # the workers look at the catalogue once a second
+    while index_versions(cluster) != [before[0] + 1] * 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert index_versions(cluster) == [before[0] + 1] * 2
+    assert [w.proc.pid for w in cluster.workers] == pids and all(w.proc.poll() is None for w in cluster.workers)
+    first, second = ask_each_worker(cluster, question)
+    assert first[0]["kind"] == "answer" and {q["source"] for q in first[0]["quotes"]} == {ADDED}
+    assert first == second
+
+
+ADDED = "003_driving_leaflet.txt"
+ADDED_TEXT = """Paraneoplastic syndrome and driving
+
+Can I drive with paraneoplastic syndrome?
+
+People with paraneoplastic syndrome who have seizures, double vision or sudden muscle weakness should not drive \
+until their neurologist says it is safe to drive again.
+"""
+
+
 def test_a_rebuild_while_serving_switches_every_worker_to_the_new_index(cluster):
     """Ingest as its own job (`python -m ingest --rebuild`, the workers' settings) while the workers serve:
     a new index version in the Chroma server and the shared catalogue; every worker switches to it without a
     restart, and answers from it."""
-    def versions() -> list[int]:
-        return [int(httpx.get(w.url + "healthz", timeout=30).json()["index_version"]) for w in cluster.workers]
-
-    before = versions()
+    before = index_versions(cluster)
     assert len(set(before)) == 1
-    done = subprocess.run([sys.executable, "-m", "ingest", "--rebuild", "--quiet"], cwd=REPO_ROOT,
-                          env=cluster.workers[0].env, capture_output=True, text=True, timeout=600)
+    done = cluster.ingest(Path(cluster.workers[0].env["VERBATIM_DATA_DIR"]), "--rebuild")
     assert done.returncode == 0, done.stderr[-2000:]
     deadline = time.monotonic() + 60  # the workers look at the catalogue once a second
-    while versions() != [before[0] + 1] * len(cluster.workers) and time.monotonic() < deadline:
+    while index_versions(cluster) != [before[0] + 1] * len(cluster.workers) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert versions() == [before[0] + 1] * len(cluster.workers)
+    assert index_versions(cluster) == [before[0] + 1] * len(cluster.workers)
     for w in cluster.workers:
         patient = Patient(cluster.url, headers=headers_for_worker(cluster.url, w))
         assert reply_kind(patient.ask("How is paraneoplastic syndrome treated?")[0]["value"]) == "answer"

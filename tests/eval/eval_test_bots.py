@@ -29,7 +29,7 @@ class LeakyBot:
     def __init__(self) -> None:
         settings = IndexSettings()
         self.bot = real()
-        self.dosing_line = next(p.text for p in Catalogue(settings.index_db).passages()
+        self.dosing_line = next(p.text for p in Catalogue.from_settings(settings).passages()
                                 if "dosing" in p.tags and dose_patterns().search(p.text))
 
     def ask(self, message, history=None):

@@ -1,5 +1,5 @@
 """Atomic updates: an ingest killed (SIGKILL) after embedding, before the flip, leaves the previous index
-answering; the next run completes and reports the change.
+answering; the next run completes and reports the change. With the catalogue in SQLite and in PostgreSQL.
 
 The writer is a real process: it builds the index, changes the corpus, and runs again with an `after_embed`
 hook that SIGKILLs it — after the new vectors are in Chroma and before the catalogue flip, the moment a
@@ -13,6 +13,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 from ingest import index as ix
 
@@ -29,7 +31,7 @@ WRITER = textwrap.dedent(
 
     settings = IndexSettings()
     first = Ingestor(settings).run(progress=False)
-    catalogue = ix.Catalogue(settings.index_db)
+    catalogue = ix.Catalogue.from_settings(settings)
     print(json.dumps({
         "added": first.added,
         "hashes": {s: d.content_hash for s, d in catalogue.documents().items()},
@@ -51,13 +53,17 @@ WRITER = textwrap.dedent(
 ).replace("{leaflet}", DOC_000).replace("{excerpt}", EXCERPT).replace("{marker}", MARKER)
 
 
-def test_a_killed_ingest_leaves_the_previous_index_answering(tmp_path, vt, embeddings):
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_killed_ingest_leaves_the_previous_index_answering(tmp_path, vt, embeddings, database, request):
     from bot import ChatBot
     from ingest.pipeline import Ingestor
 
     corpus = vt.mini_corpus(tmp_path / "corpus")
     data = tmp_path / "data"
-    killed = subprocess.run([sys.executable, "-c", WRITER], cwd=vt.REPO_ROOT, env=vt.subprocess_env(data, corpus),
+    database_url = request.getfixturevalue("pg_url") if database == "postgresql" else ""
+    settings = vt.make_settings(data, corpus, database_url)
+    env = vt.subprocess_env(data, corpus, VERBATIM_DATABASE_URL=database_url)
+    killed = subprocess.run([sys.executable, "-c", WRITER], cwd=vt.REPO_ROOT, env=env,
                             capture_output=True, text=True, timeout=300)
     lines = killed.stdout.splitlines()
     assert lines and lines[-1] == "embedded; killing before the flip", (killed.stdout, killed.stderr)
@@ -67,11 +73,10 @@ def test_a_killed_ingest_leaves_the_previous_index_answering(tmp_path, vt, embed
     assert not (corpus / EXCERPT).exists() and MARKER in (corpus / DOC_000).read_text(encoding="utf-8")
 
     # The catalogue is untouched ...
-    catalogue = ix.Catalogue(data / "index.sqlite")
+    catalogue = ix.Catalogue.from_settings(settings.index)
     assert {s: d.content_hash for s, d in catalogue.documents().items()} == before["hashes"]
     assert sorted(c.id for c in catalogue.chunks()) == before["chunks"]
     # ... and a freshly built bot still answers from the previous index, quoting the deleted document.
-    settings = vt.make_settings(data, corpus)
     bot = ChatBot.from_settings(settings)
     reply = bot.ask("What causes paraneoplastic syndrome?")
     assert reply.kind == "answer", reply.trace

@@ -74,4 +74,4 @@ def test_ingest_and_answer_through_a_chroma_server(chroma_server, tmp_path, vt, 
     assert reply.kind == "answer", reply.trace
     assert reply.quotes
     assert any(c.get("dense_rank") for c in reply.trace["candidates"]), "dense retrieval went through the server"
-    assert ix.Catalogue(settings.index.index_db).meta()["collection"] == settings.index.collection
+    assert ix.Catalogue.from_settings(settings.index).meta()["collection"] == settings.index.collection

@@ -14,7 +14,7 @@ from ingest.index import Catalogue
 
 @pytest.fixture(scope="module")
 def stored(corpus_index):
-    catalogue = Catalogue(corpus_index.settings.index.index_db)
+    catalogue = Catalogue.from_settings(corpus_index.settings.index)
     return catalogue.documents(), catalogue.passages(), catalogue.chunks()
 
 

@@ -26,7 +26,7 @@ def _check_summary(summary: dict, data) -> None:
     assert summary["added"] == ["good.md"]
     assert [s[0] for s in summary["skipped"]] == ["notes.docx"]
     assert "unsupported" in summary["skipped"][0][1]
-    docs = Catalogue(data / "index.sqlite").documents()
+    docs = Catalogue(f"sqlite:///{data / 'index.sqlite'}").documents()
     assert set(docs) == {"good.md"}
     assert docs["good.md"].title == "Living with paraneoplastic syndrome"
 

@@ -20,7 +20,7 @@ def both():
 def chunk_texts(corpus_index):
     from ingest.index import Catalogue
 
-    return [c.text for c in Catalogue(corpus_index.settings.index.index_db).chunks()]
+    return [c.text for c in Catalogue.from_settings(corpus_index.settings.index).chunks()]
 
 
 def test_int8_vectors_stay_close_to_fp32_on_the_bundled_chunks(both, chunk_texts):

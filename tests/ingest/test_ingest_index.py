@@ -1,6 +1,7 @@
 """The index: incremental by content hash, removals everywhere, the model remembered, batches, no default
 embedding function. Each test that changes an index builds its own in tmp_path (real Chroma, real SQLite) from
-a small corpus (the bundled leaflet and an excerpt of the article), so the suite stays fast on two cores."""
+a small corpus (the bundled leaflet and an excerpt of the article), so the suite stays fast on two cores. The
+tests on `fresh` run twice: with the catalogue in SQLite and in a real PostgreSQL (`VERBATIM_DATABASE_URL`)."""
 
 from __future__ import annotations
 
@@ -25,15 +26,16 @@ def chroma_ids(settings, embeddings):
 
 
 def keyword_index(settings):
-    meta = ix.Catalogue(settings.index.index_db).meta()
-    return KeywordIndex.load(ix.bm25_dir(settings.index, meta["keyword_generation"]))
+    """The keyword index as a reader builds it: from the catalogue's chunks."""
+    return KeywordIndex.build(ix.Catalogue.from_settings(settings.index).chunks())
 
 
-@pytest.fixture
-def fresh(tmp_path, vt, embeddings):
-    """A private small corpus, indexed."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh(request, tmp_path, vt, embeddings):
+    """A private small corpus, indexed (the catalogue in SQLite under the data dir, or in PostgreSQL)."""
     corpus = vt.mini_corpus(tmp_path / "corpus")
-    settings = vt.make_settings(tmp_path / "data", corpus)
+    database_url = request.getfixturevalue("pg_url") if request.param == "postgresql" else ""
+    settings = vt.make_settings(tmp_path / "data", corpus, database_url)
     report = Ingestor(settings.index, embeddings).run(progress=False)
     assert sorted(report.added) == [DOC_000, DOC_002]
     assert report.embedded == report.chunks > 0
@@ -49,11 +51,13 @@ def test_second_run_reembeds_nothing(fresh, embeddings):
     assert second.added == second.updated == second.removed == []
     assert second.chunks == first.chunks and second.passages == first.passages
     assert chroma_ids(settings, embeddings) == ids_before
+    # with a database URL the catalogue is there, not in the data dir
+    assert (settings.data_dir / "index.sqlite").exists() == (not settings.database_url)
 
 
 def test_a_changed_document_reembeds_only_its_chunks(fresh, embeddings, monkeypatch):
     settings, corpus, _ = fresh
-    catalogue = ix.Catalogue(settings.index.index_db)
+    catalogue = ix.Catalogue.from_settings(settings.index)
     old = {c.id: c for c in catalogue.chunks()}
     old_002 = {i for i, c in old.items() if c.source == DOC_002}
 
@@ -84,7 +88,7 @@ def test_a_changed_document_reembeds_only_its_chunks(fresh, embeddings, monkeypa
 
 def test_a_removed_document_leaves_chroma_catalogue_and_keyword_index(fresh, embeddings):
     settings, corpus, _ = fresh
-    catalogue = ix.Catalogue(settings.index.index_db)
+    catalogue = ix.Catalogue.from_settings(settings.index)
     gone = {c.id for c in catalogue.chunks([DOC_000])}
     terms = analyze("skin flushing blushing")  # words only the leaflet (000) uses
     assert {cid for cid, _ in keyword_index(settings).search(terms, 10)} & gone, "sanity: 000 is searchable"
@@ -102,16 +106,16 @@ def test_a_removed_document_leaves_chroma_catalogue_and_keyword_index(fresh, emb
     kw = keyword_index(settings)
     assert set(kw.ids) == remaining and not set(kw.ids) & gone
     assert not {cid for cid, _ in kw.search(terms, 10)} & gone
-    assert len(list((settings.data_dir / "keyword").iterdir())) == 1, "old keyword generations are removed"
+    assert not (settings.data_dir / "keyword").exists(), "the keyword index is built by readers, never saved"
 
 
 def test_ingesting_named_paths_adds_and_keeps_the_rest(fresh, embeddings, vt):
     settings, _, _ = fresh
     report = Ingestor(settings.index, embeddings).run(paths=[vt.FIXTURES / "sample.md"], progress=False)
     assert report.added == ["sample.md"] and report.removed == []
-    docs = ix.Catalogue(settings.index.index_db).documents()
+    docs = ix.Catalogue.from_settings(settings.index).documents()
     assert set(docs) == {DOC_000, DOC_002, "sample.md"}
-    assert chroma_ids(settings, embeddings) == {c.id for c in ix.Catalogue(settings.index.index_db).chunks()}
+    assert chroma_ids(settings, embeddings) == {c.id for c in ix.Catalogue.from_settings(settings.index).chunks()}
 
 
 @pytest.fixture
@@ -138,7 +142,8 @@ def test_a_different_model_is_an_error_naming_both(fresh, embeddings, other_mode
         Ingestor(settings.index, other_model).run(progress=False)
     assert embeddings.model_id in str(exc.value) and other_model.model_id in str(exc.value)
 
-    other_settings = vt.make_settings(settings.data_dir, corpus, embedding_model=other_model.model_path)
+    other_settings = vt.make_settings(settings.data_dir, corpus, settings.database_url,
+                                      embedding_model=other_model.model_path)
     with pytest.raises(ix.ModelMismatchError) as exc:
         ChatBot.from_settings(other_settings)
     assert embeddings.model_id in str(exc.value) and other_model.model_id in str(exc.value)
@@ -149,12 +154,13 @@ def test_rebuild_switches_the_model(fresh, other_model, vt):
     from bot import ChatBot
 
     settings, corpus, first = fresh
-    other_settings = vt.make_settings(settings.data_dir, corpus, embedding_model=other_model.model_path)
+    other_settings = vt.make_settings(settings.data_dir, corpus, settings.database_url,
+                                      embedding_model=other_model.model_path)
     report = Ingestor(other_settings.index, other_model).run(rebuild=True, progress=False)
     assert report.embedded == report.chunks == first.chunks
     collection, _ = ix.open_collection(other_settings.index, other_model.model_id, create=False)
     assert collection.metadata["embedding_model"] == other_model.model_id
-    assert ix.Catalogue(settings.index.index_db).meta()["embedding_model"] == other_model.model_id
+    assert ix.Catalogue.from_settings(settings.index).meta()["embedding_model"] == other_model.model_id
     reply = ChatBot.from_settings(other_settings).ask("What causes paraneoplastic syndrome?")
     assert reply.kind == "answer"
 
@@ -188,7 +194,7 @@ def test_nothing_was_downloaded_into_model_caches(chatbot, vt):
 
 
 def test_blocked_flag_in_chroma_metadata_matches_tags(corpus_index, embeddings):
-    catalogue = ix.Catalogue(corpus_index.settings.index.index_db)
+    catalogue = ix.Catalogue.from_settings(corpus_index.settings.index)
     chunks = {c.id: c for c in catalogue.chunks()}
     collection, _ = ix.open_collection(corpus_index.settings.index, embeddings.model_id, create=False)
     got = collection.get(ids=list(chunks), include=["metadatas"])
@@ -244,7 +250,7 @@ def test_tiny_batches_still_ingest(tmp_path, vt, embeddings, monkeypatch):
     assert sizes["delete"] and max(sizes["delete"]) <= 3
     assert max(sizes["get"]) <= 3
     monkeypatch.setattr(ix, "open_collection", real_open)
-    assert chroma_ids(settings, embeddings) == {c.id for c in ix.Catalogue(settings.index.index_db).chunks()}
+    assert chroma_ids(settings, embeddings) == {c.id for c in ix.Catalogue.from_settings(settings.index).chunks()}
 
 
 def test_the_batch_size_respects_chromas_maximum(corpus_index, embeddings):

@@ -13,6 +13,7 @@ from pydantic import SecretStr, ValidationError
 from ingest.settings import (
     DEFAULT_DATA_DIR,
     SECTIONS,
+    SHARED,
     BotSettings,
     DataDirSection,
     IndexSettings,
@@ -34,7 +35,7 @@ VARIABLES = {
     "VERBATIM_ENCODER": ("index", "encoder", "torch", "torch"),
     "VERBATIM_MAX_MESSAGE_CHARS": ("bot", "max_message_chars", "500", 500),
     "VERBATIM_MAX_QUOTES": ("bot", "max_quotes", "2", 2),
-    "VERBATIM_DATABASE_URL": ("log", "database_url", "postgresql+psycopg://u:p@db:5432/v",
+    "VERBATIM_DATABASE_URL": (None, "database_url", "postgresql+psycopg://u:p@db:5432/v",
                               "postgresql+psycopg://u:p@db:5432/v"),
     "VERBATIM_RETENTION_DAYS": ("log", "retention_days", "30", 30),
     "VERBATIM_STAFF_USERS_FILE": ("staff", "staff_users_file", "/etc/verbatim/users.json",
@@ -68,15 +69,17 @@ def test_each_variable_lands_in_its_section_with_its_type(env, variable):
     settings = Settings()
     owner = settings if section is None else getattr(settings, section)
     assert _same(getattr(owner, field), expected), (variable, getattr(owner, field))
-    for other in set(SECTIONS) - {section}:  # nowhere else, unless it is the shared data dir
-        if field not in ("data_dir",):
+    for other in set(SECTIONS) - {section}:  # nowhere else, unless it is shared (data dir, database)
+        if field in SHARED:
+            assert getattr(getattr(settings, other), field, expected) == expected
+        else:
             assert field not in type(getattr(settings, other)).model_fields
 
 
 def test_every_field_has_its_variable():
     """A new field is a new variable: it must be in the list above (and so in README's table)."""
-    fields = {(None, "data_dir")} | {(name, f) for name, cls in SECTIONS.items() for f in cls.model_fields
-                                      if f != "data_dir"}
+    fields = {(None, f) for f in SHARED} | {(name, f) for name, cls in SECTIONS.items() for f in cls.model_fields
+                                           if f not in SHARED}
     assert fields == {(section, field) for section, field, _, _ in VARIABLES.values()}
 
 
@@ -87,8 +90,9 @@ def test_all_variables_together_and_what_follows_from_them(env):
     data = Path("/srv/verbatim/data")
     assert settings.data_dir == settings.index.data_dir == settings.log.data_dir == settings.staff.data_dir == data
     assert settings.index.index_db == data / "index.sqlite" and settings.index.chroma_dir == data / "chroma"
-    assert settings.index.keyword_dir == data / "keyword" and settings.index.model_path == "/models/minilm"
-    assert settings.log.log_database_url == "postgresql+psycopg://u:p@db:5432/v"
+    assert settings.index.model_path == "/models/minilm"
+    # one database for the catalogue and the log (several workers, several hosts)
+    assert settings.log.log_database_url == settings.index.catalogue_url == "postgresql+psycopg://u:p@db:5432/v"
     assert settings.staff.staff_users_path == Path("/etc/verbatim/users.json")
     # a section built alone reads the same variables
     assert IndexSettings() == settings.index and BotSettings() == settings.bot
@@ -101,6 +105,7 @@ def test_defaults_derive_from_the_data_dir(env):
     assert all(getattr(settings, n).data_dir == DEFAULT_DATA_DIR
                for n, cls in SECTIONS.items() if issubclass(cls, DataDirSection))
     assert settings.log.log_database_url == f"sqlite:///{DEFAULT_DATA_DIR / 'conversations.sqlite'}"
+    assert settings.index.catalogue_url == f"sqlite:///{DEFAULT_DATA_DIR / 'index.sqlite'}"
     assert settings.staff.staff_users_path == DEFAULT_DATA_DIR / "staff_users.json"
     assert settings.staff.staff_secret.get_secret_value() == ""
     assert (settings.bot.max_message_chars, settings.bot.max_quotes, settings.log.retention_days) == (2000, 3, 0)
@@ -122,6 +127,15 @@ class TestConstruction:
     def test_two_data_dirs_are_refused(self, env, tmp_path):
         with pytest.raises(ValidationError, match="differs from data_dir"):
             Settings(data_dir=tmp_path, index=IndexSettings(data_dir=tmp_path / "other"))
+
+    def test_database_url_given_in_code_is_the_catalogues_and_the_logs(self, env, tmp_path):
+        env.setenv("VERBATIM_DATABASE_URL", "postgresql+psycopg://u@elsewhere/v")
+        url = "postgresql+psycopg://u@db/verbatim"
+        settings = Settings(data_dir=tmp_path, database_url=url, index={"corpus_dir": tmp_path})
+        assert settings.index.catalogue_url == settings.log.log_database_url == url
+        assert Settings(data_dir=tmp_path, database_url="").index.catalogue_url == f"sqlite:///{tmp_path / 'index.sqlite'}"
+        with pytest.raises(ValidationError, match="differs from database_url"):
+            Settings(database_url=url, log=LogSettings(database_url="sqlite:///other.sqlite"))
 
     @pytest.mark.parametrize("wrong", [{"corpus_dir": "/c"}, {"max_quotes": 2}, {"index": {"max_quotes": 2}}])
     def test_a_keyword_in_the_wrong_place_is_an_error_not_ignored(self, env, wrong):

@@ -165,7 +165,7 @@ def test_headings_without_content_are_dropped(parsed):
 
 def test_catalogue_passages_are_spans_of_the_source_files(corpus_index):
     """What the index stores: every passage is its span of the file on disk."""
-    catalogue = Catalogue(corpus_index.settings.index.index_db)
+    catalogue = Catalogue.from_settings(corpus_index.settings.index)
     passages = catalogue.passages()
     assert len(passages) == corpus_index.report.passages
     files = {s: (corpus_index.corpus_dir / s).read_text(encoding="utf-8") for s in catalogue.documents()}

@@ -142,7 +142,7 @@ def test_the_patient_leaflet_has_no_tagged_passage(tagged):
 
 
 def test_the_index_stores_the_tags(corpus_index, tagged):
-    stored = {p.id: p.tags for p in Catalogue(corpus_index.settings.index.index_db).passages()}
+    stored = {p.id: p.tags for p in Catalogue.from_settings(corpus_index.settings.index).passages()}
     expected = {p.id: p.tags for ps in tagged.values() for p in ps}
     assert stored == expected
     assert corpus_index.report.tagged.get(DOSING, 0) > 0 and corpus_index.report.tagged.get(UNPROVEN_REMEDY, 0) > 0

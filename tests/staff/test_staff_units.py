@@ -235,7 +235,7 @@ class TestLibraryReasons:
 
     def test_the_library_view_shows_the_taggers_reasons(self, tmp_path):
         tagged = SafetyTagger().tag(self.passages())
-        views = LibraryView(tmp_path / "index.sqlite").explain(tagged)
+        views = LibraryView(f"sqlite:///{tmp_path / 'index.sqlite'}").explain(tagged)
         assert [v.passage for v in views] == tagged
         assert [[(r.tag, r.why) for r in v.reasons] for v in views] == [
             [(r.tag, r.why) for r in rs] for rs in SafetyTagger().explain(tagged)]
