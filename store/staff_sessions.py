@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from ingest.database import schema_lock
 
@@ -54,6 +54,24 @@ def create_staff_tables(engine: Engine) -> None:
     with engine.begin() as conn:
         schema_lock(conn)
         staff_metadata.create_all(conn, checkfirst=True)
+
+
+def insert_if_missing(conn: Connection, table: sa.Table, row: dict) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING on the two databases we run on (on SQLite it also takes the write lock,
+    so a read that follows is already serialised); True when the row was inserted."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # another database: plain insert when absent (a race here ends in an IntegrityError, not a lost row)
+        key = sa.and_(*(c == row[c.name] for c in table.primary_key.columns))
+        if conn.execute(sa.select(*table.primary_key.columns).where(key)).first() is not None:
+            return False
+        conn.execute(table.insert().values(**row))
+        return True
+    # RETURNING, not rowcount: psycopg reports no rowcount for an INSERT … ON CONFLICT through SQLAlchemy
+    statement = insert(table).values(**row).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    return conn.execute(statement).first() is not None
 
 
 @dataclass(frozen=True)
