@@ -8,8 +8,9 @@ anyone log in. A session ends after `staff_idle_seconds` without use, after `sta
 case, at logout, and when its user is disabled. Each session carries its own CSRF token for the console's
 forms. With an empty `VERBATIM_STAFF_SECRET` the key is drawn at start: every restart logs staff out.
 
-The tables live beside the conversation log's (same database, own names, created if missing): they are
-operational state, not part of the log's versioned schema, and can be dropped at any time (staff log in again).
+The tables live beside the conversation log's (same database, own names, created if missing), outside the
+log's versioned schema. Sessions and login-failure counts are operational state and can be dropped at any time
+(staff log in again); the staff accounts beside them (`store.staff_accounts`) cannot.
 
 Here because they are SQL: `store` is the one package that talks to the database. Create the store beside a
 log with `SessionStore.beside(conversation_log, secret, ...)`.
@@ -49,7 +50,7 @@ staff_sessions_table = sa.Table(
 
 
 def create_staff_tables(engine: Engine) -> None:
-    """The console's operational tables (sessions, login failures), if missing; once, however many workers
+    """The console's tables (accounts, sessions, login failures), if missing; once, however many workers
     start together."""
     with engine.begin() as conn:
         schema_lock(conn)
