@@ -8,16 +8,17 @@ What it starts, each a real server on 127.0.0.1 (a free port each), in a tempora
 1. **PostgreSQL** (Debian's `postgresql` package): a throwaway cluster (`initdb`, `pg_ctl`), run as the
    `postgres` system user when started as root (PostgreSQL refuses to run as root). Each cluster gets a
    database of its own (`VERBATIM_DATABASE_URL`) holding the index catalogue, the conversation log, the staff
-   sessions and the staff login-failure counts.
+   accounts, sessions and login-failure counts.
 2. **Chroma** as its own server (`chroma run`, shipped with chromadb): the vectors (`VERBATIM_CHROMA_URL`;
    each cluster its own collection, `VERBATIM_COLLECTION`, as each has its own catalogue).
 3. **Ingest** of the bundled corpus into them (`python -m ingest`, from a data dir of its own), once, before
    any worker starts.
 4. **N app workers** (`python app.py --port P`), started together, **each with its own data dir**, as if each
    ran on its own host: nothing they answer from is on their disk (catalogue in PostgreSQL, vectors in Chroma,
-   the keyword index built in memory from the catalogue). One migrates the schema, the others wait for it (an
-   advisory lock); they share one staff secret (`VERBATIM_STAFF_SECRET`) and one staff accounts file
-   (`VERBATIM_STAFF_USERS_FILE`: on several hosts, the same file deployed to each).
+   the keyword index built in memory from the catalogue, the staff accounts in PostgreSQL). One migrates the
+   schema, the others wait for it (an advisory lock); they share one staff secret (`VERBATIM_STAFF_SECRET`).
+   `python -m staff add-user` with the cluster's `VERBATIM_DATABASE_URL`, from anywhere, adds a staff account
+   every worker accepts at once (`Cluster.staff`).
 5. **nginx** in front, with session affinity: Gradio keeps a patient's session in the worker's memory, so all
    requests of one browser must reach the same worker. nginx hashes a cookie (`vb_lb`) it sets on the first
    response (`hash … consistent`), and when a worker is down it sends that patient to another one.
@@ -356,17 +357,13 @@ def headers_for_worker(lb_url: str, worker: "Worker", tries: int = 200) -> dict[
 @dataclass
 class Backends:
     """What the clusters share: the PostgreSQL server and the Chroma server (each cluster has its own database
-    and collection in them), the corpus to ingest (None: the bundled one), the staff secret and accounts file."""
+    and collection in them), the corpus to ingest (None: the bundled one), the staff secret."""
 
     postgres: PostgresServer
     chroma: ChromaServer
     root: Path
     corpus: Path | None = None
     staff_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-
-    @property
-    def staff_users_file(self) -> Path:
-        return self.root / "staff_users.json"
 
 
 @contextmanager
@@ -395,13 +392,18 @@ class Cluster:
 
     def env(self, data_dir: Path, **extra: str) -> dict[str, str]:
         """The environment of a process of this cluster (a worker, an ingest) with its own data dir: the same
-        database, Chroma server and collection, staff secret and accounts as every other."""
+        database (which also holds the staff accounts), Chroma server and collection, and staff secret as every
+        other."""
         b = self.backends
         return {**os.environ, **OFFLINE_ENV, "VERBATIM_DATA_DIR": str(data_dir),
                 "VERBATIM_DATABASE_URL": self.database_url, "VERBATIM_CHROMA_URL": b.chroma.url,
                 "VERBATIM_COLLECTION": self.database, "VERBATIM_STAFF_SECRET": b.staff_secret,
-                "VERBATIM_STAFF_USERS_FILE": str(b.staff_users_file),
                 **({"VERBATIM_CORPUS_DIR": str(b.corpus)} if b.corpus else {}), **extra}
+
+    def staff(self, data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        """`python -m staff ARGS` with this cluster's settings, from `data_dir` (as an operator on any host)."""
+        return subprocess.run([sys.executable, "-m", "staff", *args], cwd=REPO_ROOT, env=self.env(data_dir),
+                              input=stdin, capture_output=True, text=True, timeout=120)
 
     def ingest(self, data_dir: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
         """`python -m ingest ARGS` with this cluster's settings, from `data_dir` (as from another host)."""
@@ -460,9 +462,9 @@ Verbatim on {len(c.workers)} workers behind nginx:
   database: {c.database_url}
   chroma:   {b.chroma.url}
   logs:     {root}
-Each worker has its own data dir; they share PostgreSQL and Chroma. Add a staff account (every worker reads
-this file):
-  VERBATIM_STAFF_USERS_FILE={b.staff_users_file} .venv/bin/python -m staff add-user NAME
+Each worker has its own data dir; they share PostgreSQL (staff accounts included) and Chroma. Add a staff
+account (every worker accepts it at once):
+  VERBATIM_DATABASE_URL={c.database_url} .venv/bin/python -m staff add-user NAME
 Ctrl-C stops everything and removes the temporary folder.""", flush=True)
                     while not stop["now"]:
                         time.sleep(0.5)

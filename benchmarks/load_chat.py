@@ -31,6 +31,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks.app_server import Patient, free_port, wait_healthy
+from ingest.index import Catalogue
+from ingest.settings import IndexSettings, LogSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,7 +72,9 @@ runpy.run_path("app.py", run_name="__main__")
 
 
 class Server:
-    """`python app.py` on a free loopback port with its own data dir (index built first if missing)."""
+    """`python app.py` on a free loopback port with its own data dir and the rest of its settings from the
+    environment (the index is built first if its catalogue has none: in the data dir, or in
+    `VERBATIM_DATABASE_URL`'s database)."""
 
     def __init__(self, data_dir: Path, concurrency: int | None = None) -> None:
         self.data_dir = data_dir
@@ -82,7 +86,10 @@ class Server:
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "Server":
-        if not (self.data_dir / "index.sqlite").exists():
+        # the server's own settings say where the catalogue is; version 0: nothing was ever ingested there
+        with Catalogue.from_settings(IndexSettings(data_dir=self.data_dir)) as catalogue:
+            built = catalogue.version() != "0"
+        if not built:
             subprocess.run([sys.executable, "-m", "ingest", "--quiet"], cwd=ROOT, env=self.env, check=True,
                            stdout=subprocess.DEVNULL)
         self.log_file = open(self.data_dir / "server.log", "wb")
@@ -315,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with tempfile.TemporaryDirectory(prefix="verbatim-load-") as tmp:
             data_dir = args.data_dir or Path(tmp)
-            db = args.database_url or f"sqlite:///{data_dir / 'conversations.sqlite'}"
+            db = args.database_url or LogSettings(data_dir=data_dir).log_database_url  # where its server logs
             with Server(data_dir) as server:
                 report = run(server.url, args.patients, args.questions, db, server)
             for limit in limits:

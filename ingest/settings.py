@@ -1,6 +1,6 @@
 """One typed settings object for the whole product, in sections (pydantic-settings, `VERBATIM_*` variables).
 
-    settings.data_dir   the state folder, shared by the index, the log and the staff accounts
+    settings.data_dir   the state folder, shared by the index and the log
     settings.database_url  the database shared by the index catalogue and the log (empty: SQLite files in data_dir)
     settings.index      what `python -m ingest` builds and the bot reads
     settings.bot        limits of the answer pipeline (the page and the staff "Try it" show the same limit)
@@ -107,7 +107,11 @@ class LogSettings(DatabaseSection):
 
 class StaffSettings(DataDirSection):
     staff_secret: SecretStr = Field(SecretStr(""), description="Signing key for staff sessions; empty = random per start.")
-    staff_users_file: Path | None = Field(None, description="Staff accounts (argon2 hashes); empty = data/staff_users.json.")
+    # The accounts live in the database beside the staff sessions (`store.StaffAccountRecords`); this is only
+    # where an earlier version kept them, imported once into an empty accounts table so an upgrade locks no
+    # one out. It stays a setting because deployments were told to move the file out of the data dir.
+    staff_users_file: Path | None = Field(None, description="Accounts file of an earlier version, imported once "
+                                                            "into an empty accounts table; empty = data/staff_users.json.")
     staff_session_seconds: int = Field(8 * 3600, ge=1, description="A staff login lasts at most this long.")
     staff_idle_seconds: int = Field(30 * 60, ge=1, description="A staff session unused this long has ended.")
     staff_login_max_failures: int = Field(5, ge=1, description="Failed logins (per user and address) before a pause.")

@@ -1,28 +1,31 @@
-"""Staff accounts: a JSON file of argon2id password hashes (argon2-cffi), never a password.
+"""Staff accounts: names and argon2id password hashes (argon2-cffi), never a password, stored in the database
+the staff sessions live in (`store.StaffAccountRecords`): SQLite under data/ by default, the workers' PostgreSQL
+when `VERBATIM_DATABASE_URL` is set. Managed with `python -m staff add-user / disable-user / list-users` on any
+host with the workers' settings; every worker reads the table at each request, so a new user can log in at once
+and a disabled user is refused, and their open sessions end, on every worker at their next request.
+
+Upgrading from the accounts file of earlier versions (`VERBATIM_STAFF_USERS_FILE`, default
+data/staff_users.json): when the table holds no account yet and that file exists, its argon2 hashes are imported
+once (entries without one are skipped) and the log says so; after that the file is never read again.
 
     {"version": 1, "users": {"alice": {"hash": "$argon2id$v=19$...", "disabled": false,
                                        "created_at": "2025-07-04T09:00:00+00:00", "disabled_at": null}}}
-
-The file is configuration, managed with `python -m staff add-user / disable-user / list-users`. The server
-re-reads it when it changes (size or modification time), so adding or disabling a user takes effect without a
-restart; a disabled user's open sessions end at their next request. Writes are atomic (temp file + rename)
-and the file is created readable by its owner only.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import logging
 import re
-import tempfile
-import threading
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from store import StaffAccount, StaffAccountRecords, utcnow
+
+log = logging.getLogger("verbatim.staff")
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_PASSWORD_CHARS = 12
@@ -31,15 +34,6 @@ MAX_PASSWORD_CHARS = 1024  # argon2 takes any length; a cap keeps a request from
 
 class AccountError(ValueError):
     """A user-facing problem with an account command (the CLI prints it and exits with 1)."""
-
-
-@dataclass(frozen=True)
-class Account:
-    name: str
-    password_hash: str
-    disabled: bool
-    created_at: str
-    disabled_at: str | None = None
 
 
 def normalise_name(name: str) -> str:
@@ -63,71 +57,34 @@ def check_password(password: str) -> str:
 
 
 class StaffAccounts:
-    """The users file: read (cached until the file changes), verify passwords, add and disable users."""
+    """Verify passwords, add and disable users; the accounts themselves are `records`' rows."""
 
-    def __init__(self, path: Path, hasher: PasswordHasher | None = None) -> None:
-        self.path = Path(path)
+    def __init__(self, records: StaffAccountRecords, *, import_from: Path | None = None,
+                 hasher: PasswordHasher | None = None) -> None:
+        self.records = records
         self.hasher = hasher or PasswordHasher()  # argon2id with the library's current recommended parameters
-        self._lock = threading.Lock()
-        self._cache: tuple[tuple[int, int] | None, dict[str, Account]] = (None, {})
         # verifying against this when the user does not exist costs the same time as a real check, so the
         # response time does not tell an attacker which names exist
         self._dummy_hash = self.hasher.hash("not a real password: timing equaliser")
+        self.imported = self._import(Path(import_from)) if import_from else 0
 
     # ---- reading --------------------------------------------------------------------------------------
-    def _stamp(self) -> tuple[int, int] | None:
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return None
-        return st.st_mtime_ns, st.st_size
-
-    def accounts(self) -> dict[str, Account]:
-        """All accounts, disabled ones included. A missing file means no accounts."""
-        with self._lock:
-            stamp = self._stamp()
-            if stamp == self._cache[0]:
-                return self._cache[1]
-            accounts = self._read() if stamp is not None else {}
-            self._cache = (stamp, accounts)
-            return accounts
-
-    def _read(self) -> dict[str, Account]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise AccountError(f"the staff users file {self.path} cannot be read: {exc}") from exc
-        users = data.get("users") if isinstance(data, dict) else None
-        if not isinstance(users, dict):
-            raise AccountError(f"the staff users file {self.path} has no 'users' object")
-        out = {}
-        for name, entry in users.items():
-            if isinstance(entry, dict) and isinstance(entry.get("hash"), str) and entry["hash"].startswith("$argon2"):
-                out[normalise_name(name)] = Account(normalise_name(name), entry["hash"], bool(entry.get("disabled")),
-                                                    str(entry.get("created_at", "")), entry.get("disabled_at"))
-        return out
-
-    def active(self) -> dict[str, Account]:
-        return {n: a for n, a in self.accounts().items() if not a.disabled}
+    def accounts(self) -> dict[str, StaffAccount]:
+        """All accounts, disabled ones included."""
+        return self.records.all()
 
     def configured(self) -> bool:
         """Whether at least one enabled account exists (else the console shows nothing)."""
-        try:
-            return bool(self.active())
-        except AccountError:
-            return False
+        return any(not a.disabled for a in self.records.all().values())
 
     def is_active(self, name: str) -> bool:
-        try:
-            return normalise_name(name) in self.active()
-        except AccountError:
-            return False  # an unreadable users file locks everyone out: fail closed
+        account = self.records.get(normalise_name(name))
+        return account is not None and not account.disabled
 
     def verify(self, name: str, password: str) -> bool:
         """True when `name` is an enabled account and `password` is its password. Constant work either way."""
-        try:
-            account = self.active().get(normalise_name(name))
-        except AccountError:
+        account = self.records.get(normalise_name(name))
+        if account is not None and account.disabled:
             account = None
         password = (password or "")[:MAX_PASSWORD_CHARS]
         try:
@@ -137,62 +94,68 @@ class StaffAccounts:
         if not account:
             return False
         if ok and self.hasher.check_needs_rehash(account.password_hash):
-            try:  # parameters were raised since this hash was made: upgrade it now that we know the password
-                self._update(account.name, lambda e: {**e, "hash": self.hasher.hash(password)})
-            except OSError:
-                pass
+            # parameters were raised since this hash was made: upgrade it now that we know the password
+            self.records.set_password(account.name, self.hasher.hash(password), if_hash=account.password_hash)
         return ok
 
     # ---- writing (the CLI) ----------------------------------------------------------------------------
-    def add(self, name: str, password: str, *, replace: bool = False) -> Account:
+    def add(self, name: str, password: str, *, replace: bool = False) -> StaffAccount:
         name, password = check_name(name), check_password(password)
-        data = self._load_for_write()
-        existing = data["users"].get(name)
-        if existing and not replace:
-            raise AccountError(f"the user {name!r} exists; use --replace to set a new password (and re-enable it)")
-        data["users"][name] = {"hash": self.hasher.hash(password), "disabled": False,
-                               "created_at": _now(), "disabled_at": None}
-        self._write(data)
-        return self.accounts()[name]
+        password_hash = self.hasher.hash(password)
+        if not self.records.add(StaffAccount(name, password_hash, False, utcnow())):
+            if not replace:
+                raise AccountError(f"the user {name!r} exists; use --replace to set a new password (and re-enable it)")
+            self.records.set_password(name, password_hash, enable=True)
+        return self.records.get(name)
 
-    def disable(self, name: str) -> Account:
+    def disable(self, name: str) -> StaffAccount:
         name = normalise_name(name)
-
-        def off(entry: dict[str, Any]) -> dict[str, Any]:
-            return {**entry, "disabled": True, "disabled_at": entry.get("disabled_at") or _now()}
-
-        self._update(name, off)
-        return self.accounts()[name]
-
-    def _update(self, name: str, change) -> None:
-        data = self._load_for_write()
-        if name not in data["users"]:
+        if not self.records.disable(name, utcnow()):
             raise AccountError(f"there is no staff user {name!r}")
-        data["users"][name] = change(data["users"][name])
-        self._write(data)
+        return self.records.get(name)
 
-    def _load_for_write(self) -> dict[str, Any]:
-        if not self.path.exists():
-            return {"version": 1, "users": {}}
-        self._read()  # refuse to overwrite a file we cannot understand
-        data = json.loads(self.path.read_text(encoding="utf-8"))
-        data["users"] = {normalise_name(k): v for k, v in data["users"].items()}
-        return data
-
-    def _write(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".staff_users.", dir=self.path.parent)  # created with mode 0600
+    # ---- the upgrade from the accounts file -----------------------------------------------------------
+    def _import(self, path: Path) -> int:
+        if not path.exists():
+            return 0
+        if self.records.all():
+            log.info("%s is not read: the staff accounts are in the database (`python -m staff list-users`)", path)
+            return 0
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=2, sort_keys=True)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            accounts = read_accounts_file(path)
+        except AccountError as exc:
+            log.warning("%s; no staff account imported from it (fix or remove it, or add accounts with "
+                        "`python -m staff add-user NAME`)", exc)
+            return 0
+        count = self.records.import_once(accounts)
+        if count:
+            log.warning("imported %d staff account(s) from %s into the database; the file is no longer read and "
+                        "can be deleted", count, path)
+        return count
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+def read_accounts_file(path: Path) -> list[StaffAccount]:
+    """The accounts in an accounts file of an earlier version; entries without an argon2 hash are left out."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise AccountError(f"the staff accounts file {path} cannot be read: {exc}") from exc
+    users = data.get("users") if isinstance(data, dict) else None
+    if not isinstance(users, dict):
+        raise AccountError(f"the staff accounts file {path} has no 'users' object")
+    found = {}
+    for raw_name, entry in users.items():
+        name = normalise_name(raw_name)
+        if USERNAME.match(name) and isinstance(entry, dict) and str(entry.get("hash", "")).startswith("$argon2"):
+            disabled = bool(entry.get("disabled"))
+            found[name] = StaffAccount(name, entry["hash"], disabled, _time(entry.get("created_at")) or utcnow(),
+                                       (_time(entry.get("disabled_at")) or utcnow()) if disabled else None)
+    return list(found.values())
+
+
+def _time(value) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.types import REPLY_KINDS
 from ingest.settings import StaffSettings
-from store import VERDICTS, ConversationLog, LoginFailures, SessionStore, StaffSession
+from store import VERDICTS, ConversationLog, LoginFailures, SessionStore, StaffAccountRecords, StaffSession
 
 from .accounts import StaffAccounts, normalise_name
 from .library import LibraryView
@@ -84,7 +84,9 @@ def create_staff_app(settings: StaffSettings, *, catalogue_url: str, max_message
     secret = settings.staff_secret.get_secret_value().encode() or secrets.token_bytes(32)
     console = Console(
         settings=settings, catalogue_url=catalogue_url, max_message_chars=max_message_chars, bot=bot, log=conversation_log,
-        accounts=accounts or StaffAccounts(settings.staff_users_path),
+        # in the log's database, beside the sessions: an account added or disabled anywhere counts on every worker
+        accounts=accounts or StaffAccounts(StaffAccountRecords.beside(conversation_log),
+                                           import_from=settings.staff_users_path),
         sessions=SessionStore.beside(conversation_log, secret,
                                      lifetime=timedelta(seconds=settings.staff_session_seconds),
                                      idle=timedelta(seconds=settings.staff_idle_seconds)),
@@ -96,8 +98,8 @@ def create_staff_app(settings: StaffSettings, *, catalogue_url: str, max_message
         log.warning("VERBATIM_STAFF_SECRET is empty: this worker drew its own session key, so a staff login on "
                     "it is not valid on any other worker sharing the database. Set the same secret on every worker.")
     if not console.accounts.configured():
-        log.info("no staff account in %s: the console at /staff shows nothing until one is added with "
-                    "`python -m staff add-user NAME`", console.accounts.path)
+        log.info("no enabled staff account: the console at /staff shows nothing until one is added with "
+                 "`python -m staff add-user NAME`")
     app = FastAPI(title="Verbatim staff", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.console = console
     app.include_router(router)

@@ -28,6 +28,7 @@ runs inside a patient's request.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import secrets
 import threading
@@ -322,7 +323,12 @@ class ConversationLog:
         if sa_url.get_backend_name() != "sqlite":
             return sa.create_engine(url, pool_pre_ping=True)
         if sa_url.database and sa_url.database != ":memory:":
-            Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(sa_url.database)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                # patients' messages and staff password hashes: readable by the server's user only (SQLite gives
+                # its -wal and -shm files the mode of the database file; an empty file is an empty database)
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @sa.event.listens_for(engine, "connect")

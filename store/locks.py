@@ -6,7 +6,8 @@ SQLite (one process, the embedded default) there is nothing to coordinate: SQLit
 
 - `schema_lock` (`ingest.database`, shared with the index catalogue): creating and migrating tables. Every
   worker checks the schema at start; the first one in creates or upgrades it while the others wait, then find
-  it current — no two workers run a migration.
+  it current — no two workers run a migration. The one-time import of an old staff accounts file into an
+  empty accounts table (`store.staff_accounts`) takes it too, so one worker imports and the others find accounts.
 - `LeaderLock(engine, RETENTION_LEADER_KEY)`: which worker runs retention at all. One worker holds it for as
   long as it lives (a session-level lock on a connection of its own); the others' timers find it taken and do
   nothing; when the holder dies, the next worker to try takes over.

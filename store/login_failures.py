@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Callable, Iterable
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from .conversation_log import ConversationLog, UTCDateTime
-from .staff_sessions import create_staff_tables, staff_metadata
+from .staff_sessions import create_staff_tables, insert_if_missing, staff_metadata
 
 Key = tuple[str, str]  # (staff user, client address or "*")
 
@@ -75,7 +75,7 @@ class LoginFailures:
         with self.engine.begin() as conn:
             for key in sorted(keys):
                 user, client = self._key(key)
-                _insert_if_missing(conn, {"staff_user": user, "client": client, "failures": 0})
+                insert_if_missing(conn, t, {"staff_user": user, "client": client, "failures": 0})
                 row = conn.execute(sa.select(t).where(t.c.staff_user == user, t.c.client == client)
                                    .with_for_update()).mappings().one()
                 new = change(key, FailureRecord(row["failures"], row["locked_until"], row["last_failed_at"]))
@@ -95,19 +95,3 @@ class LoginFailures:
         with self.engine.begin() as conn:
             conn.execute(t.delete().where(t.c.last_failed_at < stale_before,
                                           sa.or_(t.c.locked_until.is_(None), t.c.locked_until <= now)))
-
-
-def _insert_if_missing(conn: Connection, row: dict) -> None:
-    """INSERT … ON CONFLICT DO NOTHING on the two databases we run on (on SQLite it also takes the write lock,
-    so the read that follows is already serialised)."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # another database: plain insert when absent (a race here costs one failed login count at most)
-        t = login_failures_table
-        if conn.execute(sa.select(t.c.failures).where(t.c.staff_user == row["staff_user"],
-                                                      t.c.client == row["client"])).first() is None:
-            conn.execute(t.insert().values(**row))
-        return
-    conn.execute(insert(login_failures_table).values(**row).on_conflict_do_nothing())

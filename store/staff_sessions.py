@@ -8,8 +8,9 @@ anyone log in. A session ends after `staff_idle_seconds` without use, after `sta
 case, at logout, and when its user is disabled. Each session carries its own CSRF token for the console's
 forms. With an empty `VERBATIM_STAFF_SECRET` the key is drawn at start: every restart logs staff out.
 
-The tables live beside the conversation log's (same database, own names, created if missing): they are
-operational state, not part of the log's versioned schema, and can be dropped at any time (staff log in again).
+The tables live beside the conversation log's (same database, own names, created if missing), outside the
+log's versioned schema. Sessions and login-failure counts are operational state and can be dropped at any time
+(staff log in again); the staff accounts beside them (`store.staff_accounts`) cannot.
 
 Here because they are SQL: `store` is the one package that talks to the database. Create the store beside a
 log with `SessionStore.beside(conversation_log, secret, ...)`.
@@ -26,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from ingest.database import schema_lock
 
@@ -49,11 +50,29 @@ staff_sessions_table = sa.Table(
 
 
 def create_staff_tables(engine: Engine) -> None:
-    """The console's operational tables (sessions, login failures), if missing; once, however many workers
+    """The console's tables (accounts, sessions, login failures), if missing; once, however many workers
     start together."""
     with engine.begin() as conn:
         schema_lock(conn)
         staff_metadata.create_all(conn, checkfirst=True)
+
+
+def insert_if_missing(conn: Connection, table: sa.Table, row: dict) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING on the two databases we run on (on SQLite it also takes the write lock,
+    so a read that follows is already serialised); True when the row was inserted."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # another database: plain insert when absent (a race here ends in an IntegrityError, not a lost row)
+        key = sa.and_(*(c == row[c.name] for c in table.primary_key.columns))
+        if conn.execute(sa.select(*table.primary_key.columns).where(key)).first() is not None:
+            return False
+        conn.execute(table.insert().values(**row))
+        return True
+    # RETURNING, not rowcount: psycopg reports no rowcount for an INSERT … ON CONFLICT through SQLAlchemy
+    statement = insert(table).values(**row).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    return conn.execute(statement).first() is not None
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Several workers behind a real load balancer, sharing a real PostgreSQL and a `chroma run` server, each with
 its own data dir as if on its own host: they answer the same questions with the same replies (one catalogue in
 PostgreSQL, the keyword index built from it), an ingest run from a third data dir reaches both without a
-restart, patients' turns land once whichever worker answers, staff sessions, verdicts and lockouts hold across
-workers, the schema was made once, a rebuild while serving switches every worker, and when a worker dies nginx
+restart, patients' turns land once whichever worker answers, staff accounts (added and disabled with
+`python -m staff` from anywhere), sessions, verdicts and lockouts hold across workers, the schema was made once, a rebuild while serving switches every worker, and when a worker dies nginx
 sends its patients to the other one, which answers."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import httpx
 import sqlalchemy as sa
 
 from benchmarks.app_server import REPO_ROOT, Patient
-from benchmarks.cluster import affinity_headers, headers_for_worker, worker_for
+from benchmarks.cluster import LB_COOKIE, UPSTREAM_HEADER, affinity_headers, headers_for_worker, worker_for
 from bot.types import Reply
 from cluster_helpers import MAX_FAILURES, PASSWORD
 from store import ConversationLog
@@ -32,9 +32,10 @@ def reply_kind(chat: list[dict]) -> str | None:
     return found.group(1) if found else None
 
 
-def login(base_url: str, name: str, password: str) -> tuple[httpx.Client, httpx.Response]:
-    """A staff member's browser on one worker (or the load balancer): the login form, then the post."""
-    http = httpx.Client(base_url=base_url.rstrip("/"), follow_redirects=False, timeout=60)
+def login(base_url: str, name: str, password: str, cookies: dict | None = None) -> tuple[httpx.Client, httpx.Response]:
+    """A staff member's browser on one worker (or the load balancer, with its affinity cookie in `cookies`):
+    the login form, then the post."""
+    http = httpx.Client(base_url=base_url.rstrip("/"), follow_redirects=False, timeout=60, cookies=cookies)
     form = http.get("/staff/login")
     token = re.search(r'name="login_token" value="([^"]+)"', form.text).group(1)
     response = http.post("/staff/login", data={"username": name, "password": password, "login_token": token,
@@ -49,7 +50,7 @@ def test_the_workers_started_together_and_made_the_schema_once(cluster):
         tables = set(sa.inspect(conn).get_table_names())
     engine.dispose()
     assert versions == [cl.SCHEMA_VERSION]
-    assert {"turns", "verdicts", "staff_sessions", "staff_login_failures"} <= tables
+    assert {"turns", "verdicts", "staff_accounts", "staff_sessions", "staff_login_failures"} <= tables
     for w in cluster.workers:
         assert httpx.get(w.url + "healthz", timeout=30).json()["status"] == "ok"
     assert "Traceback" not in "".join(w.output() for w in cluster.workers)
@@ -116,6 +117,32 @@ def test_a_staff_session_started_on_one_worker_is_valid_on_the_other(cluster):
     on_a.close(), on_b.close()
 
 
+def test_a_user_added_with_python_m_staff_logs_in_through_the_load_balancer_on_both_workers(cluster, tmp_path):
+    """An operator on a host of its own (its own data dir) with the cluster's settings: the account counts on
+    every worker at once, and so does disabling it, open sessions included."""
+    operator_host = tmp_path / "operator-data"
+    added = cluster.staff(operator_host, "add-user", "Frank", "--password-stdin", stdin="frank's long passphrase\n")
+    assert added.returncode == 0, added.stderr
+    browsers = []
+    for w in cluster.workers:
+        affinity = headers_for_worker(cluster.url, w)["Cookie"].split("=", 1)[1]
+        http, response = login(cluster.url, "frank", "frank's long passphrase", cookies={LB_COOKIE: affinity})
+        assert response.status_code == 303, response.text[:300]
+        assert response.headers[UPSTREAM_HEADER].split(",")[-1].strip() == f"127.0.0.1:{w.port}"
+        page = http.get("/staff/")
+        assert page.status_code == 200 and page.headers[UPSTREAM_HEADER].endswith(str(w.port))
+        browsers.append((w, http, affinity))
+
+    disabled = cluster.staff(operator_host, "disable-user", "frank")
+    assert disabled.returncode == 0, disabled.stderr
+    for w, http, affinity in browsers:
+        assert http.get("/staff/").status_code == 303  # the session ended on this worker too
+        again, response = login(cluster.url, "frank", "frank's long passphrase", cookies={LB_COOKIE: affinity})
+        assert response.status_code == 401 and response.headers[UPSTREAM_HEADER].endswith(str(w.port))
+        again.close(), http.close()
+    assert not operator_host.exists() or not any(operator_host.rglob("*")), "the CLI wrote nothing on its host"
+
+
 def test_failed_logins_on_one_worker_lock_the_user_on_the_other(cluster):
     a, b = cluster.workers
     for _ in range(MAX_FAILURES):
@@ -175,8 +202,9 @@ def test_each_worker_has_its_own_data_dir_and_nothing_it_answers_from_is_in_it(c
     dirs = [Path(w.env["VERBATIM_DATA_DIR"]) for w in cluster.workers]
     assert len(set(dirs)) == len(cluster.workers) == 2
     assert all(w.env["VERBATIM_DATABASE_URL"] == cluster.database_url for w in cluster.workers)
+    assert not any("VERBATIM_STAFF_USERS_FILE" in w.env for w in cluster.workers)
     local = [sorted(str(p.relative_to(d)) for p in d.rglob("*")) if d.exists() else [] for d in dirs]
-    assert local == [[], []], "no catalogue, keyword index, vectors or log on a worker's disk"
+    assert local == [[], []], "no catalogue, keyword index, vectors, log or staff accounts on a worker's disk"
 
 
 def test_workers_on_two_data_dirs_give_the_same_replies(cluster):

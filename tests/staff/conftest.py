@@ -1,5 +1,5 @@
 """Fixtures for the staff console: one real server (`python app.py`) for the whole session, with its own data
-dir (a copy of the session's index), its own staff users file, short session and lockout times; patient turns
+dir (a copy of the session's index, with staff accounts in its database), short session and lockout times; patient turns
 made through the patient app's Gradio API; an httpx client that logs in as staff the way a browser does.
 """
 
@@ -9,31 +9,29 @@ import shutil
 
 import pytest
 from benchmarks.app_server import Patient, app_server
-from staff_helpers import IDLE_SECONDS, LOCKOUT_SECONDS, PASSWORD, USERS, StaffClient, StaffServer
+from staff_helpers import IDLE_SECONDS, LOCKOUT_SECONDS, PASSWORD, USERS, StaffClient, StaffServer, server_accounts
 
 
 @pytest.fixture(scope="session")
 def staff_server(corpus_index, tmp_path_factory, vt) -> StaffServer:
-    from staff.accounts import StaffAccounts
-
     root = tmp_path_factory.mktemp("staff")
     data_dir = root / "data"
     shutil.copytree(corpus_index.settings.data_dir, data_dir)
     for stale in data_dir.glob("conversations.sqlite*"):
         stale.unlink()
-    users_file = root / "config" / "staff_users.json"
-    accounts = StaffAccounts(users_file)
+    server = StaffServer("", data_dir, root / "server.log", None, {})
+    accounts = server_accounts(server)  # in the database the server's staff sessions will live in
     for name in USERS:
         accounts.add(name, PASSWORD)
+    accounts.records.engine.dispose()
     env = vt.subprocess_env(
         data_dir, vt.BUNDLED_CORPUS, GRADIO_ANALYTICS_ENABLED="False",
-        VERBATIM_STAFF_USERS_FILE=str(users_file),
         VERBATIM_STAFF_IDLE_SECONDS=str(IDLE_SECONDS),
         VERBATIM_STAFF_LOGIN_LOCKOUT_SECONDS=str(LOCKOUT_SECONDS),
     )
-    log_path = root / "server.log"
-    with app_server(env, log_path) as (url, proc):
-        yield StaffServer(url, data_dir, users_file, log_path, proc, env)
+    with app_server(env, server.log_path) as (url, proc):
+        server.url, server.proc, server.env = url, proc, env
+        yield server
 
 
 @pytest.fixture(scope="session")

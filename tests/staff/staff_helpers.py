@@ -22,9 +22,8 @@ LOCKOUT_SECONDS = 2  # first pause after 5 failed logins (production default: 60
 class StaffServer:
     url: str  # http://127.0.0.1:PORT/
     data_dir: Path
-    users_file: Path
     log_path: Path
-    proc: subprocess.Popen
+    proc: subprocess.Popen | None
     env: dict
 
     @property
@@ -37,6 +36,15 @@ class StaffServer:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def server_accounts(server: StaffServer):
+    """The server's staff accounts, opened from the test process with an engine of its own, as `python -m
+    staff` opens them (before the server starts, too); dispose of `.records.engine` when done."""
+    from staff.accounts import StaffAccounts
+    from store import ConversationLog, StaffAccountRecords
+
+    return StaffAccounts(StaffAccountRecords.beside(ConversationLog(server.database_url)))
 
 
 def login_token(html: str) -> str:

@@ -5,6 +5,7 @@ function; patients cannot read each other's turns; sessions end; repeated failed
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from staff.cli import main as staff_cli
 from staff.console import PUBLIC, router
 
 from benchmarks.app_server import Patient
-from staff_helpers import IDLE_SECONDS, PASSWORD, REPO_ROOT, StaffClient, login_token
+from staff_helpers import IDLE_SECONDS, PASSWORD, REPO_ROOT, USERS, StaffClient, login_token, server_accounts
 
 pytestmark = pytest.mark.slow
 
@@ -88,8 +89,9 @@ class TestWithoutAStaffSession:
         assert r.status_code == 200 and 'type="password"' in r.text
         assert_nothing_leaks(r, secret_bits)
 
-    def test_the_patient_app_does_not_serve_the_log_or_the_users_file(self, staff_server, anonymous, secret_bits):
-        for file in (staff_server.data_dir / "conversations.sqlite", staff_server.users_file):
+    def test_the_patient_app_does_not_serve_the_database(self, staff_server, anonymous, secret_bits):
+        """It holds the log and the staff accounts' password hashes."""
+        for file in staff_server.data_dir.glob("conversations.sqlite*"):
             for path in (f"/gradio_api/file={file}", f"/file={file}", f"/gradio_api/file={file.name}"):
                 r = anonymous.get(path)
                 assert r.status_code in (403, 404, 405), (path, r.status_code)
@@ -225,8 +227,9 @@ class TestFailedLogins:
 
 class TestAccounts:
     def test_no_account_configured_shows_nothing(self, staff_server, anonymous, secret_bits):
-        aside = staff_server.users_file.with_suffix(".aside")
-        staff_server.users_file.rename(aside)
+        accounts = server_accounts(staff_server)
+        for name in USERS:
+            accounts.disable(name)
         try:
             page = anonymous.get("/staff/login")
             assert 'id="no-accounts"' in page.text and "python -m staff add-user" in page.text
@@ -237,19 +240,23 @@ class TestAccounts:
             assert anonymous.get("/staff/").status_code == 303
             assert_nothing_leaks(page, secret_bits)
         finally:
-            aside.rename(staff_server.users_file)
+            for name in USERS:  # enabled again (with the same password)
+                accounts.add(name, PASSWORD, replace=True)
+            accounts.records.engine.dispose()
         assert anonymous.login("alice").status_code == 303
 
-    def test_added_and_disabled_users_take_effect_on_the_running_server(self, staff_server, capsys):
+    def test_added_and_disabled_users_take_effect_on_the_running_server(self, staff_server, capsys, monkeypatch):
         def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-            return subprocess.run([sys.executable, "-m", "staff", "--users-file", str(staff_server.users_file), *args],
+            return subprocess.run([sys.executable, "-m", "staff", *args],
                                   cwd=REPO_ROOT, env=staff_server.env, input=stdin, capture_output=True, text=True,
                                   timeout=120)
 
         added = cli("add-user", "Erin", "--password-stdin", stdin="a long enough passphrase\n")
         assert added.returncode == 0, added.stderr
-        stored = staff_server.users_file.read_text()
-        assert "a long enough passphrase" not in stored and '"erin"' in stored and "$argon2id$" in stored
+        accounts = server_accounts(staff_server)
+        stored = accounts.records.get("erin").password_hash
+        accounts.records.engine.dispose()
+        assert stored.startswith("$argon2id$") and "a long enough passphrase" not in stored
         erin = StaffClient(staff_server)
         assert erin.login("erin", "a long enough passphrase").status_code == 303
         assert erin.get("/staff/").status_code == 200
@@ -257,7 +264,12 @@ class TestAccounts:
         assert disabled.returncode == 0, disabled.stderr
         assert erin.get("/staff/").status_code == 303  # the open session ended
         assert StaffClient(staff_server).login("erin", "a long enough passphrase").status_code == 401
-        assert staff_cli(["--users-file", str(staff_server.users_file), "list-users"]) == 0
+        for name in [n for n in os.environ if n.startswith("VERBATIM_")]:  # the server's settings, in this process too
+            monkeypatch.delenv(name)
+        for name, value in staff_server.env.items():
+            if name.startswith("VERBATIM_"):
+                monkeypatch.setenv(name, value)
+        assert staff_cli(["list-users"]) == 0
         listed = capsys.readouterr().out
         assert "erin\tdisabled" in listed and "alice\tenabled" in listed
         erin.close()

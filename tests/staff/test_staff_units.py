@@ -1,75 +1,22 @@
-"""The console's parts without a server: accounts and the failed-login slow-down on a fake clock, filters, the
+"""The console's parts without a server: the failed-login slow-down on a fake clock, filters, the
 log's review filters, CSV cells, dashboard numbers, the library's reasons for blocked passages. (The staff
-sessions, stored beside the log, are tested in tests/store.)"""
+sessions, stored beside the log, are tested in tests/store; the accounts in test_staff_accounts.py.)"""
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from argon2 import PasswordHasher
 
 from bot.types import Reply
 from ingest.safety import SafetyTagger
 from ingest.structure import Passage
-from staff.accounts import AccountError, StaffAccounts
 from staff.console import TurnFilters
 from staff.library import LibraryView
 from staff.reports import _cell, dashboard_stats
 from staff.throttle import LoginThrottle, MemoryFailures
 from fakeclock import T0, Clock
 from store import ConversationLog
-
-FAST = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)  # quick to run; the product uses the defaults
-
-
-class TestAccounts:
-    def test_only_an_argon2_hash_is_stored_and_names_ignore_case(self, tmp_path):
-        accounts = StaffAccounts(tmp_path / "users.json", FAST)
-        accounts.add("Alice", "a very long passphrase")
-        text = (tmp_path / "users.json").read_text()
-        assert "a very long passphrase" not in text and "$argon2id$" in text
-        assert oct((tmp_path / "users.json").stat().st_mode & 0o777) == "0o600"
-        assert accounts.verify("ALICE", "a very long passphrase")
-        assert not accounts.verify("alice", "a very long passphrasE")
-        assert not accounts.verify("mallory", "a very long passphrase")
-
-    def test_add_refuses_weak_passwords_bad_names_and_silent_replacement(self, tmp_path):
-        accounts = StaffAccounts(tmp_path / "users.json", FAST)
-        with pytest.raises(AccountError, match="12 characters"):
-            accounts.add("bob", "short")
-        with pytest.raises(AccountError, match="user name"):
-            accounts.add("bob smith", "a very long passphrase")
-        accounts.add("bob", "a very long passphrase")
-        with pytest.raises(AccountError, match="--replace"):
-            accounts.add("bob", "another long passphrase")
-        accounts.add("bob", "another long passphrase", replace=True)
-        assert accounts.verify("bob", "another long passphrase")
-
-    def test_a_disabled_user_cannot_log_in_and_stays_listed(self, tmp_path):
-        accounts = StaffAccounts(tmp_path / "users.json", FAST)
-        accounts.add("carol", "a very long passphrase")
-        accounts.disable("carol")
-        assert not accounts.verify("carol", "a very long passphrase")
-        assert not accounts.configured() and accounts.accounts()["carol"].disabled
-        with pytest.raises(AccountError, match="no staff user"):
-            accounts.disable("nobody")
-
-    def test_no_file_or_a_broken_file_means_nobody_gets_in(self, tmp_path):
-        accounts = StaffAccounts(tmp_path / "users.json", FAST)
-        assert not accounts.configured()
-        (tmp_path / "users.json").write_text("{not json")
-        assert not accounts.configured() and not accounts.is_active("alice") and not accounts.verify("alice", "x" * 20)
-        with pytest.raises(AccountError):
-            accounts.add("alice", "a very long passphrase")  # never overwrites a file it cannot read
-
-    def test_a_hash_made_with_weaker_parameters_is_upgraded_at_login(self, tmp_path):
-        StaffAccounts(tmp_path / "users.json", FAST).add("dave", "a very long passphrase")
-        strong = StaffAccounts(tmp_path / "users.json", PasswordHasher(time_cost=2, memory_cost=8 * 1024, parallelism=1))
-        assert strong.verify("dave", "a very long passphrase")
-        stored = json.loads((tmp_path / "users.json").read_text())["users"]["dave"]["hash"]
-        assert ",t=2," in stored and strong.verify("dave", "a very long passphrase")
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])

@@ -1,20 +1,24 @@
 """Shared state on a real PostgreSQL, as several workers use it: each "worker" here is its own SQLAlchemy
 engine (its own connections), as in separate processes. Schema creation and migration happen once however
-many start together; one worker prunes at a time; staff sessions and login-failure counts are seen by all."""
+many start together, and so does the import of an old staff accounts file; one worker prunes at a time; staff
+sessions and login-failure counts are seen by all (staff accounts: tests/staff/test_staff_accounts.py)."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from argon2 import PasswordHasher
 
 from bot.types import Reply
 from fakeclock import Clock
+from staff.accounts import StaffAccounts
 from staff.throttle import LoginThrottle
-from store import ConversationLog, LoginFailures, SessionStore
+from store import ConversationLog, LoginFailures, SessionStore, StaffAccountRecords
 from store import conversation_log as cl
 from store.locks import HOUSEKEEPING_LOCK_KEY
 from store.retention import RetentionTimer
@@ -62,6 +66,32 @@ def test_workers_starting_together_create_the_schema_once(pg_url):
     ids = [log.record_turn(f"c{i}", "q", answer(), started_at=T0) for i, log in enumerate(logs)]
     assert len(set(ids)) == 6 and logs[0].count_turns() == 6
     for log in logs:
+        log.close()
+
+
+def test_workers_starting_together_import_an_old_accounts_file_once(pg_url, tmp_path):
+    """An upgrade: every worker, each on its own host with its own accounts file, finds the accounts table
+    empty. One imports its file (under the schema lock), the others then find accounts and import nothing:
+    the table holds one host's accounts, not a mix."""
+    hasher = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+    files = []
+    for i in range(4):
+        files.append(tmp_path / f"host{i}" / "staff_users.json")
+        files[-1].parent.mkdir()
+        files[-1].write_text(json.dumps({"version": 1, "users": {
+            name: {"hash": hasher.hash("a very long passphrase")} for name in ("alice", f"host{i}-admin")}}))
+
+    def worker(i: int):
+        log = ConversationLog(pg_url)
+        return log, StaffAccounts(StaffAccountRecords.beside(log), import_from=files[i], hasher=hasher)
+
+    started = together(4, worker)
+    imported = [accounts.imported for _, accounts in started]
+    assert sorted(imported) == [0, 0, 0, 2]
+    importer = imported.index(2)
+    for _, accounts in started:
+        assert sorted(accounts.accounts()) == ["alice", f"host{importer}-admin"]
+    for log, _ in started:
         log.close()
 
 

@@ -29,6 +29,30 @@ def test_patients_in_parallel_get_every_answer_and_every_turn_is_logged(server):
     assert set(report["kinds"]) <= {"answer", "refusal", "emergency", "out_of_scope", "no_answer"}
 
 
+def test_the_benchmark_starts_its_server_on_the_catalogue_and_log_its_settings_name(pg_url, tmp_path, vt):
+    """With `VERBATIM_DATABASE_URL`, the index catalogue and the log are in PostgreSQL, not the data dir: the
+    benchmark finds the index built there (no second ingest: the index version stays) and checks the turns
+    in that log."""
+    from ingest.index import Catalogue
+
+    data_dir = tmp_path / "data"
+    built = vt.build_index(data_dir, vt.copy_corpus(tmp_path / "corpus"), database_url=pg_url)
+    with Catalogue.from_settings(built.settings.index) as catalogue:
+        version = catalogue.version()
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.load_chat", "--data-dir", str(data_dir), "--patients", "2",
+         "--questions", "1", "--json"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+        env=vt.subprocess_env(data_dir, built.corpus_dir, VERBATIM_DATABASE_URL=pg_url),
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    assert report["errors"] == [] and report["turns_answered"] == report["turns_logged"] == 2
+    with Catalogue.from_settings(built.settings.index) as catalogue:
+        assert catalogue.version() == version
+    assert not (data_dir / "index.sqlite").exists() and not (data_dir / "conversations.sqlite").exists()
+
+
 def test_the_benchmark_appends_its_own_section_and_leaves_the_others(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(REPO_ROOT))
     from benchmarks.load_chat import SECTION, write_docs
