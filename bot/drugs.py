@@ -5,12 +5,23 @@ lexicon lists, and the spelling correction never turns one into a word of the do
 from __future__ import annotations
 
 import bz2
+import importlib.metadata
 import importlib.util
+import os
 import pickle
 import re
+import sqlite3
+import tempfile
+import threading
+from contextlib import closing
 from pathlib import Path
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+
+
+def _package_file() -> Path:
+    spec = importlib.util.find_spec("drug_named_entity_recognition")  # located, not imported (see below)
+    return Path(next(iter(spec.submodule_search_locations))) / "drug_ner_dictionary.pkl.bz2"
 
 
 def _dictionary() -> dict:
@@ -21,32 +32,70 @@ def _dictionary() -> dict:
     the dictionary file alone takes ~0.4 s. `find` below is the library's exact match (pairs of tokens first,
     then single tokens not already matched), ignoring case, as `find_drugs(tokens, is_ignore_case=True)` does it.
     """
-    spec = importlib.util.find_spec("drug_named_entity_recognition")  # located, not imported (see above)
-    folder = Path(next(iter(spec.submodule_search_locations)))
-    packed = (folder / "drug_ner_dictionary.pkl.bz2").read_bytes()
-    return pickle.loads(bz2.decompress(packed))  # the package's own data file, as trusted as its code
+    return pickle.loads(bz2.decompress(_package_file().read_bytes()))  # the package's own data, as trusted as its code
 
 
 class DrugFinder:
-    def __init__(self) -> None:
-        data = _dictionary()
-        self._variants, self._canonical = data["drug_variant_to_canonical"], data["drug_canonical_to_data"]
+    """Looks written forms up in a small SQLite table (`variants`: written form, lower case -> the generic names
+    it stands for, tab-separated), built once from the package's dictionary file into `cache` and read there by
+    every later start. Held in Python, the dictionary cost the server ~50 MB and its reading ~0.4 s at each start
+    (the file also holds every medicine's chemistry); a lookup of a message's words is one indexed query."""
 
-    def _match(self, written: str) -> list[tuple[str, str]]:
-        return [(written, str(self._canonical.get(c, {}).get("name") or c))
-                for c in self._variants.get(written.lower(), ())]
+    def __init__(self, cache: Path | None = None) -> None:
+        """`cache`: the folder for the table (the data dir's `cache/`); none: a temporary one (tests)."""
+        folder = cache if cache is not None else Path(tempfile.mkdtemp(prefix="verbatim-drugs-"))
+        version = importlib.metadata.version("drug-named-entity-recognition")
+        self.path = folder / f"drugs-{version}-{_package_file().stat().st_size}.sqlite"
+        if not self._readable():
+            self._build(folder)
+        self._local = threading.local()  # a connection per thread: sqlite3 connections are not shared
+
+    def _readable(self) -> bool:
+        try:
+            with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as conn:
+                return conn.execute("SELECT count(*) FROM variants").fetchone()[0] > 0
+        except sqlite3.Error:
+            return False  # absent or damaged: rebuilt, never trusted
+
+    def _build(self, folder: Path) -> None:
+        data = _dictionary()
+        canonical = data["drug_canonical_to_data"]
+        rows = [(written, "\t".join(str(canonical.get(c, {}).get("name") or c) for c in targets))
+                for written, targets in data["drug_variant_to_canonical"].items()]
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")  # built whole, then renamed: workers sharing a data
+        os.close(fd)                                           # dir never open half a table
+        with closing(sqlite3.connect(tmp)) as conn, conn:
+            conn.execute("CREATE TABLE variants (written TEXT PRIMARY KEY, names TEXT NOT NULL) WITHOUT ROWID")
+            conn.executemany("INSERT OR REPLACE INTO variants VALUES (?, ?)", rows)
+        os.replace(tmp, self.path)
+
+    def _lookup(self, forms: set[str]) -> dict[str, list[str]]:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        found: dict[str, list[str]] = {}
+        forms_list = sorted(forms)
+        for i in range(0, len(forms_list), 500):  # SQLite's limit on bound parameters
+            part = forms_list[i:i + 500]
+            for written, names in conn.execute(
+                    f"SELECT written, names FROM variants WHERE written IN ({','.join('?' * len(part))})", part):
+                found[written] = names.split("\t")
+        return found
 
     def find(self, text: str) -> list[tuple[str, str]]:
         """(the words as written, the medicine's generic name) for each medicine the text names."""
         tokens = _TOKEN.findall(text)
+        pairs = [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
+        known = self._lookup({t.lower() for t in tokens + pairs}) if tokens else {}
         out, taken = [], set()
-        for i in range(len(tokens) - 1):
-            if pair := self._match(f"{tokens[i]} {tokens[i + 1]}"):
-                out += pair
+        for i, pair in enumerate(pairs):
+            if pair.lower() in known:
+                out += [(pair, name) for name in known[pair.lower()]]
                 taken.update((i, i + 1))
         for i, token in enumerate(tokens):
             if i not in taken:
-                out += self._match(token)
+                out += [(token, name) for name in known.get(token.lower(), ())]
         return out
 
     def words(self, text: str) -> set[str]:

@@ -38,7 +38,7 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
     components; none of them depends on the index) the new one shares, so only the index is loaded again."""
     if reuse is None:
         embeddings = load_embeddings(settings.index)
-        drugs = DrugFinder()
+        drugs = DrugFinder(cache=settings.data_dir / "cache")
         guard = InputGuard(embed=embeddings.encode, intent=IntentModel.load(), drugs=drugs)
         answerability, disorders = AnswerabilityModel.load(), DisorderFinder.load()
     else:

@@ -35,3 +35,29 @@ def test_finds_exactly_what_the_library_finds(finder, vt):
 def test_words_are_the_lower_case_parts_of_names(finder):
     assert finder.words("Is Keytruda safe with Aspirin?") == {"keytruda", "aspirin"}
     assert finder.words("How long does the fatigue last?") == set()
+
+
+def test_the_table_is_built_once_and_then_read(tmp_path):
+    first = DrugFinder(cache=tmp_path)
+    made = first.path.stat().st_mtime_ns
+    second = DrugFinder(cache=tmp_path)
+    assert second.path == first.path and second.path.stat().st_mtime_ns == made  # read, not rebuilt
+    assert [p.name for p in tmp_path.iterdir()] == [first.path.name]  # no temporary file left behind
+    assert second.find("Can I take Zoloft?") == [("Zoloft", "Sertraline")]
+
+
+def test_a_damaged_table_is_rebuilt_not_trusted(tmp_path):
+    path = DrugFinder(cache=tmp_path).path
+    path.write_bytes(b"not a database")
+    assert DrugFinder(cache=tmp_path).find("sertraline") == [("sertraline", "Sertraline")]
+
+
+def test_lookups_from_many_threads(tmp_path):
+    """The guard runs in the web server's worker threads: each gets its own connection."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    finder = DrugFinder(cache=tmp_path)
+    texts = ["Zoloft", "Tylenol PM", "aspirin", "nothing here"] * 25
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(finder.find, texts))
+    assert results == [finder.find(t) for t in texts] and results[0] == [("Zoloft", "Sertraline")]
