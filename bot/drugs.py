@@ -10,9 +10,11 @@ import importlib.util
 import os
 import pickle
 import re
+import shutil
 import sqlite3
 import tempfile
 import threading
+import weakref
 from contextlib import closing
 from pathlib import Path
 
@@ -43,7 +45,10 @@ class DrugFinder:
 
     def __init__(self, cache: Path | None = None) -> None:
         """`cache`: the folder for the table (the data dir's `cache/`); none: a temporary one (tests)."""
-        folder = cache if cache is not None else Path(tempfile.mkdtemp(prefix="verbatim-drugs-"))
+        folder = cache
+        if folder is None:  # a private folder, removed with this finder
+            folder = Path(tempfile.mkdtemp(prefix="verbatim-drugs-"))
+            weakref.finalize(self, shutil.rmtree, folder, True)
         version = importlib.metadata.version("drug-named-entity-recognition")
         self.path = folder / f"drugs-{version}-{_package_file().stat().st_size}.sqlite"
         if not self._readable():
