@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from langchain_chroma import Chroma
 
 import prompts
 
-from ingest.embeddings import load_embeddings
+from ingest.embeddings import VectorCache, load_embeddings
 from ingest.settings import Settings
 
 from .answerability import AnswerabilityModel
@@ -33,20 +35,27 @@ from .stages import (
 )
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
+
+
 def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipeline:
     """`reuse`: the pipeline of a bot on an earlier index version, whose models (encoder, guard, learned
     components; none of them depends on the index) the new one shares, so only the index is loaded again."""
     if reuse is None:
         embeddings = load_embeddings(settings.index)
-        drugs = DrugFinder(cache=settings.data_dir / "cache")
-        guard = InputGuard(embed=embeddings.encode, intent=IntentModel.load(), drugs=drugs)
+        cache = settings.data_dir / "cache"
+        drugs = DrugFinder(cache=cache)
+        # vectors of the library's passages and the policy's exemplars, kept across restarts (never a patient's words)
+        fixed = VectorCache(embeddings.encode, cache / f"vectors-{embeddings.encoder}-{_digest(embeddings.model_id)}.npz")
+        guard = InputGuard(embed=embeddings.encode, intent=IntentModel.load(), drugs=drugs, embed_fixed=fixed)
         answerability, disorders = AnswerabilityModel.load(), DisorderFinder.load()
     else:
-        embeddings, guard = reuse.library.embeddings, reuse.input_guard.guard
+        embeddings, guard, fixed = reuse.library.embeddings, reuse.input_guard.guard, reuse.input_guard.guard.embed_fixed
         selector = reuse.selection.selector
         drugs, answerability, disorders = guard.drug_finder, selector.model, selector.disorders
     library = Library(settings.index, embeddings)
-    library.warm()
+    library.warm(encode=fixed)
     vectorstore = Chroma(
         client=library.client,
         collection_name=library.collection.name,

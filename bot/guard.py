@@ -56,8 +56,10 @@ def _hits(rx: re.Pattern[str], text: str) -> list[str]:
 class InputGuard:
     def __init__(
         self, embed=None, policy: dict | None = None, exemplars: dict | None = None,
-        intent: IntentModel | None = None, drugs: DrugFinder | None = None,
+        intent: IntentModel | None = None, drugs: DrugFinder | None = None, embed_fixed=None,
     ) -> None:
+        """`embed` encodes patient messages (never cached); `embed_fixed`, when given, the policy exemplars
+        (an `ingest.embeddings.VectorCache`, so a restart does not encode them again)."""
         self._intent = intent
         self.drug_finder = drugs
         g = (policy or prompts.load("safety_policy"))["guard"]
@@ -86,13 +88,14 @@ class InputGuard:
         self._min_sim = float(g["semantic"]["min_similarity"])
         self._min_margin = float(g["semantic"]["min_margin"])
         self._embed = embed
+        self.embed_fixed = embed_fixed or embed
         self._labels: list[str] = []
         self._matrix: np.ndarray | None = None
         ex = exemplars or prompts.load("exemplars")
         if embed is not None:
             texts = [t for label in ex for t in ex[label]]
             self._labels = [label for label in ex for _ in ex[label]]
-            self._matrix = embed(texts)
+            self._matrix = self.embed_fixed(texts)
             self._examples = texts
 
     def mentions_health(self, text: str) -> bool:

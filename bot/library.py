@@ -122,23 +122,25 @@ class Library:
     def neighbours(self, chunk: Chunk) -> list[Passage]:
         return [self.passages[pid] for pid in chunk.passage_ids if pid in self.passages]
 
-    def passage_vectors(self, ids: list[str]) -> np.ndarray:
-        """Passage embeddings, computed on first use and kept (small: 384 floats per passage)."""
+    def passage_vectors(self, ids: list[str], encode=None) -> np.ndarray:
+        """Passage embeddings, computed on first use and kept (small: 384 floats per passage). `encode`: instead
+        of the encoder's own, e.g. an `ingest.embeddings.VectorCache` that keeps them across restarts."""
         missing = [i for i in ids if i not in self._vectors]
         if missing:
-            vecs = self.embeddings.encode([self.context_text(self.passages[i]) for i in missing])
+            vecs = (encode or self.embeddings.encode)([self.context_text(self.passages[i]) for i in missing])
             self._vectors.update(zip(missing, vecs))
         return np.stack([self._vectors[i] for i in ids]) if ids else np.zeros((0, 384), dtype=np.float32)
 
-    def warm(self, limit: int = 20000) -> None:
-        """Embed every eligible passage up front when the library is small enough (bundled corpus: < 1 s).
+    def warm(self, limit: int = 20000, encode=None) -> None:
+        """Embed every eligible passage up front when the library is small enough (bundled corpus: 0.3 s, or
+        read from `encode`'s cache).
 
         A warm library also searches passages directly (one matrix product), next to the chunk retrieval.
         """
         ids = [pid for pid, p in self.passages.items() if not p.tags]
         if len(ids) <= limit:
             self._warm_ids = ids
-            self._warm_matrix = self.passage_vectors(ids)
+            self._warm_matrix = self.passage_vectors(ids, encode)
 
     @property
     def warm_search(self) -> bool:

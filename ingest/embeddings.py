@@ -9,8 +9,10 @@ catalogue records which one built it (docs/benchmarks.md measures how close they
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import tempfile
 import threading
 from functools import cache, cached_property
 from pathlib import Path
@@ -156,3 +158,41 @@ def _load(path: str):
         raise ValueError(f"Embedding model '{path}' is not a local path; this product never downloads models.")
     hf_logging.disable_progress_bar()  # a local load takes milliseconds: no "Loading weights" bar on every start
     return SentenceTransformer(path, device="cpu")
+
+
+class VectorCache:
+    """Vectors of fixed texts (library passages, the guard's policy exemplars, training examples) cached on disk
+    by text hash, so a restart or a rerun does not encode them again. Never for a patient's words: only what
+    the library or the policy already holds may be written here. The file is replaced whole (workers sharing a
+    data dir: the last writer wins, a lost entry is encoded again)."""
+
+    def __init__(self, encode, path: Path | None) -> None:
+        self.encode = encode
+        self.path = path
+        self.vectors: dict[str, np.ndarray] = {}
+        if path and path.exists():
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    self.vectors = dict(zip(data["keys"].tolist(), data["vectors"]))
+            except (OSError, ValueError, KeyError):
+                self.vectors = {}  # a damaged cache is encoded again, never trusted
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        keys = [self.key(t) for t in texts]
+        missing = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in self.vectors))
+        if missing:
+            order = sorted(range(len(missing)), key=lambda i: len(missing[i]))  # length-sorted batches
+            vecs = self.encode([missing[i] for i in order])
+            for i, v in zip(order, vecs):
+                self.vectors[self.key(missing[i])] = v
+            if self.path:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".npz")
+                with os.fdopen(fd, "wb") as fh:
+                    np.savez(fh, keys=np.array(list(self.vectors)), vectors=np.stack(list(self.vectors.values())))
+                os.replace(tmp, self.path)
+        return np.stack([self.vectors[k] for k in keys]) if keys else np.zeros((0, 384), np.float32)

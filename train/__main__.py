@@ -34,13 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from ingest.embeddings import SentenceTransformerEmbeddings
+    from ingest.embeddings import SentenceTransformerEmbeddings, VectorCache
 
     from . import answerability, card, disorders, encoder as onnx_encoder, intent, pool
 
     started = time.perf_counter()
     encoder = SentenceTransformerEmbeddings(batch_size=64)
-    encode = pool.VectorCache(encoder.encode, None if args.sample else args.cache / f"{args.component}.npz")
+    encode = VectorCache(encoder.encode, None if args.sample else args.cache / f"{args.component}.npz")
     module = {"intent": intent, "answerability": answerability, "disorders": disorders,
               "encoder": onnx_encoder}[args.component]
     model, metrics = module.train(encode, sample=args.sample, with_test=args.locked_test)

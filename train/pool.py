@@ -1,4 +1,5 @@
-"""The training pool: reading ../shared/training, splitting by group, hashing, and cached sentence vectors."""
+"""The training pool: reading ../shared/training, splitting by group, hashing (sentence vectors are cached by
+ingest.embeddings.VectorCache)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import json
 import os
 from pathlib import Path
 from typing import Iterator
-
-import numpy as np
 
 POOL_ENV = "VERBATIM_TRAINING_DIR"
 SEED = 20261201
@@ -69,32 +68,3 @@ def split_of(group: str) -> str:
 def healthfc_eval_only(record_id: str) -> bool:
     """The HealthFC half kept for eval/real (the same rule eval/real/REAL_SETS.md states)."""
     return int(hashlib.sha1(record_id.encode()).hexdigest(), 16) % 2 == 0
-
-
-class VectorCache:
-    """Sentence vectors of the packaged encoder, cached on disk by text hash so reruns skip encoding."""
-
-    def __init__(self, encode, path: Path | None) -> None:
-        self.encode = encode
-        self.path = path
-        self.vectors: dict[str, np.ndarray] = {}
-        if path and path.exists():
-            data = np.load(path)
-            self.vectors = dict(zip(data["keys"].tolist(), data["vectors"]))
-
-    @staticmethod
-    def key(text: str) -> str:
-        return hashlib.sha1(text.encode("utf-8")).hexdigest()
-
-    def __call__(self, texts: list[str]) -> np.ndarray:
-        keys = [self.key(t) for t in texts]
-        missing = list(dict.fromkeys(t for t, k in zip(texts, keys) if k not in self.vectors))
-        if missing:
-            order = sorted(range(len(missing)), key=lambda i: len(missing[i]))  # length-sorted batches
-            vecs = self.encode([missing[i] for i in order])
-            for i, v in zip(order, vecs):
-                self.vectors[self.key(missing[i])] = v
-            if self.path:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                np.savez(self.path, keys=np.array(list(self.vectors)), vectors=np.stack(list(self.vectors.values())))
-        return np.stack([self.vectors[k] for k in keys]) if keys else np.zeros((0, 384), np.float32)

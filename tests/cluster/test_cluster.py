@@ -204,8 +204,8 @@ def test_each_worker_has_its_own_data_dir_and_nothing_it_answers_from_is_in_it(c
     assert all(w.env["VERBATIM_DATABASE_URL"] == cluster.database_url for w in cluster.workers)
     assert not any("VERBATIM_STAFF_USERS_FILE" in w.env for w in cluster.workers)
     local = [sorted(str(p.relative_to(d)) for p in d.rglob("*")) if d.exists() else [] for d in dirs]
-    # only a cache derived from the installed packages (the medicine dictionary's lookup table, bot/drugs.py),
-    # the same on every host and rebuilt when missing
+    # only a derived cache (the medicine dictionary's lookup table, bot/drugs.py; the vectors of the library's
+    # passages and the policy's exemplars, ingest.embeddings.VectorCache), the same on every host, rebuilt when missing
     assert [[p for p in files if not p.startswith("cache")] for files in local] == [[], []], \
         "no catalogue, keyword index, vectors, log or staff accounts on a worker's disk"
     assert all(files == [] or files[0] == "cache" for files in local)

@@ -13,6 +13,7 @@ import pytest
 from bot.answerability import AnswerabilityModel
 from bot.intent import RISKY, IntentModel
 from bot.disorders import DisorderFinder
+from ingest.embeddings import VectorCache
 from train import answerability, disorders, encoder, intent, pool
 
 MODELS = pool.Path(__file__).resolve().parents[2] / "bot" / "models"
@@ -43,9 +44,9 @@ class TestPool:
 
         import numpy as np
 
-        cache = pool.VectorCache(lambda t: np.array(encode(t), np.float32), tmp_path / "c.npz")
+        cache = VectorCache(lambda t: np.array(encode(t), np.float32), tmp_path / "c.npz")
         cache(["a", "bb", "a"])
-        again = pool.VectorCache(lambda t: np.array(encode(t), np.float32), tmp_path / "c.npz")
+        again = VectorCache(lambda t: np.array(encode(t), np.float32), tmp_path / "c.npz")
         out = again(["bb", "a"])
         assert calls == [["a", "bb"]] and out[0][0] == 2.0
 
