@@ -58,7 +58,7 @@ class DrugFinder:
     def _readable(self) -> bool:
         try:
             with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as conn:
-                return conn.execute("SELECT count(*) FROM variants").fetchone()[0] > 0
+                return conn.execute("SELECT 1 FROM variants LIMIT 1").fetchone() is not None
         except sqlite3.Error:
             return False  # absent or damaged: rebuilt, never trusted
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from langchain_chroma import Chroma
 
 import prompts
@@ -35,10 +33,6 @@ from .stages import (
 )
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
-
-
 def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipeline:
     """`reuse`: the pipeline of a bot on an earlier index version, whose models (encoder, guard, learned
     components; none of them depends on the index) the new one shares, so only the index is loaded again."""
@@ -47,11 +41,13 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
         cache = settings.data_dir / "cache"
         drugs = DrugFinder(cache=cache)
         # vectors of the library's passages and the policy's exemplars, kept across restarts (never a patient's words)
-        fixed = VectorCache(embeddings.encode, cache / f"vectors-{embeddings.encoder}-{_digest(embeddings.model_id)}.npz")
+        model = VectorCache.key(embeddings.model_id)[:10]
+        fixed = VectorCache(embeddings.encode, cache / f"vectors-{embeddings.encoder}-{model}.npz")
         guard = InputGuard(embed=embeddings.encode, intent=IntentModel.load(), drugs=drugs, embed_fixed=fixed)
         answerability, disorders = AnswerabilityModel.load(), DisorderFinder.load()
     else:
-        embeddings, guard, fixed = reuse.library.embeddings, reuse.input_guard.guard, reuse.input_guard.guard.embed_fixed
+        embeddings, guard = reuse.library.embeddings, reuse.input_guard.guard
+        fixed = guard.embed_fixed
         selector = reuse.selection.selector
         drugs, answerability, disorders = guard.drug_finder, selector.model, selector.disorders
     library = Library(settings.index, embeddings)
