@@ -18,6 +18,7 @@ from ingest.text import analyze, fold
 
 from .answerability import AnswerabilityModel, overlap
 from .disorders import DisorderFinder
+from .drugs import DrugFinder
 from .focus import FocusDecision, SubjectFocus
 from .library import Library
 from .query import Query
@@ -81,15 +82,17 @@ class Selection:
 
 class PassageSelector:
     def __init__(self, library: Library, focus: SubjectFocus, max_quotes: int = 3, config: dict | None = None,
-                 model: AnswerabilityModel | None = None, disorders: DisorderFinder | None = None) -> None:
+                 model: AnswerabilityModel | None = None, disorders: DisorderFinder | None = None,
+                 medicines: DrugFinder | None = None) -> None:
         """`focus`: the documents about the library's subject, when other subjects share the library
         (`SubjectFocus`, the one retrieval uses too); `model`: the learned answerability scorer (scores every
-        candidate; in shadow, decides nothing); `disorders`: disorder names (bot/disorders.py): a question
-        naming one that no chosen quote names is not answered."""
+        candidate; in shadow, decides nothing); `disorders` (bot/disorders.py) and `medicines` (bot/drugs.py):
+        the names a question is about; a question naming some that no chosen quote names is not answered."""
         cfg = config or prompts.load("answering")
         self.library = library
         self.model = model
         self.disorders = disorders
+        self.medicines = medicines
         self.focus = focus
         self.max_quotes = max_quotes
         self._generic = set(analyze(" ".join(cfg["generic_words"])))
@@ -192,9 +195,9 @@ class PassageSelector:
             group = self._group(s, seen, top.score, used)
             groups.append(group)
             used.update(g.passage.id for g in group)
-        unnamed = self.unnamed_disorders(query, [s for g in groups for s in g])
+        unnamed = self.unnamed(query, [s for g in groups for s in g])
         if unnamed:
-            evidence["disorders_not_quoted"] = unnamed
+            evidence["names_not_quoted"] = unnamed
             mentioned = [n for n in unnamed if set(analyze(n)) <= lib.terms.stems]
             why = (f"the question is about {', '.join(unnamed)}; the documents mention "
                    f"{'it' if len(unnamed) == 1 else 'them'} only in passing, none of the chosen quotes does"
@@ -202,21 +205,32 @@ class PassageSelector:
             return Selection(scored=ranked, abstain=True, evidence=evidence, why=why)
         return Selection(groups=groups, scored=ranked, evidence=evidence)
 
-    def unnamed_disorders(self, query: Query, chosen: list[Scored]) -> list[str]:
-        """The disorders the question (or the topic carried into it) names, when no chosen quote or its
-        headings names any of them: "What is Lambert-Eaton syndrome?" answered with the definition of
-        paraneoplastic syndrome would answer another question."""
-        if self.disorders is None:
+    def unnamed(self, query: Query, chosen: list[Scored]) -> list[str]:
+        """The disorders and medicines the question (or the topic carried into it) names, when no chosen quote
+        or its headings names any of them: "What is Lambert-Eaton syndrome?" answered with the definition of
+        paraneoplastic syndrome, or "How do I come off sertraline?" with another medicine's table cell, would
+        answer another question. A medicine counts as named under any of its names (Tegretol: carbamazepine)."""
+        if not chosen:
             return []
-        named = self.disorders.find(query.message) or self.disorders.find(query.carried or "")
-        if not named or not chosen:
+        disorders, medicines = [], []
+        for text in (query.message, query.carried or ""):
+            disorders = self.disorders.find(text) if self.disorders is not None else []
+            medicines = self.medicines.medicines(text) if self.medicines is not None else []
+            if disorders or medicines:
+                break
+        if not disorders and not medicines:
             return []
         lib = self.library
         quoted = frozenset().union(*(lib.passage_terms.get(s.passage.id, frozenset())
                                      | lib.heading_terms.get(s.passage.section, frozenset()) for s in chosen))
-        if any(set(analyze(n)) <= quoted for n in named):
+        if any(set(analyze(n)) <= quoted for n in disorders + [written for written, _ in medicines]):
             return []
-        return named
+        if medicines:
+            text = "\n".join(f"{s.passage.heading}\n{s.passage.text}" for s in chosen)
+            generics = {generic for _, generic in self.medicines.find(text)}  # any name: "steroid" leaflets too
+            if any(generic in generics for _, generic in medicines):
+                return []
+        return disorders + [written for written, _ in medicines]
 
     def _group(self, s: Scored, seen: dict[str, Scored], best: float, used: set[str]) -> list[Scored]:
         """Neighbouring list items of the same list that also answer join the quote."""

@@ -19,6 +19,7 @@ from contextlib import closing
 from pathlib import Path
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+SCHEMA = 2  # of the cached table; a file of another schema is never opened (its name differs)
 
 
 def _package_file() -> Path:
@@ -50,7 +51,7 @@ class DrugFinder:
             folder = Path(tempfile.mkdtemp(prefix="verbatim-drugs-"))
             weakref.finalize(self, shutil.rmtree, folder, True)
         version = importlib.metadata.version("drug-named-entity-recognition")
-        self.path = folder / f"drugs-{version}-{_package_file().stat().st_size}.sqlite"
+        self.path = folder / f"drugs-{SCHEMA}-{version}-{_package_file().stat().st_size}.sqlite"
         if not self._readable():
             self._build(folder)
         self._local = threading.local()  # a connection per thread: sqlite3 connections are not shared
@@ -58,7 +59,8 @@ class DrugFinder:
     def _readable(self) -> bool:
         try:
             with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as conn:
-                return conn.execute("SELECT 1 FROM variants LIMIT 1").fetchone() is not None
+                return all(conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None
+                           for table in ("variants", "monographs"))
         except sqlite3.Error:
             return False  # absent or damaged: rebuilt, never trusted
 
@@ -67,18 +69,27 @@ class DrugFinder:
         canonical = data["drug_canonical_to_data"]
         rows = [(written, "\t".join(str(canonical.get(c, {}).get("name") or c) for c in targets))
                 for written, targets in data["drug_variant_to_canonical"].items()]
+        # medicines with a patient leaflet (MedlinePlus drug information or the NHS medicines pages), not the
+        # dictionary's classes and substances ("Antibodies", "Immunosuppressive Agents", "Water")
+        monographs = [(str(d.get("name") or c),) for c, d in canonical.items() if d.get("medline_plus_id") or d.get("nhs_url")]
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")  # built whole, then renamed: workers sharing a data
         os.close(fd)                                           # dir never open half a table
         with closing(sqlite3.connect(tmp)) as conn, conn:
             conn.execute("CREATE TABLE variants (written TEXT PRIMARY KEY, names TEXT NOT NULL) WITHOUT ROWID")
             conn.executemany("INSERT OR REPLACE INTO variants VALUES (?, ?)", rows)
+            conn.execute("CREATE TABLE monographs (name TEXT PRIMARY KEY) WITHOUT ROWID")
+            conn.executemany("INSERT OR IGNORE INTO monographs VALUES (?)", monographs)
         os.replace(tmp, self.path)
 
-    def _lookup(self, forms: set[str]) -> dict[str, list[str]]:
+    def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        return conn
+
+    def _lookup(self, forms: set[str]) -> dict[str, list[str]]:
+        conn = self._conn()
         found: dict[str, list[str]] = {}
         forms_list = sorted(forms)
         for i in range(0, len(forms_list), 500):  # SQLite's limit on bound parameters
@@ -102,6 +113,16 @@ class DrugFinder:
             if i not in taken:
                 out += [(token, name) for name in known.get(token.lower(), ())]
         return out
+
+    def medicines(self, text: str) -> list[tuple[str, str]]:
+        """`find`, only the medicines a patient takes: those with a patient leaflet (MedlinePlus or NHS)."""
+        found = self.find(text)
+        names = sorted({name for _, name in found})
+        if not names:
+            return []
+        leaflet = {n for (n,) in self._conn().execute(
+            f"SELECT name FROM monographs WHERE name IN ({','.join('?' * len(names))})", names)}
+        return [(written, name) for written, name in found if name in leaflet]
 
     def words(self, text: str) -> set[str]:
         """Lower-case words of the text that are (part of) a medicine's name."""

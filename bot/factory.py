@@ -72,7 +72,8 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
         may_carry=lambda text: guard.lexicon(text).action == ALLOW,
         names=lambda text: [written for written, _ in drugs.find(text)] + disorders.find(text),
     )
-    selector = PassageSelector(library, focus, settings.bot.max_quotes, model=answerability, disorders=disorders)
+    selector = PassageSelector(library, focus, settings.bot.max_quotes, model=answerability, disorders=disorders,
+                               medicines=drugs)
     return Pipeline(
         settings=settings,
         library=library,

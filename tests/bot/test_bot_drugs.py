@@ -37,6 +37,14 @@ def test_words_are_the_lower_case_parts_of_names(finder):
     assert finder.words("How long does the fatigue last?") == set()
 
 
+def test_medicines_are_those_with_a_patient_leaflet(finder):
+    """Classes and substances of the dictionary ("Antibodies", "Immunosuppressive Agents") are not medicines
+    a question can be about; brands count under their generic name."""
+    assert finder.medicines("Do antibodies or immunosuppressants matter?") == []
+    assert finder.find("Do antibodies or immunosuppressants matter?") != []
+    assert finder.medicines("how do I come off Zoloft or melatonin") == [("Zoloft", "Sertraline"), ("melatonin", "Melatonin")]
+
+
 def test_the_table_is_built_once_and_then_read(tmp_path):
     first = DrugFinder(cache=tmp_path)
     made = first.path.stat().st_mtime_ns

@@ -65,7 +65,7 @@ def test_a_named_disorder_no_quote_names_is_not_answered(chatbot):
     question = "What is Lambert-Eaton myasthenic syndrome?"  # the documents never name it
     reply = chatbot.ask(question, [])
     assert reply.kind == "no_answer" and not reply.quotes, reply.trace
-    assert reply.trace["abstain"]["disorders_not_quoted"]
+    assert reply.trace["abstain"]["names_not_quoted"]
     # …also when it is the topic carried into a follow-up
     follow = chatbot.ask("Is it curable?", history(question))
     assert follow.kind == "no_answer", follow.trace
@@ -73,7 +73,7 @@ def test_a_named_disorder_no_quote_names_is_not_answered(chatbot):
 
 def test_a_named_disorder_the_quotes_name_is_answered(chatbot):
     reply = chatbot.ask("Can small cell lung cancer cause a paraneoplastic syndrome?", [])
-    assert reply.kind == "answer" and "disorders_not_quoted" not in reply.trace["abstain"], reply.trace
+    assert reply.kind == "answer" and "names_not_quoted" not in reply.trace["abstain"], reply.trace
 
 
 def test_a_question_with_a_pronoun_carries_the_subject_not_the_earlier_aspect(chatbot):
@@ -113,3 +113,19 @@ def test_a_disorders_name_is_never_spelling_corrected_into_a_document_word(chatb
                         dictionary=chatbot.library.embeddings.dictionary)
     assert bare.correct(question)[1].get("dysplasia") == "dyspepsia"
     assert chatbot.ask(question, []).kind == "no_answer"
+
+
+@pytest.mark.parametrize("question, named", [("What is sertraline used for?", "sertraline"),
+                                             ("What are the side effects of Zoloft?", "Zoloft")])
+def test_a_named_medicine_no_quote_names_is_not_answered(chatbot, question, named):
+    """Another medicine's table cell is not an answer about this one (the documents never name sertraline)."""
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "no_answer" and not reply.quotes, reply.trace
+    assert reply.trace["abstain"]["names_not_quoted"] == [named]
+
+
+@pytest.mark.parametrize("question", ["What is Tegretol used for?", "Mestinon side effects"])
+def test_a_medicine_the_quotes_name_under_another_name_is_answered(chatbot, question):
+    """Tegretol is carbamazepine and Mestinon pyridostigmine: the documents' own words for them."""
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "answer" and "names_not_quoted" not in reply.trace["abstain"], reply.trace
