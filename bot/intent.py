@@ -89,11 +89,12 @@ class IntentModel:
         self.intercept = intercept.astype(np.float32)
         self.classes = list(classes)
         self.thresholds = {k: float(v) for k, v in thresholds.items()}
+        order = np.argsort(word_index, kind="stable")  # ascending, for the binary search in `proba`
+        word_index, word_coef = word_index[order], word_coef[:, order]
         self.word_index = word_index
-        self.word_coef = word_coef.astype(np.float32)
-        # Every hashed column's weights (7 MB), so a text's few columns are picked by index.
-        self._word_weights = np.zeros((WORD_COLUMNS, len(classes)), np.float32)
-        self._word_weights[word_index] = self.word_coef.T
+        # One row per kept column, found by binary search (a row for every hashed column cost 7 MB of memory).
+        self._word_weights = np.ascontiguousarray(word_coef.T, np.float32)
+        self.word_coef = self._word_weights.T
 
     @classmethod
     def load(cls, path: Path = MODEL) -> "IntentModel":
@@ -115,7 +116,9 @@ class IntentModel:
         if len(self.word_index):
             for row, text in enumerate(texts):
                 columns, values = word_columns(text)
-                logits[row] += values @ self._word_weights[columns]
+                at = np.minimum(np.searchsorted(self.word_index, columns), len(self.word_index) - 1)
+                kept = self.word_index[at] == columns  # a column training never saw weighs zero
+                logits[row] += values[kept] @ self._word_weights[at[kept]]
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         return e / e.sum(axis=1, keepdims=True)

@@ -47,6 +47,15 @@ class Query:
         }
 
 
+_PROPER = re.compile(r"(?<![.!?:\n]\s)(?<![.!?:\n])\s+([A-Z][a-z]{3,})\b")
+
+
+def proper_names(text: str) -> set[str]:
+    """Lower-case words written with a capital inside a sentence ("diamonds for Doge", "my Lyrica"): most
+    likely a name the documents may not use, so never "corrected" into one of their words ("dose")."""
+    return {m.group(1).lower() for m in _PROPER.finditer(text)}
+
+
 class QueryBuilder:
     def __init__(
         self,
@@ -85,7 +94,7 @@ class QueryBuilder:
     def correct(self, text: str, folded: str | None = None) -> tuple[str, dict[str, str]]:
         """`folded`: `fold(text)`, when the caller has it already."""
         fixes: dict[str, str] = {}
-        names = self._is_name(text) if self._is_name else set()
+        names = (self._is_name(text) if self._is_name else set()) | proper_names(text)
         for w in set(words(text)):
             if len(w) < 4 or w in self._dictionary or w.isdigit() or w in names:
                 continue

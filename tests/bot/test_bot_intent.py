@@ -188,3 +188,12 @@ def test_a_medicine_name_is_never_spelling_corrected_into_a_document_word(chatbo
     assert reply.kind == "refusal" and "lamotrigine" not in (reply.trace.get("query") or {}).get("corrections", {})
     q = chatbot.query_builder.build("is lamotrigine like gravis")
     assert "lamotrigine" not in q.corrections
+
+
+def test_a_capitalised_word_inside_a_sentence_is_a_name_never_corrected(chatbot):
+    """"Doge" is nobody's misspelling of "dose": corrected, it made a question about money a dose refusal."""
+    q = chatbot.query_builder.build("How do we sell diamonds for Doge?")
+    assert "doge" not in q.corrections
+    assert chatbot.ask("How do we sell diamonds for Doge?").kind != "refusal"
+    # the first word of a sentence is capitalised anyway: still corrected
+    assert chatbot.query_builder.build("Dosge of carbamazepine?").corrections.get("dosge") == "dosage"
