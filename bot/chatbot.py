@@ -116,7 +116,9 @@ class ChatBot:
             trace.update(chosen.trace)
             timings["selection"] = _ms(t)
             if chosen.abstain_kind:
-                return _whole(p.replies.not_answered(chosen.abstain_kind, trace))
+                evidence = chosen.selection.evidence
+                return _whole(p.replies.not_answered(chosen.abstain_kind, trace, evidence.get("names_not_quoted", []),
+                                                     evidence.get("names_in_passing", [])))
 
             followup = bool(prepared.query.carried)
             stage = "compose"

@@ -199,6 +199,7 @@ class PassageSelector:
         if unnamed:
             evidence["names_not_quoted"] = unnamed
             mentioned = [n for n in unnamed if set(analyze(n)) <= lib.terms.stems]
+            evidence["names_in_passing"] = mentioned
             why = (f"the question is about {', '.join(unnamed)}; the documents mention "
                    f"{'it' if len(unnamed) == 1 else 'them'} only in passing, none of the chosen quotes does"
                    if mentioned else f"the question is about {', '.join(unnamed)}, which the documents never name")

@@ -13,6 +13,7 @@ from typing import Any
 import prompts
 from ingest.safety import DOSING
 
+from .compose import md_escape
 from .guard import EMERGENCY, OUT_OF_SCOPE, REFUSAL, GuardDecision
 from .types import Reply
 
@@ -35,8 +36,14 @@ class Replies:
         """Fail closed: the calm reply when anything went wrong (the error is in the trace)."""
         return Reply("no_answer", self.message("safe_failure"), reason, (), trace)
 
-    def not_answered(self, kind: str, trace: dict[str, Any]) -> Reply:
-        """`no_answer` (the documents do not cover it) or `out_of_scope` (not about the library's subject)."""
+    def not_answered(self, kind: str, trace: dict[str, Any], names: list[str] = (), in_passing: list[str] = ()) -> Reply:
+        """`no_answer` (the documents do not cover it) or `out_of_scope` (not about the library's subject).
+        `names`: the disorders or medicines the question is about that no quote names, said back to the patient
+        (`in_passing`: those the documents mention, but never in a sentence that answers)."""
+        if kind == "no_answer" and names:
+            key = "no_answer_in_passing" if in_passing else "no_answer_not_named"
+            listed = md_escape(", ".join(in_passing or names), addresses=True)
+            return Reply(kind, self.message(key, names=listed), None, (), trace)
         return Reply(kind, self.message(kind), None, (), trace)
 
     def dosing_refusal(self, trace: dict[str, Any], topic: str | None = None) -> Reply:

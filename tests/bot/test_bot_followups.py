@@ -122,6 +122,7 @@ def test_a_named_medicine_no_quote_names_is_not_answered(chatbot, question, name
     reply = chatbot.ask(question, [])
     assert reply.kind == "no_answer" and not reply.quotes, reply.trace
     assert reply.trace["abstain"]["names_not_quoted"] == [named]
+    assert f"don't mention {named}" in reply.text and "pharmacist" in reply.text  # said back, plainly
 
 
 @pytest.mark.parametrize("question", ["What is Tegretol used for?", "Mestinon side effects"])
@@ -129,3 +130,11 @@ def test_a_medicine_the_quotes_name_under_another_name_is_answered(chatbot, ques
     """Tegretol is carbamazepine and Mestinon pyridostigmine: the documents' own words for them."""
     reply = chatbot.ask(question, [])
     assert reply.kind == "answer" and "names_not_quoted" not in reply.trace["abstain"], reply.trace
+
+
+def test_a_name_the_documents_mention_only_in_passing_is_said_so(chatbot):
+    """Issue 13's partial coverage: the reply is no_answer and says the documents only mention it."""
+    reply = chatbot.ask("What is the outlook for lung cancer?", [])
+    assert reply.kind == "no_answer" and not reply.quotes, reply.trace
+    assert reply.trace["abstain"]["names_in_passing"] == ["lung cancer"]
+    assert "mention lung cancer only in passing" in reply.text
