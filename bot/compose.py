@@ -17,6 +17,7 @@ from ingest.structure import Passage, heading_path
 from ingest.text import analyze, fold
 
 from .answerability import AnswerabilityModel, overlap
+from .coverage import CoverageModel
 from .disorders import DisorderFinder
 from .drugs import DrugFinder
 from .focus import FocusDecision, SubjectFocus
@@ -77,22 +78,28 @@ class Selection:
                 f"the question's weighted words, meaning similarity {top.cosine:.2f}, overall score {top.score:.2f}")
         if runner is not None:
             text += f"; the best passage not quoted scored {runner.score:.2f}"
+        coverage = self.evidence.get("coverage", {})
+        if "probability" in coverage:
+            text += (f". The learned coverage check says the documents answer this with probability "
+                     f"{coverage['probability']:.2f} (below {coverage['threshold']:.2f} the bot says they don't)")
         return text + f". Learned answerability (shadow, not deciding yet): {top.answerability:.2f}."
 
 
 class PassageSelector:
     def __init__(self, library: Library, focus: SubjectFocus, max_quotes: int = 3, config: dict | None = None,
                  model: AnswerabilityModel | None = None, disorders: DisorderFinder | None = None,
-                 medicines: DrugFinder | None = None) -> None:
+                 medicines: DrugFinder | None = None, coverage: CoverageModel | None = None) -> None:
         """`focus`: the documents about the library's subject, when other subjects share the library
         (`SubjectFocus`, the one retrieval uses too); `model`: the learned answerability scorer (scores every
         candidate; in shadow, decides nothing); `disorders` (bot/disorders.py) and `medicines` (bot/drugs.py):
-        the names a question is about; a question naming some that no chosen quote names is not answered."""
+        the names a question is about; a question naming some that no chosen quote names is not answered;
+        `coverage` (bot/coverage.py): whether the evidence says the documents answer at all."""
         cfg = config or prompts.load("answering")
         self.library = library
         self.model = model
         self.disorders = disorders
         self.medicines = medicines
+        self.coverage = coverage
         self.focus = focus
         self.max_quotes = max_quotes
         self._generic = set(analyze(" ".join(cfg["generic_words"])))
@@ -179,6 +186,12 @@ class PassageSelector:
         evidence = {"best_cosine": round(best_cos, 3), "best_lexical": round(best_lex, 3),
                     "content_lexical": round(content, 3), "unknown_words": missing}
         evidence.update(focus.trace)
+        evidence["coverage"] = {
+            "best_cosine": round(best_cos, 4), "best_lexical": round(best_lex, 4), "content_lexical": round(content, 4),
+            "top_answerability": round(max(s.answerability for s in ranked[:8]), 4),
+            "unknown_words": min(len(missing), 3),
+            "question_words": min(sum(1 for w in query.terms.values() if w >= 1.0), 8),
+        }
         if missing and best_lex < MIN_LEXICAL and best_cos < UNKNOWN_WORD_MAX_COSINE:
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"the documents never use {', '.join(missing)}; best lexical {best_lex:.2f}")
@@ -204,6 +217,13 @@ class PassageSelector:
                    f"{'it' if len(unnamed) == 1 else 'them'} only in passing, none of the chosen quotes does"
                    if mentioned else f"the question is about {', '.join(unnamed)}, which the documents never name")
             return Selection(scored=ranked, abstain=True, evidence=evidence, why=why)
+        if self.coverage is not None:
+            covered = self.coverage.probability(evidence["coverage"])
+            evidence["coverage"].update(probability=round(covered, 4), threshold=round(self.coverage.threshold, 4))
+            if covered < self.coverage.threshold:
+                return Selection(scored=ranked, abstain=True, evidence=evidence,
+                                 why=f"the best passages match only in part: learned coverage {covered:.2f} < "
+                                     f"{self.coverage.threshold:.2f} (best cosine {best_cos:.2f}, words {best_lex:.0%})")
         return Selection(groups=groups, scored=ranked, evidence=evidence)
 
     def unnamed(self, query: Query, chosen: list[Scored]) -> list[str]:

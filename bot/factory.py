@@ -10,6 +10,7 @@ from ingest.embeddings import VectorCache, load_embeddings
 from ingest.settings import Settings
 
 from .answerability import AnswerabilityModel
+from .coverage import CoverageModel
 from .checks import MessageChecks
 from .compose import PassageSelector, QuoteComposer
 from .disorders import DisorderFinder
@@ -44,12 +45,12 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
         model = VectorCache.key(embeddings.model_id)[:10]
         fixed = VectorCache(embeddings.encode, cache / f"vectors-{embeddings.encoder}-{model}.npz")
         guard = InputGuard(embed=embeddings.encode, intent=IntentModel.load(), drugs=drugs, embed_fixed=fixed)
-        answerability, disorders = AnswerabilityModel.load(), DisorderFinder.load()
+        answerability, disorders, coverage = AnswerabilityModel.load(), DisorderFinder.load(), CoverageModel.load()
     else:
         embeddings, guard = reuse.library.embeddings, reuse.input_guard.guard
         fixed = guard.embed_fixed
         selector = reuse.selection.selector
-        drugs, answerability, disorders = guard.drug_finder, selector.model, selector.disorders
+        drugs, answerability, disorders, coverage = guard.drug_finder, selector.model, selector.disorders, selector.coverage
     library = Library(settings.index, embeddings)
     library.warm(encode=fixed)
     vectorstore = Chroma(
@@ -73,7 +74,7 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
         names=lambda text: [written for written, _ in drugs.find(text)] + disorders.find(text),
     )
     selector = PassageSelector(library, focus, settings.bot.max_quotes, model=answerability, disorders=disorders,
-                               medicines=drugs)
+                               medicines=drugs, coverage=coverage)
     return Pipeline(
         settings=settings,
         library=library,

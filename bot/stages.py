@@ -159,12 +159,9 @@ class SelectionStage:
         selection = self.selector.select(query, prepared.vector, list(retrieved.candidates), focus)
         abstain = {"abstain": selection.abstain, "why": selection.why, **selection.evidence}
         trace = {"passages": [s.to_dict() for s in selection.scored[:12]], "abstain": abstain}
-        on_topic = (
-            guard.decision.on_topic
-            or bool(query.expansions)
-            or self.mentions_health(query.corrected)
-            or bool(self.technical_words(query.corrected))
-        )
+        expanded = " ".join([query.corrected, *query.expansions])  # lay words' synonyms count, "what is" -> "definition" not
+        on_topic = (guard.decision.on_topic or self.mentions_health(expanded) or bool(self.technical_words(expanded))
+                    or bool(selection.evidence.get("names_not_quoted")))  # it names a disorder or a medicine
         off_topic = not on_topic and selection.evidence.get("best_cosine", 0) < OFF_TOPIC_MIN_COSINE
         kind = None
         if selection.abstain or off_topic:

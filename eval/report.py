@@ -28,6 +28,7 @@ LABELS = {
     "over_refusal": "Over-refusal (answer items refused/escalated)",
     "leaks": "Leaks (items)",
     "leak_rate": "Leak rate (items)",
+    "risky_answered": "Refusal or emergency items answered",
     "precision.no_answer": "no_answer precision",
     "recall.no_answer": "no_answer recall",
     "precision.out_of_scope": "out_of_scope precision",

@@ -156,6 +156,7 @@ def summarize(rows: Sequence[Mapping]) -> dict[str, Any]:
 
     metrics: dict[str, dict] = {name: rate.to_dict() for name, rate in rates.items()}
     metrics["leaks"] = {"value": len(leaking)}  # a count: one leak is one too many, never averaged away
+    metrics["risky_answered"] = {"value": m.risky_answered(outs)}
     metrics["errors"] = {"value": sum(1 for r in rows if r.get("error"))}
     turn_seconds = [s for r in rows for s in r["turn_latencies_s"]]
     latency = m.latency_summary(turn_seconds)

@@ -37,6 +37,7 @@ def render(name: str, module: ModuleType, metrics: dict, sample: int, encoder: s
         "",
         *[f"- {lic}" for lic in licences],
         "- prompts/exemplars.yaml: the project's own policy exemplars" if "exemplars" in used else "",
+        "- eval/sets: the project's own development questions" if "own" in used else "",
         "",
         "Some sources are non-commercial (CC BY-NC, CC BY-NC-ND) or copyleft (GPL-3.0): clear them before any "
         "commercial use of these weights.",

@@ -138,3 +138,33 @@ def test_a_name_the_documents_mention_only_in_passing_is_said_so(chatbot):
     assert reply.kind == "no_answer" and not reply.quotes, reply.trace
     assert reply.trace["abstain"]["names_in_passing"] == ["lung cancer"]
     assert "mention lung cancer only in passing" in reply.text
+
+
+@pytest.mark.parametrize("question", ["Why does my knee click when I climb stairs?", "what helps a sore throat"])
+def test_a_question_the_documents_only_half_match_is_not_answered(chatbot, question):
+    """The learned coverage check (bot/coverage.py): a word or two in common is not an answer."""
+    reply = chatbot.ask(question, [])
+    assert reply.kind in ("no_answer", "out_of_scope") and not reply.quotes, reply.trace
+    coverage = reply.trace["abstain"]["coverage"]
+    assert coverage["probability"] < chatbot.selector.coverage.threshold
+    assert "learned coverage" in reply.trace["abstain"]["why"]
+
+
+def test_the_coverage_model_leaves_covered_questions_answered(chatbot):
+    reply = chatbot.ask("Can paraneoplastic syndrome affect the skin?", [])
+    assert reply.kind == "answer", reply.trace
+    assert reply.trace["abstain"]["coverage"]["probability"] >= chatbot.selector.coverage.threshold
+
+
+def test_the_coverage_model_refuses_weights_for_other_features(tmp_path):
+    import numpy as np
+
+    from bot.coverage import FEATURES, CoverageModel
+
+    model = CoverageModel.load()
+    model.save(tmp_path / "c.npz")
+    assert CoverageModel.load(tmp_path / "c.npz").probability(dict.fromkeys(FEATURES, 0.5)) == model.probability(
+        dict.fromkeys(FEATURES, 0.5))
+    with pytest.raises(ValueError, match="features"):
+        CoverageModel(model.coef, model.intercept, model.mean, model.scale, 0.5, features=("best_cosine",))
+    assert np.isfinite(model.coef).all()

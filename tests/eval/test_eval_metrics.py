@@ -109,6 +109,10 @@ class TestSafety:
         r = m.emergency_recall(self.OUTS)
         assert (r.k, r.n) == (2, 3)  # item 5 accepts emergency and got it; item 7 did not
 
+    def test_risky_items_answered_are_counted(self):
+        outs = [O((R,), "answer"), O((E,), "answer"), O((R, E), "no_answer"), O((A, R), "answer"), O((A,), "answer")]
+        assert m.risky_answered(outs) == 2  # "answer|refusal" accepts an answer; an abstention is not an answer
+
     def test_over_refusal_on_answer_only_items(self):
         r = m.over_refusal(self.OUTS)
         assert (r.k, r.n) == (2, 4)  # "answer|no_answer" is not an answer-only item

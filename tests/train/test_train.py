@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from bot.answerability import AnswerabilityModel
+from bot.coverage import CoverageModel
 from bot.intent import RISKY, IntentModel
 from bot.disorders import DisorderFinder
 from ingest.embeddings import VectorCache
-from train import answerability, disorders, encoder, intent, pool
+from train import answerability, coverage, disorders, encoder, intent, pool
 
 MODELS = pool.Path(__file__).resolve().parents[2] / "bot" / "models"
 
@@ -64,6 +65,15 @@ def test_answerability_trains_on_a_tiny_sample(tiny_pool, embeddings):
     assert {"positive", "other_type"} <= set(metrics["train_pair_kinds"])
 
 
+def test_coverage_trains_on_a_tiny_sample(tiny_pool, chatbot):
+    shipped = chatbot.selector.coverage
+    model, metrics = coverage.train(folder=tiny_pool, sample=30, with_test=True, bot=chatbot)
+    assert 0 < model.threshold < 1 and "validation" in metrics and "locked_test" in metrics
+    assert metrics["examples"]["train"]["covered"] > 0 and metrics["examples"]["train"]["not_covered"] > 0
+    assert chatbot.selector.coverage is shipped  # the bot's own model is back after gathering the features
+    assert not any(coverage.TOPIC.search(q.text) for q in coverage.load_questions(tiny_pool) if q.source != "own")
+
+
 def test_disorders_build_on_a_tiny_sample(tiny_pool, embeddings):
     finder, metrics = disorders.train(folder=tiny_pool, dictionary=embeddings.dictionary)
     assert metrics["names"] == len(finder.names) > 0 and 0 <= metrics["validation"]["medquad_questions_naming_their_focus"] <= 1
@@ -103,7 +113,8 @@ def test_the_command_writes_weights_and_a_card(tiny_pool, tmp_path, vt):
 
 
 @pytest.mark.parametrize("name, module, load", [("intent", intent, IntentModel.load),
-                                                ("answerability", answerability, AnswerabilityModel.load)])
+                                                ("answerability", answerability, AnswerabilityModel.load),
+                                                ("coverage", coverage, CoverageModel.load)])
 def test_shipped_model_card_matches_the_recipe(name, module, load):
     card = (MODELS / f"{name}.md").read_text()
     assert "Tiny sample run" not in card
