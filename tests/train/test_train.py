@@ -72,6 +72,7 @@ def test_coverage_trains_on_a_tiny_sample(tiny_pool, chatbot):
     assert metrics["examples"]["train"]["covered"] > 0 and metrics["examples"]["train"]["not_covered"] > 0
     assert chatbot.selector.coverage is shipped  # the bot's own model is back after gathering the features
     assert not any(coverage.TOPIC.search(q.text) for q in coverage.load_questions(tiny_pool) if q.source != "own")
+    assert all(q.record in coverage.hand_labels() for q in coverage.near_topic(tiny_pool))
 
 
 def test_disorders_build_on_a_tiny_sample(tiny_pool, embeddings):
