@@ -57,7 +57,11 @@ class CoverageModel:
         np.savez(path, coef=self.coef, intercept=np.array(self.intercept), mean=self.mean, scale=self.scale,
                  threshold=np.array(self.threshold), features=np.array(FEATURES))
 
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """One probability per row of feature vectors (`feature_vector`)."""
+        z = ((np.atleast_2d(x) - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))
+
     def probability(self, values: Mapping[str, float]) -> float:
         """Probability that the documents answer the question, from the selector's evidence."""
-        z = float(((feature_vector(values) - self.mean) / self.scale) @ self.coef) + self.intercept
-        return 1.0 / (1.0 + float(np.exp(-z)))
+        return float(self.probabilities(feature_vector(values))[0])

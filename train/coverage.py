@@ -170,7 +170,7 @@ def train(encode=None, folder: Path | None = None, sample: int = 0, with_test: b
 
     def probs(name: str) -> np.ndarray:
         xs = parts[name][1]
-        return np.array([model.probability(dict(zip(FEATURES, v))) for v in xs]) if xs else np.zeros(0)
+        return model.probabilities(np.stack(xs)) if xs else np.zeros(0)
 
     val = "val" if any(q.covered for q in parts["val"][0]) else "train"
     p_val, q_val = probs(val), parts[val][0]
@@ -186,10 +186,11 @@ def train(encode=None, folder: Path | None = None, sample: int = 0, with_test: b
         "threshold": round(model.threshold, 4),
         "validation": report(p_val, q_val, model.threshold),
     }
-    near = [values for values in (evidence(bot, q) for q in near_topic(folder) if not q.covered) if values is not None]
+    near = [q for q in near_topic(folder) if not q.covered]
+    reached = [feature_vector(v) for v in (evidence(bot, q) for q in near) if v is not None]
     metrics["near topic (hand-read, not covered, never trained on)"] = {
-        "read": sum(not q.covered for q in near_topic(folder)), "reach the model": len(near),
-        "answered": sum(model.probability(v) >= model.threshold for v in near)}
+        "read": len(near), "reach the model": len(reached),
+        "answered": int((model.probabilities(np.stack(reached)) >= model.threshold).sum()) if reached else 0}
     if with_test and parts["test"][0]:
         metrics["locked_test"] = report(probs("test"), parts["test"][0], model.threshold)
     return model, metrics
