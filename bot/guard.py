@@ -44,6 +44,10 @@ class GuardDecision:
         return dict(self.__dict__)
 
 
+# A medicine's strength as written on its pack ("10 mg", "mg"): named in a question, it does not ask for a dose.
+_STRENGTH = re.compile(r"(?:\d+(?:[.,]\d+)?\s*)?(?:mg|mgs|mcg|µg|ug|ml|g|iu|milligrams?)", re.I)
+
+
 def _rx(pattern: str | list[str]) -> re.Pattern[str]:
     parts = pattern if isinstance(pattern, list) else [pattern]
     return re.compile("|".join(f"(?:{p})" for p in parts), re.I)
@@ -132,6 +136,8 @@ class InputGuard:
         drugs = self.drugs_in(text)
         medicine = _hits(self._medicine, t)
         amount = [] if self._not_dosing.search(t) else _hits(self._amount, t)
+        if amount and self._informational.search(t) and all(_STRENGTH.fullmatch(a) for a in amount):
+            amount = []  # "Lisinopril 10 mg is for what purpose": a strength named, not asked for
         change = _hits(self._change, t)
         take = _hits(self._take, t)
         subject = drugs or medicine

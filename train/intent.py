@@ -18,7 +18,7 @@ sentence vector joined with hashed word unigrams and bigrams (WORDS; bot.intent.
 raised recall at the same false-flag rate (crisis 95% -> 98%, remedy 88% -> 91% at 2% of benign flagged).
 Per risky class a threshold chosen on validation: the score that at most 1% of the validation's medical
 questions reach (the look-alikes: informational questions about medicines and symptoms).
-Crisis and emergency never below 0.5 (ESCALATION_FLOOR). The earlier rule (>= 0.5 and >= 90% precision for
+Crisis and emergency never below 0.5 (ESCALATION_FLOOR; the cross-validation behind it is in the numbers). The earlier rule (>= 0.5 and >= 90% precision for
 every class) left most real remedy and medication-change questions unflagged.
 """
 
@@ -43,9 +43,12 @@ LABELS_FILE = Path(__file__).with_name("labels") / "intent_seed.tsv"
 CLASSES = ["crisis", "emergency", "dosing", "unproven_remedy", "medical", "distress", "off_topic"]
 BENIGN = ("medical", "distress", "off_topic")
 MAX_FALSE_FLAGS = 0.01
-# An escalation replaces the reply a patient would get (a dose refusal included), and validation has no long
-# first-person medical stories (its emergencies are mostly MedQuAD overdose templates), so the learned layer
-# escalates only when the class outweighs all others together.
+# An escalation replaces the reply a patient would get (a dose refusal included), so crisis and emergency need
+# more than the 1%-of-medical rule: at least ESCALATION_FLOOR. 5-fold cross-validation over train and validation
+# (`escalation_floor_cv` in the card) says a floor of 0.3 would catch more crisis posts (85% -> 91%) for twice the
+# distress messages escalated; tried on 2026-12-05, it did not transfer to short patient messages: on the real
+# sets it caught 1 more emergency and escalated 3 other messages (two dose questions, one not-covered question),
+# and on our own sets it escalated "Will I get better?". Kept at 0.5 (docs/benchmarks.md).
 ESCALATION_FLOOR = 0.5
 MAX_CHARS = 1500  # the encoder reads ~256 word pieces anyway
 CAPS = {"medquad_dosing": 900, "medquad_overdose": 150, "medquad_medical": 2500, "toxicchat": 1800, "dreaddit": 900, "sdcnl": 970}
@@ -179,6 +182,25 @@ def report(model: IntentModel, probs: np.ndarray, labels: list[str]) -> dict:
     return res
 
 
+def escalation_floor_cv(examples: list[Example], vectors: np.ndarray, folds: int = 5) -> dict:
+    """Crisis recall and the distress / medical messages escalated at a few floors, by cross-validation over
+    train and validation (folds by group, as the split): the evidence behind ESCALATION_FLOOR."""
+    import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression
+
+    keep = [i for i, e in enumerate(examples) if e.source != "exemplars"]
+    labels = np.array([examples[i].label for i in keep])
+    fold = np.array([pool.bucket("cv:" + examples[i].group) % folds for i in keep])
+    x = sp.hstack([sp.csr_matrix(vectors[keep]), WORDS.transform([examples[i].text for i in keep])]).tocsr()
+    crisis = np.zeros(len(keep))
+    for k in range(folds):
+        clf = LogisticRegression(C=2.0, max_iter=3000, random_state=pool.SEED).fit(x[fold != k], labels[fold != k])
+        crisis[fold == k] = clf.predict_proba(x[fold == k])[:, list(clf.classes_).index("crisis")]
+    return {str(floor): {name: round(float((crisis[labels == name] >= floor).mean()), 4)
+                         for name in ("crisis", "distress", "medical", "off_topic")}
+            for floor in (0.2, 0.3, 0.4, 0.5)}
+
+
 def train(encode, folder: Path | None = None, sample: int = 0, with_test: bool = False) -> tuple[IntentModel, dict]:
     import scipy.sparse as sp
     from sklearn.linear_model import LogisticRegression
@@ -206,6 +228,8 @@ def train(encode, folder: Path | None = None, sample: int = 0, with_test: bool =
         "sources": dict(collections.Counter(e.source for e in examples)),
         "validation": report(model, val_probs, [e.label for e in parts[val]]),
     }
+    if parts["val"] and not sample:
+        metrics["escalation_floor_cv"] = escalation_floor_cv(parts["train"] + parts["val"], np.vstack([vec["train"], vec["val"]]))
     if with_test and parts["test"]:
         metrics["locked_test"] = report(model, model.proba(texts["test"], vec["test"]), [e.label for e in parts["test"]])
     return model, metrics
