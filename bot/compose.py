@@ -14,7 +14,7 @@ import numpy as np
 
 import prompts
 from ingest.structure import Passage, heading_path
-from ingest.text import analyze, fold
+from ingest.text import analyze, fold, words
 
 from .answerability import AnswerabilityModel, overlap
 from .coverage import CoverageModel
@@ -83,6 +83,22 @@ class Selection:
             text += (f". The learned coverage check says the documents answer this with probability "
                      f"{coverage['probability']:.2f} (below {coverage['threshold']:.2f} the bot says they don't)")
         return text + f". Learned answerability (shadow, not deciding yet): {top.answerability:.2f}."
+
+
+_POINTS_BACK = re.compile(r"\b(?:it|its|this|that|these|those|they|them)\b")
+
+
+def about_another_disorder(query: Query, lib: Library, disorders: list[str]) -> bool:
+    """The question is about a disorder the library has no section or page about and no sentence opening with
+    its name ("What are the symptoms of breast cancer?" where breast cancer is one item of a risk-factor list):
+    whatever sentence names it, the documents only mention it in passing. Not when the question also points at the library's own subject, by
+    a pronoun ("Can it cause anaemia?"), a carried topic or a word of the titles ("Can paraneoplastic syndrome
+    cause anaemia?"): then a quote naming the disorder may well answer it."""
+    question = query.folded or fold(query.message)
+    if query.carried or _POINTS_BACK.search(question) or set(words(question)) & lib.subject_words:
+        return False
+    return not any(set(analyze(n)) <= lib.described_terms or " ".join(words(n)) in lib.sentence_openings
+                   for n in disorders)
 
 
 class PassageSelector:
@@ -214,7 +230,8 @@ class PassageSelector:
             mentioned = [n for n in unnamed if set(analyze(n)) <= lib.terms.stems]
             evidence["names_in_passing"] = mentioned
             why = (f"the question is about {', '.join(unnamed)}; the documents mention "
-                   f"{'it' if len(unnamed) == 1 else 'them'} only in passing, none of the chosen quotes does"
+                   f"{'it' if len(unnamed) == 1 else 'them'} only in passing (no heading, title or chosen quote is about "
+                   f"{'it' if len(unnamed) == 1 else 'them'})"
                    if mentioned else f"the question is about {', '.join(unnamed)}, which the documents never name")
             return Selection(scored=ranked, abstain=True, evidence=evidence, why=why)
         if self.coverage is not None:
@@ -242,6 +259,8 @@ class PassageSelector:
         if not disorders and not medicines:
             return []
         lib = self.library
+        if disorders and not medicines and about_another_disorder(query, lib, disorders):
+            return disorders
         quoted = frozenset().union(*(lib.passage_terms.get(s.passage.id, frozenset())
                                      | lib.heading_terms.get(s.passage.section, frozenset()) for s in chosen))
         if any(set(analyze(n)) <= quoted for n in disorders + [written for written, _ in medicines]):

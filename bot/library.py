@@ -93,6 +93,26 @@ class Library:
             counts.update(w for w in words(" ".join(c.section)) if w not in STOPWORDS and len(w) > 2)
         return dict(counts)
 
+    @cached_property
+    def described_terms(self) -> frozenset[str]:
+        """Stems of every heading and document title: what the library has a section or a page about."""
+        titles = (analyze(d.title) for d in self.documents.values())
+        return frozenset().union(*self.heading_terms.values(), *map(frozenset, titles))
+
+    @cached_property
+    def sentence_openings(self) -> frozenset[str]:
+        """The first one to six words of every passage: a name a sentence opens with is what it describes
+        ("Cushing's syndrome is hypercorticism caused by ...")."""
+        return frozenset(" ".join(w[:k]) for p in self.passages.values() for w in [words(p.text)]
+                         for k in range(1, min(6, len(w)) + 1))
+
+    @cached_property
+    def subject_words(self) -> frozenset[str]:
+        """Words of the document titles that everyday English does not use ("paraneoplastic"): a question that
+        uses one asks about the library's own subject."""
+        return frozenset(w for d in self.documents.values() for w in words(d.title)
+                         if len(w) > 4 and w not in self.embeddings.dictionary)
+
     def technical_words(self, text: str) -> list[str]:
         """Words of the text that the documents use and everyday English does not ("electrosleep")."""
         common = self.embeddings.dictionary

@@ -140,6 +140,26 @@ def test_a_name_the_documents_mention_only_in_passing_is_said_so(chatbot):
     assert "mention lung cancer only in passing" in reply.text
 
 
+@pytest.mark.parametrize("question, named", [("What are the symptoms of breast cancer?", "breast cancer"),
+                                             ("Is ovarian cancer hereditary?", "ovarian cancer")])
+def test_a_disorder_the_documents_have_no_section_about_is_only_mentioned_in_passing(chatbot, question, named):
+    """A list item that names it ("in breast cancer;") is a mention, not an answer: no heading, title or sentence
+    opening of the documents is about it."""
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "no_answer" and not reply.quotes, reply.trace
+    assert reply.trace["abstain"]["names_in_passing"] == [named]
+
+
+@pytest.mark.parametrize("question", [
+    "What is Cushing's syndrome?",  # a sentence opens with it: "Cushing's syndrome is hypercorticism ..."
+    "Can paraneoplastic syndrome cause anemia?",  # asked about the documents' own subject
+    "What are the symptoms of dermatomyositis?",  # a section heading names it
+])
+def test_a_disorder_the_documents_describe_is_still_answered(chatbot, question):
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "answer", reply.trace
+
+
 @pytest.mark.parametrize("question", ["Why does my knee click when I climb stairs?", "what helps a sore throat"])
 def test_a_question_the_documents_only_half_match_is_not_answered(chatbot, question):
     """The learned coverage check (bot/coverage.py): a word or two in common is not an answer."""
