@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 import prompts
 from ingest.structure import Passage, heading_path
-from ingest.text import analyze, fold, words
+from ingest.text import STOPWORDS, analyze, fold, words
 
 from .answerability import AnswerabilityModel, overlap
 from .coverage import CoverageModel
@@ -84,6 +85,19 @@ class Selection:
                      f"{coverage['probability']:.2f} (below {coverage['threshold']:.2f} the bot says they don't)")
         return text + f". Learned answerability (shadow, not deciding yet): {top.answerability:.2f}."
 
+
+# "Does X help / improve / cure ...?", "How effective is X?": X is what the question is about.
+_EFFECT = (r"(?:help\w*|improv\w*|reliev\w*|reduc\w*|protect\w*|cur(?:e|es|ed|ing)|works?|prevent\w*|alleviat\w*"
+           r"|fight\w*|treat(?:s|ed|ing)?|boost\w*|lower\w*|ease\w*|heal\w*|shrink\w*|kill\w*|benefit\w*|effective"
+           r"|good for|good against|better than|as good as)")
+_EFFICACY = re.compile(rf"^\W*(?:does|do|can|could|will|would|is|are|should)\s+(?P<subject>.{{2,60}}?)\s+"
+                       rf"(?:really\s+|actually\s+|also\s+)?{_EFFECT}\b"
+                       r"|\bhow (?:effective|good|helpful|useful) (?:is|are)\s+(?P<subject2>.{2,60}?)(?:\s+(?:for|against|in|at|with)\b|[?.!]|$)")
+# Words of a subject slot that name no thing ("taking regular extra doses of ..."), besides stop words.
+_NOT_A_SUBJECT = STOPWORDS | {"taking", "eating", "drinking", "using", "intake", "regular", "daily", "extra", "high",
+                              "low", "dose", "doses", "any", "some", "products", "product", "treatment", "therapy",
+                              "therapies", "supplement", "supplements", "people", "patients", "children", "adults",
+                              "things", "thing", "something", "anything", "there", "anyone"}
 
 _POINTS_BACK = re.compile(r"\b(?:it|its|this|that|these|those|they|them)\b")
 
@@ -243,6 +257,57 @@ class PassageSelector:
                                      f"{self.coverage.threshold:.2f} (best cosine {best_cos:.2f}, words {best_lex:.0%})")
         return Selection(groups=groups, scored=ranked, evidence=evidence)
 
+    def efficacy_subject(self, query: Query) -> tuple[str, list[str], set[str]] | None:
+        """What an efficacy question asks about ("Does cat's claw improve joint pain?", "How effective is
+        ashwagandha?"): the words as written, its content words, and those of them that name a medicine or a
+        disorder. None when the question has no such shape."""
+        m = _EFFICACY.search(query.corrected or query.folded or fold(query.message))
+        if not m:
+            return None
+        subject = (m.group("subject") or m.group("subject2") or "").strip()
+        named = set()
+        if self.medicines is not None:
+            named |= self.medicines.words(subject)
+        if self.disorders is not None:
+            named |= self.disorders.words_in(subject)
+        content = [w for w in words(subject) if len(w) > 2 and not w.isdigit() and w not in _NOT_A_SUBJECT]
+        return subject, content, named
+
+    def unknown_subject(self, query: Query) -> str | None:
+        """The subject of an efficacy question when a word of it is one the documents never use and no medicine
+        or disorder name (those have their own check): a sentence matching the rest of the question ("joint
+        pain") is not about it."""
+        found = self.efficacy_subject(query)
+        if found is None:
+            return None
+        subject, content, named = found
+        vocabulary = self.library.vocabulary
+        return subject if any(w not in vocabulary and w not in named for w in content) else None
+
+    def documented_subject(self, query: Query) -> str | None:
+        """The subject of an efficacy question when the documents describe it as care ("Does physiotherapy
+        help?", "Can treating the tumour help?"): every content word is one of the quotable passages or
+        headings (not only of a remedy passage), or names a medicine the documents name. The learned intent
+        layer reads "does X help?" as a remedy question whatever X is; this is what tells it otherwise."""
+        found = self.efficacy_subject(query)
+        if found is None or not found[1]:
+            return None
+        subject, content, _ = found
+        known = set()  # words of the medicines it names that the documents name too (under any name)
+        if self.medicines is not None:
+            for written, generic in self.medicines.find(subject):
+                if generic in self.documented_medicines:
+                    known.update(words(written))
+        return subject if all(w in self.library.documented_words or w in known for w in content) else None
+
+    @cached_property
+    def documented_medicines(self) -> frozenset[str]:
+        """Generic names of the medicines the quotable passages name (Mestinon's pyridostigmine), looked up
+        word by word (a name of two words the documents use is missed: then the remedy vote stands)."""
+        if self.medicines is None:
+            return frozenset()
+        return frozenset(generic for _, generic in self.medicines.find("\n".join(sorted(self.library.documented_words))))
+
     def unnamed(self, query: Query, chosen: list[Scored]) -> list[str]:
         """The disorders and medicines the question (or the topic carried into it) names, when no chosen quote
         or its headings names any of them: "What is Lambert-Eaton syndrome?" answered with the definition of
@@ -250,6 +315,9 @@ class PassageSelector:
         answer another question. A medicine counts as named under any of its names (Tegretol: carbamazepine)."""
         if not chosen:
             return []
+        subject = self.unknown_subject(query)
+        if subject:
+            return [subject]
         disorders, medicines = [], []
         for text in (query.message, query.carried or ""):
             disorders = self.disorders.find(text) if self.disorders is not None else []

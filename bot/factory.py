@@ -81,7 +81,7 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
         replies=replies,
         checks=MessageChecks(settings.bot.max_message_chars, replies),
         query=QueryStage(builder, embeddings),
-        input_guard=InputGuardStage(guard),
+        input_guard=InputGuardStage(guard, selector.documented_subject),
         focus=focus,
         retrieval=RetrievalStage(HybridRetriever(vectorstore=vectorstore, library=library)),
         selection=SelectionStage(selector, guard.mentions_health, library.technical_words),

@@ -188,9 +188,12 @@ class InputGuard:
 
     # ---- all layers -------------------------------------------------------------------------------
     def check(
-        self, message: str, history: list[dict] | None = None, vector: np.ndarray | None = None, corrected: str = ""
+        self, message: str, history: list[dict] | None = None, vector: np.ndarray | None = None, corrected: str = "",
+        documented: str | None = None,
     ) -> GuardDecision:
-        """The rules' decision, then the learned vote, which may only add a refusal or an escalation."""
+        """The rules' decision, then the learned vote, which may only add a refusal or an escalation.
+        `documented`: what the question asks the effect of, when the documents describe it as care
+        ("physiotherapy"); the learned layer's remedy vote is then not applied (the rules' still is)."""
         decision = self.rules(message, history, vector, corrected)
         decision.votes["rules"] = {"action": decision.action, "reason": decision.reason, "layer": decision.layer}
         vote = self.learned(message, vector)
@@ -201,6 +204,9 @@ class InputGuard:
         if vote.label in ("crisis", "emergency") and decision.action != EMERGENCY:
             reason = "self_harm" if vote.label == "crisis" else "model"
             return GuardDecision(EMERGENCY, reason, "model", evidence, decision.topic, decision.manipulation, votes=decision.votes)
+        if vote.label == "unproven_remedy" and documented and decision.action in (ALLOW, OUT_OF_SCOPE):
+            decision.votes["model_not_applied"] = f"a remedy vote on {documented!r}, which the documents describe as care"
+            return decision
         if vote.label in ("dosing", "unproven_remedy") and decision.action in (ALLOW, OUT_OF_SCOPE):
             reason = DOSING if vote.label == "dosing" else UNPROVEN_REMEDY
             return GuardDecision(REFUSAL, reason, "model", evidence, decision.topic, decision.manipulation, votes=decision.votes)

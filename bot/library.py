@@ -100,10 +100,20 @@ class Library:
         return frozenset().union(*self.heading_terms.values(), *map(frozenset, titles))
 
     @cached_property
+    def documented_words(self) -> frozenset[str]:
+        """Words of the documents (`vocabulary`) that a passage a patient may be quoted uses, not only a dosing
+        or remedy passage: what the documents describe as care, not what they only list as a folk remedy."""
+        tagged: Counter[str] = Counter()
+        for p in self.passages.values():
+            if p.tags:
+                tagged.update(w for w in words(p.text) if w not in STOPWORDS and len(w) > 2 and not w.isdigit())
+        return frozenset(w for w, n in self.vocabulary.items() if n > tagged[w])
+
+    @cached_property
     def sentence_openings(self) -> frozenset[str]:
         """The first one to six words of every passage: a name a sentence opens with is what it describes
         ("Cushing's syndrome is hypercorticism caused by ...")."""
-        return frozenset(" ".join(w[:k]) for p in self.passages.values() for w in [words(p.text)]
+        return frozenset(" ".join(w[:k]) for p in self.passages.values() for w in [words(p.text[:120])]
                          for k in range(1, min(6, len(w)) + 1))
 
     @cached_property

@@ -83,13 +83,18 @@ class GuardOutcome:
 
 
 class InputGuardStage:
-    def __init__(self, guard: InputGuard) -> None:
+    def __init__(self, guard: InputGuard, documented: Callable[[Query], str | None] | None = None) -> None:
+        """`documented`: this library's reading of what an efficacy question asks about, when the documents
+        describe it as care (`PassageSelector.documented_subject`); the guard itself knows no library."""
         self.guard = guard
+        self.documented = documented
 
     def run(self, checked: CheckedMessage, prepared: PreparedQuery) -> GuardOutcome:
         _require(checked, CheckedMessage, "InputGuardStage")
         _require(prepared, PreparedQuery, "InputGuardStage")
-        decision = self.guard.check(checked.message, checked.history, prepared.message_vector, prepared.query.corrected)
+        documented = self.documented(prepared.query) if self.documented is not None else None
+        decision = self.guard.check(checked.message, checked.history, prepared.message_vector, prepared.query.corrected,
+                                    documented)
         return GuardOutcome(decision, {"input_guard": decision.to_dict()})
 
     def screen(self, checked: CheckedMessage) -> GuardOutcome | None:

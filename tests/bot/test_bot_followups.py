@@ -160,6 +160,21 @@ def test_a_disorder_the_documents_describe_is_still_answered(chatbot, question):
     assert reply.kind == "answer", reply.trace
 
 
+@pytest.mark.parametrize("question, subject", [("Does cat's claw improve joint disease symptoms?", "cat's claw"),
+                                              ("How effective is ashwagandha?", "ashwagandha")])
+def test_an_efficacy_question_about_something_the_documents_never_name_is_not_answered(chatbot, question, subject):
+    """A remedy no list knows: the arthritis items match "joint disease symptoms", not what was asked about."""
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "no_answer" and not reply.quotes, reply.trace
+    assert reply.trace["abstain"]["names_not_quoted"] == [subject]
+
+
+@pytest.mark.parametrize("question", ["Can chemotherapy cure paraneoplastic syndrome?", "Does Tegretol cause drowsiness?"])
+def test_an_efficacy_question_about_what_the_documents_name_is_answered(chatbot, question):
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "answer", reply.trace
+
+
 @pytest.mark.parametrize("question", ["Why does my knee click when I climb stairs?", "what helps a sore throat"])
 def test_a_question_the_documents_only_half_match_is_not_answered(chatbot, question):
     """The learned coverage check (bot/coverage.py): a word or two in common is not an answer."""

@@ -236,3 +236,19 @@ def test_the_rules_do_not_fire_on_look_alikes_of_the_new_patterns(chatbot, messa
     """The rules alone (the learned layer may still add a vote; test_bot_intent covers it)."""
     decision = chatbot.input_guard.rules(message, [])
     assert decision.action not in ("refusal", "emergency"), decision.to_dict()
+
+
+@pytest.mark.parametrize("message", ["Does physiotherapy help?", "Does Mestinon lower blood pressure?"])
+def test_the_learned_remedy_vote_is_not_applied_to_care_the_documents_describe(chatbot, message):
+    """The intent model reads "does X help?" as a remedy question whatever X is; physiotherapy is a section of
+    the documents and Mestinon (pyridostigmine) one of their medicines."""
+    reply = chatbot.ask(message, [])
+    assert reply.kind == "answer", reply.trace.get("input_guard")
+    guard = reply.trace["input_guard"]
+    assert guard["votes"]["model"]["label"] == "unproven_remedy" and "model_not_applied" in guard["votes"]
+
+
+@pytest.mark.parametrize("message", ["Does propolis help?", "Can acupuncture help with neuropathy?"])
+def test_remedies_stay_refused_when_the_documents_do_not_describe_them_as_care(chatbot, message):
+    """Propolis is named only in a tagged folk-remedy passage (the rules refuse it); acupuncture not at all."""
+    assert_refusal(chatbot.ask(message, []), "unproven_remedy")
