@@ -23,7 +23,7 @@ from .disorders import DisorderFinder
 from .drugs import DrugFinder
 from .focus import FocusDecision, SubjectFocus
 from .library import Library
-from .query import Query
+from .query import POINTS_BACK, Query
 from .retrieval import Candidate
 from .types import Quote
 
@@ -99,17 +99,15 @@ _NOT_A_SUBJECT = STOPWORDS | {"taking", "eating", "drinking", "using", "intake",
                               "therapies", "supplement", "supplements", "people", "patients", "children", "adults",
                               "things", "thing", "something", "anything", "there", "anyone"}
 
-_POINTS_BACK = re.compile(r"\b(?:it|its|this|that|these|those|they|them)\b")
-
 
 def about_another_disorder(query: Query, lib: Library, disorders: list[str]) -> bool:
     """The question is about a disorder the library has no section or page about and no sentence opening with
     its name ("What are the symptoms of breast cancer?" where breast cancer is one item of a risk-factor list):
-    whatever sentence names it, the documents only mention it in passing. Not when the question also points at the library's own subject, by
-    a pronoun ("Can it cause anaemia?"), a carried topic or a word of the titles ("Can paraneoplastic syndrome
-    cause anaemia?"): then a quote naming the disorder may well answer it."""
+    whatever sentence names it, the documents only mention it in passing. Not when the question also points at
+    the library's own subject, by a pronoun ("Can it cause anaemia?"), a carried topic or a word of the titles
+    ("Can paraneoplastic syndrome cause anaemia?"): then a quote naming the disorder may well answer it."""
     question = query.folded or fold(query.message)
-    if query.carried or _POINTS_BACK.search(question) or set(words(question)) & lib.subject_words:
+    if query.carried or POINTS_BACK.search(question) or set(words(question)) & lib.subject_words:
         return False
     return not any(set(analyze(n)) <= lib.described_terms or " ".join(words(n)) in lib.sentence_openings
                    for n in disorders)

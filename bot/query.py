@@ -22,7 +22,7 @@ from .types import user_turns
 CARRIED_WEIGHT = 0.35
 EXPANSION_WEIGHT = 0.7
 RARE_COUNT, RARE_RATIO = 2, 50  # a document word seen at most RARE_COUNT times, one edit from one seen 50x more
-_PRONOUN = re.compile(r"\b(?:it|its|that|this|them|they|these|those)\b")  # a follow-up that points back
+POINTS_BACK = re.compile(r"\b(?:it|its|that|this|them|they|these|those)\b")  # a follow-up that points back
 
 
 @dataclass
@@ -150,14 +150,14 @@ class QueryBuilder:
             carried = earlier[-1]
             if len(earlier) > 1 and self._is_elliptical(carried) and (not self._may_carry or self._may_carry(earlier[-2])):
                 carried = earlier[-2] + " " + carried
-            if self._names is not None and _PRONOUN.search(folded):
+            if self._names is not None and POINTS_BACK.search(folded):
                 # "Is it curable?" asks something new about what "it" stands for: the earlier question's
                 # subject, not its aspect. That subject is the medicine or disorder it names ("Cyclophosphamide
                 # side effects?"); if it names none and says "it" itself ("What does it do to the eyes?"), the
                 # library's own subject, so nothing is carried (the eyes would be answered again); else the
                 # earlier question as a whole ("What is lymphoma?").
                 names = self._names(carried)
-                carried = " ".join(names) if names else None if _PRONOUN.search(fold(carried)) else carried
+                carried = " ".join(names) if names else None if POINTS_BACK.search(fold(carried)) else carried
         if carried:
             carried_corrected, _ = self.correct(carried)
             carried_exp, _ = self.expand(carried_corrected)
