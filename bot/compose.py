@@ -319,7 +319,7 @@ class PassageSelector:
         disorders, medicines = [], []
         for text in (query.message, query.carried or ""):
             disorders = self.disorders.find(text) if self.disorders is not None else []
-            medicines = self.medicines.medicines(text) if self.medicines is not None else []
+            medicines = self.medicines.medicines(text, classes=True) if self.medicines is not None else []
             if disorders or medicines:
                 break
         if not disorders and not medicines:

@@ -19,7 +19,8 @@ from contextlib import closing
 from pathlib import Path
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
-SCHEMA = 2  # of the cached table; a file of another schema is never opened (its name differs)
+_CLASS_NAME = re.compile(r"(?:agents|inhibitors|antagonists|agonists|blockers|drugs|ants|ics|ives)$", re.I)
+SCHEMA = 3  # of the cached table; a file of another schema is never opened (its name differs)
 
 
 def _package_file() -> Path:
@@ -60,7 +61,7 @@ class DrugFinder:
         try:
             with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as conn:
                 return all(conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None
-                           for table in ("variants", "monographs"))
+                           for table in ("variants", "monographs", "classes"))
         except sqlite3.Error:
             return False  # absent or damaged: rebuilt, never trusted
 
@@ -72,6 +73,12 @@ class DrugFinder:
         # medicines with a patient leaflet (MedlinePlus drug information or the NHS medicines pages), not the
         # dictionary's classes and substances ("Antibodies", "Immunosuppressive Agents", "Water")
         monographs = [(str(d.get("name") or c),) for c, d in canonical.items() if d.get("medline_plus_id") or d.get("nhs_url")]
+        # classes of medicines: MeSH headings with no DrugBank entry and no leaflet, named as MeSH names its
+        # pharmacological actions ("Anti-Bacterial Agents" for "antibiotics", "Anticoagulants", "Diuretics"); the
+        # package carries no MeSH tree, and its other MeSH-only headings are substances ("Antibodies", enzymes)
+        classes = [(str(d.get("name") or c),) for c, d in canonical.items()
+                   if d.get("mesh_id") and not (d.get("drugbank_id") or d.get("medline_plus_id") or d.get("nhs_url"))
+                   and _CLASS_NAME.search(str(d.get("name") or c))]
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")  # built whole, then renamed: workers sharing a data
         os.close(fd)                                           # dir never open half a table
@@ -80,6 +87,8 @@ class DrugFinder:
             conn.executemany("INSERT OR REPLACE INTO variants VALUES (?, ?)", rows)
             conn.execute("CREATE TABLE monographs (name TEXT PRIMARY KEY) WITHOUT ROWID")
             conn.executemany("INSERT OR IGNORE INTO monographs VALUES (?)", monographs)
+            conn.execute("CREATE TABLE classes (name TEXT PRIMARY KEY) WITHOUT ROWID")
+            conn.executemany("INSERT OR IGNORE INTO classes VALUES (?)", classes)
         os.replace(tmp, self.path)
 
     def _conn(self) -> sqlite3.Connection:
@@ -114,15 +123,18 @@ class DrugFinder:
                 out += [(token, name) for name in known.get(token.lower(), ())]
         return out
 
-    def medicines(self, text: str) -> list[tuple[str, str]]:
-        """`find`, only the medicines a patient takes: those with a patient leaflet (MedlinePlus or NHS)."""
+    def medicines(self, text: str, classes: bool = False) -> list[tuple[str, str]]:
+        """`find`, only the medicines a patient takes: those with a patient leaflet (MedlinePlus or NHS); with
+        `classes`, also the classes a patient names them by ("antibiotics", "antidepressants")."""
         found = self.find(text)
         names = sorted({name for _, name in found})
         if not names:
             return []
-        leaflet = {n for (n,) in self._conn().execute(
-            f"SELECT name FROM monographs WHERE name IN ({','.join('?' * len(names))})", names)}
-        return [(written, name) for written, name in found if name in leaflet]
+        marks = ",".join("?" * len(names))
+        tables = ("monographs", "classes") if classes else ("monographs",)
+        kept = {n for table in tables
+                for (n,) in self._conn().execute(f"SELECT name FROM {table} WHERE name IN ({marks})", names)}
+        return [(written, name) for written, name in found if name in kept]
 
     def words(self, text: str) -> set[str]:
         """Lower-case words of the text that are (part of) a medicine's name."""

@@ -125,6 +125,20 @@ def test_a_named_medicine_no_quote_names_is_not_answered(chatbot, question, name
     assert f"don't mention {named}" in reply.text and "pharmacist" in reply.text  # said back, plainly
 
 
+@pytest.mark.parametrize("question, named", [("Can I drink alcohol on antidepressants?", "antidepressants"),
+                                             ("Is memory loss related to statins?", "statins")])
+def test_a_class_of_medicines_no_quote_names_is_not_answered(chatbot, question, named):
+    """Carbamazepine's "The drug is clinically incompatible with alcohol." is not an answer about antidepressants."""
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "no_answer" and not reply.quotes, reply.trace
+    assert reply.trace["abstain"]["names_not_quoted"] == [named]
+
+
+def test_a_class_of_medicines_the_documents_name_is_answered(chatbot):
+    reply = chatbot.ask("What immunosuppressants are used?", [])
+    assert reply.kind == "answer" and any("immunosuppressant" in q.text for q in reply.quotes), reply.trace
+
+
 @pytest.mark.parametrize("question", ["What is Tegretol used for?", "Mestinon side effects"])
 def test_a_medicine_the_quotes_name_under_another_name_is_answered(chatbot, question):
     """Tegretol is carbamazepine and Mestinon pyridostigmine: the documents' own words for them."""
