@@ -20,7 +20,7 @@ from ingest.text import STOPWORDS, analyze, fold, words
 from .answerability import AnswerabilityModel, overlap
 from .coverage import CoverageModel
 from .disorders import DisorderFinder
-from .drugs import DrugFinder
+from .drugs import DrugFinder, name_words
 from .focus import FocusDecision, SubjectFocus
 from .library import Library
 from .query import POINTS_BACK, Query
@@ -255,21 +255,20 @@ class PassageSelector:
                                      f"{self.coverage.threshold:.2f} (best cosine {best_cos:.2f}, words {best_lex:.0%})")
         return Selection(groups=groups, scored=ranked, evidence=evidence)
 
-    def efficacy_subject(self, query: Query) -> tuple[str, list[str], set[str]] | None:
+    def efficacy_subject(self, query: Query) -> tuple[str, list[str], set[str], list[tuple[str, str]]] | None:
         """What an efficacy question asks about ("Does cat's claw improve joint pain?", "How effective is
-        ashwagandha?"): the words as written, its content words, and those of them that name a medicine or a
-        disorder. None when the question has no such shape."""
+        ashwagandha?"): the words as written, its content words, those of them that name a medicine or a
+        disorder, and the medicines it names (written form, generic). None when the question has no such shape."""
         m = _EFFICACY.search(query.corrected or query.folded or fold(query.message))
         if not m:
             return None
         subject = (m.group("subject") or m.group("subject2") or "").strip()
-        named = set()
-        if self.medicines is not None:
-            named |= self.medicines.words(subject)
+        medicines = self.medicines.find(subject) if self.medicines is not None else []
+        named = name_words(medicines)
         if self.disorders is not None:
             named |= self.disorders.words_in(subject)
         content = [w for w in words(subject) if len(w) > 2 and not w.isdigit() and w not in _NOT_A_SUBJECT]
-        return subject, content, named
+        return subject, content, named, medicines
 
     def unknown_subject(self, query: Query) -> str | None:
         """The subject of an efficacy question when a word of it is one the documents never use and no medicine
@@ -278,7 +277,7 @@ class PassageSelector:
         found = self.efficacy_subject(query)
         if found is None:
             return None
-        subject, content, named = found
+        subject, content, named, _ = found
         vocabulary = self.library.vocabulary
         return subject if any(w not in vocabulary and w not in named for w in content) else None
 
@@ -290,12 +289,9 @@ class PassageSelector:
         found = self.efficacy_subject(query)
         if found is None or not found[1]:
             return None
-        subject, content, _ = found
-        known = set()  # words of the medicines it names that the documents name too (under any name)
-        if self.medicines is not None:
-            for written, generic in self.medicines.find(subject):
-                if generic in self.documented_medicines:
-                    known.update(words(written))
+        subject, content, _, medicines = found
+        # words of the medicines it names that the documents name too (under any name)
+        known = {w for written, generic in medicines if generic in self.documented_medicines for w in words(written)}
         return subject if all(w in self.library.documented_words or w in known for w in content) else None
 
     @cached_property

@@ -138,4 +138,9 @@ class DrugFinder:
 
     def words(self, text: str) -> set[str]:
         """Lower-case words of the text that are (part of) a medicine's name."""
-        return {w.lower() for written, _ in self.find(text) for w in written.split()}
+        return name_words(self.find(text))
+
+
+def name_words(found: list[tuple[str, str]]) -> set[str]:
+    """The lower-case words of the names `DrugFinder.find` found."""
+    return {w.lower() for written, _ in found for w in written.split()}

@@ -49,6 +49,11 @@ class DocInfo:
     text: str
 
 
+def _vocabulary_words(text: str) -> list[str]:
+    """The words of a passage that `Library.vocabulary` counts."""
+    return [w for w in words(text) if w not in STOPWORDS and len(w) > 2 and not w.isdigit()]
+
+
 class Library:
     def __init__(self, settings: IndexSettings, embeddings: Encoder) -> None:
         with ix.Catalogue.from_settings(settings) as catalogue:
@@ -88,7 +93,7 @@ class Library:
         """Words of the documents with their frequency, for correcting misspelled query words."""
         counts: Counter[str] = Counter()
         for p in self.passages.values():
-            counts.update(w for w in words(p.text) if w not in STOPWORDS and len(w) > 2 and not w.isdigit())
+            counts.update(_vocabulary_words(p.text))
         for c in self.chunks.values():  # headings too
             counts.update(w for w in words(" ".join(c.section)) if w not in STOPWORDS and len(w) > 2)
         return dict(counts)
@@ -106,7 +111,7 @@ class Library:
         tagged: Counter[str] = Counter()
         for p in self.passages.values():
             if p.tags:
-                tagged.update(w for w in words(p.text) if w not in STOPWORDS and len(w) > 2 and not w.isdigit())
+                tagged.update(_vocabulary_words(p.text))
         return frozenset(w for w, n in self.vocabulary.items() if n > tagged[w])
 
     @cached_property

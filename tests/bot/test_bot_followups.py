@@ -115,23 +115,19 @@ def test_a_disorders_name_is_never_spelling_corrected_into_a_document_word(chatb
     assert chatbot.ask(question, []).kind == "no_answer"
 
 
-@pytest.mark.parametrize("question, named", [("What is sertraline used for?", "sertraline"),
-                                             ("What are the side effects of Zoloft?", "Zoloft")])
+@pytest.mark.parametrize("question, named", [
+    ("What is sertraline used for?", "sertraline"),
+    ("What are the side effects of Zoloft?", "Zoloft"),
+    # classes of medicines: carbamazepine's "The drug is clinically incompatible with alcohol." is not an answer
+    ("Can I drink alcohol on antidepressants?", "antidepressants"),
+    ("Is memory loss related to statins?", "statins"),
+])
 def test_a_named_medicine_no_quote_names_is_not_answered(chatbot, question, named):
     """Another medicine's table cell is not an answer about this one (the documents never name sertraline)."""
     reply = chatbot.ask(question, [])
     assert reply.kind == "no_answer" and not reply.quotes, reply.trace
     assert reply.trace["abstain"]["names_not_quoted"] == [named]
     assert f"don't mention {named}" in reply.text and "pharmacist" in reply.text  # said back, plainly
-
-
-@pytest.mark.parametrize("question, named", [("Can I drink alcohol on antidepressants?", "antidepressants"),
-                                             ("Is memory loss related to statins?", "statins")])
-def test_a_class_of_medicines_no_quote_names_is_not_answered(chatbot, question, named):
-    """Carbamazepine's "The drug is clinically incompatible with alcohol." is not an answer about antidepressants."""
-    reply = chatbot.ask(question, [])
-    assert reply.kind == "no_answer" and not reply.quotes, reply.trace
-    assert reply.trace["abstain"]["names_not_quoted"] == [named]
 
 
 def test_a_class_of_medicines_the_documents_name_is_answered(chatbot):
