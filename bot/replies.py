@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 import prompts
-from ingest.safety import DOSING
+from ingest.safety import DOSING, dose_patterns
 
 from .compose import md_escape
 from .guard import EMERGENCY, OUT_OF_SCOPE, REFUSAL, GuardDecision
@@ -40,9 +40,12 @@ class Replies:
         """`no_answer` (the documents do not cover it) or `out_of_scope` (not about the library's subject).
         `names`: the disorders or medicines the question is about that no quote names, said back to the patient
         (`in_passing`: those the documents mention, but never in a sentence that answers)."""
-        if kind == "no_answer" and names:
+        # a name is said back only when it writes out no dose: an efficacy question's subject is the patient's
+        # own words ("per kg ..."), and no reply carries a dose
+        said_back = [n for n in (in_passing or names) if not dose_patterns().search(n)]
+        if kind == "no_answer" and said_back:
             key = "no_answer_in_passing" if in_passing else "no_answer_not_named"
-            listed = md_escape(", ".join(in_passing or names), addresses=True)
+            listed = md_escape(", ".join(said_back), addresses=True)
             return Reply(kind, self.message(key, names=listed), None, (), trace)
         return Reply(kind, self.message(kind), None, (), trace)
 

@@ -213,3 +213,15 @@ def test_the_coverage_model_refuses_weights_for_other_features(tmp_path):
     with pytest.raises(ValueError, match="features"):
         CoverageModel(model.coef, model.intercept, model.mean, model.scale, 0.5, features=("best_cosine",))
     assert np.isfinite(model.coef).all()
+
+
+def test_a_name_that_writes_out_a_dose_is_never_said_back():
+    """An efficacy question's subject is the patient's own words; "per kg be" once reached the reply text."""
+    from bot.replies import Replies
+    from ingest.safety import dose_patterns
+
+    reply = Replies().not_answered("no_answer", {}, ["per kg be"])
+    assert reply.kind == "no_answer" and not dose_patterns().search(reply.text)
+    assert "per kg" not in reply.text
+    named = Replies().not_answered("no_answer", {}, ["per kg be", "sertraline"])
+    assert "sertraline" in named.text and "per kg" not in named.text
