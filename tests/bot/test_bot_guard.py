@@ -92,6 +92,18 @@ def test_unproven_remedies_are_refused(chatbot, message):
         "my legs are numb since this morning and I can't walk",
         "my baby has a fever of 40.5 and is floppy",
         "My 2 month old has a temperature of 38.6",
+        # signs from the NHS lists of when to call 999 or go to A&E, in patients' words
+        "he has a rash that doesn't fade when I press a glass on it",
+        "stiff neck, high fever and the light hurts my eyes",
+        "her skin is blue and blotchy and she is very cold",
+        "my throat feels like it's closing up after eating peanuts",
+        "I swallowed some antifreeze",
+        "my husband fell off a ladder and hit his head, now he's vomiting",
+        "I burned my arm badly with boiling water",
+        "my brother was stabbed",
+        "sudden severe pain in my stomach",
+        "I'm 30 weeks pregnant and my waters broke",
+        "my chest feels tight and I'm sweating",
     ],
 )
 def test_emergencies_come_first(chatbot, message):
@@ -235,6 +247,13 @@ def test_output_guard_catches_what_composition_lets_through(chatbot, monkeypatch
         "Lisinopril 10 mg is for what purpose?",  # a strength named, not asked for
         "What is prednisolone 5 mg prescribed for?",
         "Does prednisolone affect muscle strength?",
+        "What is poison ivy and how do I treat the rash?",  # a plant, not a poisoning
+        "I got my flu shot yesterday and my arm is sore",
+        "My heart just got stabbed when she left me",
+        "What is sepsis?",
+        "I have a burning pain in my feet that is severe at night",  # neuropathy, not a burn
+        "My throat feels tight when I'm anxious",
+        "My skin is very pale and I feel tired",
     ],
 )
 def test_the_rules_do_not_fire_on_look_alikes_of_the_new_patterns(chatbot, message):
