@@ -73,10 +73,10 @@ class InputGuard:
         self._amount = _rx(g["amount_intent"])
         self._change = _rx(g["change_intent"])
         self._take = _rx(g["take_words"])
-        # a change verb right before a medicine's name: "increase my carbamazepine", "start Tegretol"
-        self._verb_drug = re.compile(
-            rf"\b(?:{g['change_verbs']})\s+(?:\w+\s+){{0,2}}(?:{'|'.join(g['drugs'])})", re.I
-        )
+        # a change verb right before a medicine's name: "increase my carbamazepine", "start Tegretol"; `lexicon`
+        # adds the names the maintained dictionary finds in the message ("stop my lithium")
+        self._verb_before = rf"\b(?:{g['change_verbs']})\s+(?:\w+\s+){{0,2}}"
+        self._verb_drug = re.compile(rf"{self._verb_before}(?:{'|'.join(g['drugs'])})", re.I)
         self._remedy_strong = _rx(g["remedy_strong"])
         self._remedy_weak = _rx(g["remedy_weak"])
         self._remedy_intent = _rx(g["remedy_intent"])
@@ -148,10 +148,13 @@ class InputGuard:
         if amount and (subject or take):
             return GuardDecision(REFUSAL, DOSING, "lexicon", amount + drugs + medicine + take, topic=_first(drugs))
         # "since starting pyridostigmine" reports the past, it does not ask to change anything
-        verb_drug = [m.group(0) for m in self._verb_drug.finditer(t)
+        verb_drug_rx = self._verb_drug
+        if drugs:
+            verb_drug_rx = re.compile(rf"{verb_drug_rx.pattern}|{self._verb_before}(?:{'|'.join(map(re.escape, drugs))})\b", re.I)
+        verb_drug = [m.group(0) for m in verb_drug_rx.finditer(t)
                      if not re.search(r"\b(?:since|after|when|before)\s+(?:i\s+)?$", t[max(0, m.start() - 12):m.start()])]
         if (change and subject) or verb_drug:
-            return GuardDecision(REFUSAL, DOSING, "lexicon", change + drugs + medicine, topic=_first(drugs))
+            return GuardDecision(REFUSAL, DOSING, "lexicon", change + verb_drug + drugs + medicine, topic=_first(drugs))
         return GuardDecision(ALLOW, layer="lexicon", topic=_first(drugs), on_topic=bool(self._health.search(t) or drugs))
 
     # ---- layer 2: exemplars -----------------------------------------------------------------------
