@@ -189,6 +189,12 @@ class InputGuard:
                                  votes={"model": vote.to_dict()})
         return None
 
+    def informational(self, message: str) -> bool:
+        """Asks what a medicine is, does or goes with (side effects, interactions, alcohol, what it is for), and
+        neither an amount nor a change: "Does amoxicillin interact with birth control?"."""
+        t = fold(message)
+        return bool(self._informational.search(t)) and not (self._amount.search(t) or self._change.search(t))
+
     # ---- all layers -------------------------------------------------------------------------------
     def check(
         self, message: str, history: list[dict] | None = None, vector: np.ndarray | None = None, corrected: str = "",
@@ -209,6 +215,9 @@ class InputGuard:
             return GuardDecision(EMERGENCY, reason, "model", evidence, decision.topic, decision.manipulation, votes=decision.votes)
         if vote.label == "unproven_remedy" and documented and decision.action in (ALLOW, OUT_OF_SCOPE):
             decision.votes["model_not_applied"] = f"a remedy vote on {documented!r}, which the documents describe as care"
+            return decision
+        if vote.label == "dosing" and decision.action in (ALLOW, OUT_OF_SCOPE) and self.informational(message):
+            decision.votes["model_not_applied"] = "a dose vote on a question about what a medicine is or does"
             return decision
         if vote.label in ("dosing", "unproven_remedy") and decision.action in (ALLOW, OUT_OF_SCOPE):
             reason = DOSING if vote.label == "dosing" else UNPROVEN_REMEDY
