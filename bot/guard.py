@@ -148,11 +148,12 @@ class InputGuard:
         if amount and (subject or take):
             return GuardDecision(REFUSAL, DOSING, "lexicon", amount + drugs + medicine + take, topic=_first(drugs))
         # "since starting pyridostigmine" reports the past, it does not ask to change anything
-        verb_drug_rx = self._verb_drug
+        verbs = [self._verb_drug]
         if drugs:
-            verb_drug_rx = re.compile(rf"{verb_drug_rx.pattern}|{self._verb_before}(?:{'|'.join(map(re.escape, drugs))})\b", re.I)
-        verb_drug = [m.group(0) for m in verb_drug_rx.finditer(t)
-                     if not re.search(r"\b(?:since|after|when|before)\s+(?:i\s+)?$", t[max(0, m.start() - 12):m.start()])]
+            verbs.append(re.compile(rf"{self._verb_before}(?:{'|'.join(map(re.escape, drugs))})\b", re.I))
+        verb_drug = list(dict.fromkeys(
+            m.group(0) for rx in verbs for m in rx.finditer(t)
+            if not re.search(r"\b(?:since|after|when|before)\s+(?:i\s+)?$", t[max(0, m.start() - 12):m.start()])))
         if (change and subject) or verb_drug:
             return GuardDecision(REFUSAL, DOSING, "lexicon", change + verb_drug + drugs + medicine, topic=_first(drugs))
         return GuardDecision(ALLOW, layer="lexicon", topic=_first(drugs), on_topic=bool(self._health.search(t) or drugs))
