@@ -295,9 +295,9 @@ def test_the_learned_remedy_vote_is_not_applied_to_care_the_documents_describe(c
 
 
 @pytest.mark.parametrize("message", ["Does amoxicillin interact with birth control?",
-                                     "What is the difference between Tylenol and Advil?"])
+                                     "What happens if you mix Benadryl and alcohol?"])
 def test_the_learned_dose_vote_is_not_applied_to_a_question_about_what_a_medicine_does(chatbot, message):
-    """Interactions and comparisons are informational (DESIGN.md): the documents don't cover them, so
+    """Interactions and alcohol are informational (DESIGN.md): the documents don't cover them, so
     no_answer, which sends the patient to a doctor or pharmacist, not a dose refusal."""
     reply = chatbot.ask(message, [])
     assert reply.kind == "no_answer", reply.trace.get("input_guard")
