@@ -61,6 +61,19 @@ def test_a_refused_or_escalated_question_is_never_carried(chatbot, refused):
     assert "skin symptoms" in (reply.trace["query"]["carried_from_history"] or "")
 
 
+def test_asking_whether_it_works_right_after_a_refused_remedy_is_about_that_remedy(chatbot):
+    """The refused topic is not carried, so "it" would otherwise mean the library's subject and be answered
+    with its quotes; asked whether it helps, "it" is the remedy just refused."""
+    for refused, follow in [("Should I try homeopathy?", "Can it make me feel less tired?"),
+                            ("Is turmeric good for PNS?", "Can it make my depression better?")]:
+        reply = chatbot.ask(follow, history(refused))
+        assert (reply.kind, reply.reason) == ("refusal", "unproven_remedy"), reply.trace["input_guard"]
+        assert reply.trace["input_guard"]["layer"] == "conversation"
+    # a question about the syndrome itself after the refusal is still its own question
+    reply = chatbot.ask("How is it diagnosed?", history("Is turmeric good for paraneoplastic syndrome?"))
+    assert reply.kind == "answer", reply.trace["input_guard"]
+
+
 def test_a_named_disorder_no_quote_names_is_not_answered(chatbot):
     question = "What is Lambert-Eaton myasthenic syndrome?"  # the documents never name it
     reply = chatbot.ask(question, [])
