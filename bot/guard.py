@@ -238,6 +238,15 @@ class InputGuard:
                 fixed.evidence.append("after spelling correction")
                 decision = fixed
         decision.manipulation = _hits(self._manipulation, folded)
+        earlier = user_turns(history)[-3:]  # layer 3 reads only the user's own earlier messages
+        previous = [self.lexicon(m) for m in earlier]
+        leaning = bool(self._elliptical.search(folded)) or len(folded.split()) <= 6
+        # A follow-up leaning on an emergency described just before is that emergency still ("My husband is
+        # having a seizure" -> "what do I do?"; "I took 30 of my sleeping pills" -> "how long until they work?")
+        was_emergency = next((p for p in reversed(previous) if p.action == EMERGENCY), None)
+        if was_emergency and leaning and decision.action != EMERGENCY:
+            return GuardDecision(EMERGENCY, was_emergency.reason, "conversation",
+                                 [f"follows an emergency ({was_emergency.reason}): {', '.join(was_emergency.evidence[:2])}"])
         if decision.action != ALLOW:
             return decision
         earlier_text = " ".join(user_turns(history))
@@ -256,12 +265,9 @@ class InputGuard:
             if label == "out_of_scope" and not decision.on_topic:
                 return GuardDecision(OUT_OF_SCOPE, None, "semantic", ev, on_topic=False)
 
-        # Layer 3: the conversation. Only the user's own earlier messages are read.
-        earlier = user_turns(history)[-3:]
+        # Layer 3: the conversation.
         if earlier:
             t = folded
-            leaning = bool(self._elliptical.search(t)) or len(t.split()) <= 6
-            previous = [self.lexicon(m) for m in earlier]
             last_refusal = next((p for p in reversed(previous) if p.action == REFUSAL), None)
             pressure = decision.manipulation or (leaning and not self._health.search(t))
             asks_more = self._amount.search(t) or self._take.search(t) or self._change.search(t)
