@@ -88,6 +88,9 @@ class InputGuard:
         self._dose_words = _rx(g["dose_words"])
         self._not_dosing = _rx(g["not_dosing"])
         self._informational = _rx(g["informational"])
+        # the first line of each emergency reply (prompts/messages.yaml) and the reason that gives it
+        self._escalation_openings = [(prompts.message(key).splitlines()[0], reason)
+                                     for key, reason in (("emergency_self_harm", "self_harm"), ("emergency", "emergency"))]
         self._fever = _rx(g["fever_now"])
         self._chemo = _rx(g["chemo_context"])
         self._min_sim = float(g["semantic"]["min_similarity"])
@@ -158,6 +161,15 @@ class InputGuard:
         if (change and subject) or verb_drug:
             return GuardDecision(REFUSAL, DOSING, "lexicon", change + verb_drug + drugs + medicine, topic=_first(drugs))
         return GuardDecision(ALLOW, layer="lexicon", topic=_first(drugs), on_topic=bool(self._health.search(t) or drugs))
+
+    def _escalated(self, history: list[dict] | None) -> GuardDecision | None:
+        """The bot's emergency reply among its last three replies, as the decision that gave it."""
+        replies = [m.get("content") or "" for m in (history or []) if m.get("role") == "assistant"][-3:]
+        for reply in reversed(replies):
+            for opening, reason in self._escalation_openings:
+                if reply.startswith(opening):
+                    return GuardDecision(EMERGENCY, reason, "conversation", ["the bot's earlier reply was an emergency reply"])
+        return None
 
     # ---- layer 2: exemplars -----------------------------------------------------------------------
     def semantic(self, vector: np.ndarray | None) -> tuple[str, float, float, str]:
@@ -243,7 +255,9 @@ class InputGuard:
         leaning = bool(self._elliptical.search(folded)) or len(folded.split()) <= 6
         # A follow-up leaning on an emergency described just before is that emergency still ("My husband is
         # having a seizure" -> "what do I do?"; "I took 30 of my sleeping pills" -> "how long until they work?")
-        was_emergency = next((p for p in reversed(previous) if p.action == EMERGENCY), None)
+        # The bot's own emergency reply counts too (a crisis only the learned layer caught): reading it back can
+        # only add an escalation, so a forged history gains nothing.
+        was_emergency = next((p for p in reversed(previous) if p.action == EMERGENCY), None) or self._escalated(history)
         if was_emergency and leaning and decision.action != EMERGENCY:
             return GuardDecision(EMERGENCY, was_emergency.reason, "conversation",
                                  [f"follows an emergency ({was_emergency.reason}): {', '.join(was_emergency.evidence[:2])}"])

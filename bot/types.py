@@ -61,5 +61,6 @@ def jsonable(value: Any) -> Any:
 
 
 def user_turns(history: list[dict] | None) -> list[str]:
-    """The patient's own earlier messages, oldest first (the bot's replies are never read back)."""
+    """The patient's own earlier messages, oldest first. The bot's replies are read back only to see whether
+    it escalated (`InputGuard`): that can add an escalation, never remove anything."""
     return [m.get("content", "") for m in (history or []) if m.get("role") == "user" and m.get("content")]
