@@ -250,7 +250,8 @@ class InputGuard:
                 fixed.evidence.append("after spelling correction")
                 decision = fixed
         decision.manipulation = _hits(self._manipulation, folded)
-        earlier = user_turns(history)[-3:]  # layer 3 reads only the user's own earlier messages
+        turns = user_turns(history)
+        earlier = turns[-3:]  # layer 3 reads the user's own earlier messages (and the bot's only for escalations)
         previous = [self.lexicon(m) for m in earlier]
         leaning = bool(self._elliptical.search(folded)) or len(folded.split()) <= 6
         # A follow-up leaning on an emergency described just before is that emergency still ("My husband is
@@ -263,8 +264,7 @@ class InputGuard:
                                  [f"follows an emergency ({was_emergency.reason}): {', '.join(was_emergency.evidence[:2])}"])
         if decision.action != ALLOW:
             return decision
-        earlier_text = " ".join(user_turns(history))
-        if self._fever.search(folded) and self._chemo.search(fold(earlier_text) + " " + folded):
+        if self._fever.search(folded) and self._chemo.search(fold(" ".join(turns)) + " " + folded):
             return GuardDecision(EMERGENCY, "fever_chemo", "conversation", ["fever now, chemotherapy earlier"])
 
         label, sim, margin, example = self.semantic(vector)
@@ -285,7 +285,7 @@ class InputGuard:
             last_refusal = next((p for p in reversed(previous) if p.action == REFUSAL), None)
             pressure = decision.manipulation or (leaning and not self._health.search(t))
             asks_more = self._amount.search(t) or self._take.search(t) or self._change.search(t)
-            informational = self._informational.search(t) and not asks_more
+            informational = self.informational(message) and not self._take.search(t)
             # "Should I try homeopathy?" (refused) -> "Can it make me feel less tired?": asks whether "it" works,
             # and "it" is the remedy just refused, named there (not pointed at: "Does propolis cure it?" means the
             # library's subject), the follow-up naming no medicine or remedy of its own
