@@ -19,8 +19,21 @@ from contextlib import closing
 from pathlib import Path
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
-_CLASS_NAME = re.compile(r"(?:agents|inhibitors|antagonists|agonists|blockers|drugs|ants|ics|ives)$", re.I)
-SCHEMA = 3  # of the cached table; a file of another schema is never opened (its name differs)
+# a MeSH heading that names a class of medicines by what they do; an inverted heading ("Analgesics, Opioid") by
+# the part before the comma
+_CLASS_NAME = re.compile(r"(?:agents|inhibitors|antagonists|agonists|blockers|drugs|ants|ics|ives|aids)(?:,|$)", re.I)
+# Patients' names for classes of medicines that the dictionary lacks, and the MeSH class each means (a name the
+# dictionary has, such as "sleeping pills", keeps its own meaning). One or two words: `find` reads no longer names.
+LAY_CLASSES = {
+    "painkillers": "Analgesics", "painkiller": "Analgesics", "pain killers": "Analgesics", "pain killer": "Analgesics",
+    "pain meds": "Analgesics", "pain medication": "Analgesics", "pain medications": "Analgesics",
+    "blood thinners": "Anticoagulants", "blood thinner": "Anticoagulants",
+    "water pills": "Diuretics", "water pill": "Diuretics", "water tablets": "Diuretics",
+    "sleeping tablets": "Hypnotics and Sedatives", "sleeping pill": "Hypnotics and Sedatives",
+    "beta blockers": "Adrenergic beta-Antagonists", "beta-blockers": "Adrenergic beta-Antagonists",
+    "birth control": "Contraceptive Agents",
+}
+SCHEMA = 4  # of the cached table; a file of another schema is never opened (its name differs)
 
 
 def _package_file() -> Path:
@@ -79,12 +92,14 @@ class DrugFinder:
         classes = [(str(d.get("name") or c),) for c, d in canonical.items()
                    if d.get("mesh_id") and not (d.get("drugbank_id") or d.get("medline_plus_id") or d.get("nhs_url"))
                    and _CLASS_NAME.search(str(d.get("name") or c))]
+        classes += [(name,) for name in set(LAY_CLASSES.values())]
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")  # built whole, then renamed: workers sharing a data
         os.close(fd)                                           # dir never open half a table
         with closing(sqlite3.connect(tmp)) as conn, conn:
             conn.execute("CREATE TABLE variants (written TEXT PRIMARY KEY, names TEXT NOT NULL) WITHOUT ROWID")
             conn.executemany("INSERT OR REPLACE INTO variants VALUES (?, ?)", rows)
+            conn.executemany("INSERT OR IGNORE INTO variants VALUES (?, ?)", LAY_CLASSES.items())
             conn.execute("CREATE TABLE monographs (name TEXT PRIMARY KEY) WITHOUT ROWID")
             conn.executemany("INSERT OR IGNORE INTO monographs VALUES (?)", monographs)
             conn.execute("CREATE TABLE classes (name TEXT PRIMARY KEY) WITHOUT ROWID")

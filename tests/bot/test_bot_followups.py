@@ -150,6 +150,7 @@ def test_a_disorders_name_is_never_spelling_corrected_into_a_document_word(chatb
     # classes of medicines: carbamazepine's "The drug is clinically incompatible with alcohol." is not an answer
     ("Can I drink alcohol on antidepressants?", "antidepressants"),
     ("Is memory loss related to statins?", "statins"),
+    ("Can I drink alcohol on blood thinners?", "blood thinners"),  # a patient's name for a class
 ])
 def test_a_named_medicine_no_quote_names_is_not_answered(chatbot, question, named):
     """Another medicine's table cell is not an answer about this one (the documents never name sertraline)."""
