@@ -35,7 +35,7 @@ from urllib.parse import urlparse
 import sqlalchemy as sa
 
 from .chunking import CHUNKER_VERSION, Chunk
-from .database import schema_lock
+from .database import schema_lock, use_wal
 from .settings import IndexSettings
 from .structure import Passage
 
@@ -258,7 +258,7 @@ def _sqlite_engine(url: sa.URL):
     @sa.event.listens_for(engine, "connect")
     def _connect_sqlite(dbapi_conn, _record):  # WAL: readers keep reading the old state during the flip
         dbapi_conn.isolation_level = None  # SQLAlchemy's recipe: we emit BEGIN, so reads are transactional too
-        dbapi_conn.execute("PRAGMA journal_mode=WAL")
+        use_wal(dbapi_conn)
         dbapi_conn.execute("PRAGMA foreign_keys=ON")
 
     @sa.event.listens_for(engine, "begin")

@@ -41,7 +41,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.types import Reply, jsonable
-from ingest.database import schema_lock
+from ingest.database import schema_lock, use_wal
 
 from .locks import try_housekeeping_lock
 
@@ -333,9 +333,9 @@ class ConversationLog:
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):
-            dbapi_conn.execute("PRAGMA journal_mode=WAL")
-            dbapi_conn.execute("PRAGMA synchronous=FULL")  # a returned commit is on disk
             dbapi_conn.execute("PRAGMA busy_timeout=30000")
+            use_wal(dbapi_conn)
+            dbapi_conn.execute("PRAGMA synchronous=FULL")  # a returned commit is on disk
             dbapi_conn.execute("PRAGMA foreign_keys=ON")
 
         return engine

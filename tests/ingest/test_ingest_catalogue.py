@@ -122,3 +122,25 @@ def test_processes_opening_an_empty_database_together_create_the_tables_once(cat
     assert {c.version() for c in opened} == {"1"}
     for c in opened:
         c.close()
+
+
+def test_the_switch_to_wal_waits_for_another_connection_holding_a_new_file(tmp_path):
+    """SQLite may refuse the switch to WAL mode at once ("database is locked") instead of waiting out the busy
+    timeout; `use_wal` retries. Here the waiting connection has no busy timeout at all, so only the retry helps."""
+    import sqlite3
+    import time
+
+    from ingest.database import use_wal
+
+    path = tmp_path / "new.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    threading.Timer(0.3, holder.execute, ["COMMIT"]).start()
+    waiting = sqlite3.connect(path, timeout=0, check_same_thread=False)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        waiting.execute("PRAGMA journal_mode=WAL")  # what the connect hook used to do
+    started = time.monotonic()
+    use_wal(waiting)
+    assert waiting.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert time.monotonic() - started < 5
+    waiting.close(), holder.close()
