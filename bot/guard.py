@@ -286,13 +286,15 @@ class InputGuard:
             pressure = decision.manipulation or (leaning and not self._health.search(t))
             asks_more = self._amount.search(t) or self._take.search(t) or self._change.search(t)
             informational = self.informational(message) and not self._take.search(t)
-            # "Should I try homeopathy?" (refused) -> "Can it make me feel less tired?": asks whether "it" works,
-            # and "it" is the remedy just refused, named there (not pointed at: "Does propolis cure it?" means the
-            # library's subject), the follow-up naming no medicine or remedy of its own
+            # "Should I try homeopathy?" (refused) -> "Can it make me feel less tired?" / "Could it cause side
+            # effects?": asks whether "it" works or what it does, and "it" is the remedy just refused, named there
+            # (not pointed at: "Does propolis cure it?" means the library's subject), the follow-up naming no
+            # medicine or remedy of its own
             about_refused = (previous[-1].reason == UNPROVEN_REMEDY and not POINTS_BACK.search(fold(earlier[-1]))
-                             and POINTS_BACK.search(t) and self._remedy_intent.search(t) and not self.drugs_in(message)
+                             and POINTS_BACK.search(t) and (self._remedy_intent.search(t) or informational)
+                             and not self.drugs_in(message)
                              and not (self._remedy_strong.search(t) or self._remedy_weak.search(t)))
-            if last_refusal and not informational and (pressure or (leaning and asks_more) or about_refused):
+            if last_refusal and (about_refused or not informational and (pressure or (leaning and asks_more))):
                 return GuardDecision(
                     REFUSAL, last_refusal.reason, "conversation",
                     [f"an earlier message was refused ({last_refusal.reason})", *decision.manipulation],

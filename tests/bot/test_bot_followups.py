@@ -79,9 +79,10 @@ def test_a_follow_up_leaning_on_an_emergency_is_that_emergency_still(chatbot, em
 
 def test_asking_whether_it_works_right_after_a_refused_remedy_is_about_that_remedy(chatbot):
     """The refused topic is not carried, so "it" would otherwise mean the library's subject and be answered
-    with its quotes; asked whether it helps, "it" is the remedy just refused."""
+    with its quotes; asked whether it helps or what it does, "it" is the remedy just refused."""
     for refused, follow in [("Should I try homeopathy?", "Can it make me feel less tired?"),
-                            ("Is turmeric good for PNS?", "Can it make my depression better?")]:
+                            ("Is turmeric good for PNS?", "Can it make my depression better?"),
+                            ("Is CBD oil good for nerve pain?", "Could it cause side effects?")]:
         reply = chatbot.ask(follow, history(refused))
         assert (reply.kind, reply.reason) == ("refusal", "unproven_remedy"), reply.trace["input_guard"]
         assert reply.trace["input_guard"]["layer"] == "conversation"
