@@ -105,9 +105,8 @@ class DrugFinder:
             conn.execute("CREATE TABLE classes (name TEXT PRIMARY KEY) WITHOUT ROWID")
             conn.executemany("INSERT OR IGNORE INTO classes VALUES (?)", classes)
         os.replace(tmp, self.path)
-        for stale in folder.glob("drugs-*.sqlite"):  # tables of earlier schemas or package versions: never read again
-            if stale != self.path:
-                stale.unlink(missing_ok=True)
+        # Tables of other schemas or package versions are left in place: workers of the previous version may share
+        # this data dir during an upgrade, and each of their threads opens the table by name when it first asks.
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

