@@ -286,14 +286,17 @@ class InputGuard:
             pressure = decision.manipulation or (leaning and not self._health.search(t))
             asks_more = self._amount.search(t) or self._take.search(t) or self._change.search(t)
             informational = self.informational(message) and not self._take.search(t)
-            # "Should I try homeopathy?" (refused) -> "Can it make me feel less tired?" / "Could it cause side
-            # effects?": asks whether "it" works or what it does, and "it" is the remedy just refused, named there
-            # (not pointed at: "Does propolis cure it?" means the library's subject), the follow-up naming no
-            # medicine or remedy of its own
+            # "Should I try homeopathy?" (refused) -> "Can it make me feel less tired?" / "Does it interact with
+            # my chemo?": asks whether "it" works, what it does or goes with, and "it" is the remedy just refused,
+            # named there (not pointed at: "Does propolis cure it?" means the library's subject), the follow-up
+            # naming no medicine or remedy before its "it" ("Is prednisone safe, does it interact?" asks about
+            # prednisone)
+            pointer = POINTS_BACK.search(t)
+            before = t[:pointer.start()] if pointer else ""
             about_refused = (previous[-1].reason == UNPROVEN_REMEDY and not POINTS_BACK.search(fold(earlier[-1]))
-                             and POINTS_BACK.search(t) and (self._remedy_intent.search(t) or informational)
-                             and not self.drugs_in(message)
-                             and not (self._remedy_strong.search(t) or self._remedy_weak.search(t)))
+                             and pointer is not None and (self._remedy_intent.search(t) or informational)
+                             and not self.drugs_in(before)
+                             and not (self._remedy_strong.search(before) or self._remedy_weak.search(before)))
             if last_refusal and (about_refused or not informational and (pressure or (leaning and asks_more))):
                 return GuardDecision(
                     REFUSAL, last_refusal.reason, "conversation",

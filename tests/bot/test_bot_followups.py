@@ -82,13 +82,18 @@ def test_asking_whether_it_works_right_after_a_refused_remedy_is_about_that_reme
     with its quotes; asked whether it helps or what it does, "it" is the remedy just refused."""
     for refused, follow in [("Should I try homeopathy?", "Can it make me feel less tired?"),
                             ("Is turmeric good for PNS?", "Can it make my depression better?"),
-                            ("Is CBD oil good for nerve pain?", "Could it cause side effects?")]:
+                            ("Is CBD oil good for nerve pain?", "Could it cause side effects?"),
+                            # naming a medicine after "it": the remedy taken alongside treatment
+                            ("Should I try homeopathy?", "Does it interact with my chemo?"),
+                            ("Is turmeric good for PNS?", "Does it interact with azathioprine?")]:
         reply = chatbot.ask(follow, history(refused))
         assert (reply.kind, reply.reason) == ("refusal", "unproven_remedy"), reply.trace["input_guard"]
         assert reply.trace["input_guard"]["layer"] == "conversation"
-    # a question about the syndrome itself after the refusal is still its own question
-    reply = chatbot.ask("How is it diagnosed?", history("Is turmeric good for paraneoplastic syndrome?"))
-    assert reply.kind == "answer", reply.trace["input_guard"]
+    # a question about the syndrome itself after the refusal is still its own question, and so is one about a
+    # medicine named before its "it"
+    for follow in ["How is it diagnosed?", "What does chemotherapy do to it?"]:
+        reply = chatbot.ask(follow, history("Is turmeric good for paraneoplastic syndrome?"))
+        assert reply.kind == "answer", reply.trace["input_guard"]
 
 
 def test_a_named_disorder_no_quote_names_is_not_answered(chatbot):
