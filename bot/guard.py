@@ -46,6 +46,10 @@ class GuardDecision:
 
 
 # A medicine's strength as written on its pack ("10 mg", "mg"): named in a question, it does not ask for a dose.
+# A first message asking what "it" does ("Can it give you anaemia?"): with nothing earlier to point at, "it" is
+# the library's subject, and nothing is named that could be a remedy.
+_IT_DOES = re.compile(r"^(?:can|could|does|do|will|would|might|may)\s+(?:it|this|that)\s+(?:\w+\s+)?"
+                      r"(?:cause|give|make|lead|affect|bring|trigger|damage|spread|hurt|change)\b")
 _STRENGTH = re.compile(r"(?:\d+(?:[.,]\d+)?\s*)?(?:mg|mgs|mcg|µg|ug|ml|g|iu|milligrams?)", re.I)
 
 
@@ -229,6 +233,10 @@ class InputGuard:
             return GuardDecision(EMERGENCY, reason, "model", evidence, decision.topic, decision.manipulation, votes=decision.votes)
         if vote.label == "unproven_remedy" and documented and decision.action in (ALLOW, OUT_OF_SCOPE):
             decision.votes["model_not_applied"] = f"a remedy vote on {documented!r}, which the documents describe as care"
+            return decision
+        if (vote.label == "unproven_remedy" and decision.action in (ALLOW, OUT_OF_SCOPE) and not user_turns(history)
+                and _IT_DOES.search(fold(message))):
+            decision.votes["model_not_applied"] = "a remedy vote on a first message asking what \"it\" (the library's subject) does"
             return decision
         if vote.label == "dosing" and decision.action in (ALLOW, OUT_OF_SCOPE) and self.informational(message):
             decision.votes["model_not_applied"] = "a dose vote on a question about what a medicine is or does"

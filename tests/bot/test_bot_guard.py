@@ -292,6 +292,8 @@ def test_the_rules_do_not_fire_on_look_alikes_of_the_new_patterns(chatbot, messa
     # documents and Mestinon (pyridostigmine) one of their medicines
     ("Does physiotherapy help?", "answer", "unproven_remedy"),
     ("Does Mestinon lower blood pressure?", "answer", "unproven_remedy"),
+    # "can it ...?" reads as "can X help?" to the model; first in a conversation, "it" is the library's subject
+    ("Can it give you anaemia?", "answer", "unproven_remedy"),
     # interactions and alcohol are informational (DESIGN.md): not covered, so no_answer, which sends the patient
     # to a doctor or pharmacist, not a dose refusal
     ("Does amoxicillin interact with birth control?", "no_answer", "dosing"),
