@@ -70,7 +70,7 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
         # whole words of the model's WordPiece vocabulary: real English words are never "corrected"
         dictionary=embeddings.dictionary,
         is_name=lambda text: drugs.words(text) | disorders.words_in(text),
-        may_carry=lambda text: guard.lexicon(text).action == ALLOW,
+        may_carry=lambda text, reply: guard.lexicon(text).action == ALLOW and guard.replied(reply) is None,
         names=lambda text: [written for written, _ in drugs.find(text)] + disorders.find(text),
     )
     selector = PassageSelector(library, focus, settings.bot.max_quotes, model=answerability, disorders=disorders,

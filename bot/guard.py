@@ -25,7 +25,7 @@ from ingest.text import fold
 from .drugs import DrugFinder
 from .intent import IntentModel, IntentVote, sentences
 from .query import POINTS_BACK
-from .types import Quote, user_turns
+from .types import Quote, last_reply, user_turns
 
 ALLOW, REFUSAL, EMERGENCY, OUT_OF_SCOPE = "allow", "refusal", "emergency", "out_of_scope"
 
@@ -92,9 +92,10 @@ class InputGuard:
         self._dose_words = _rx(g["dose_words"])
         self._not_dosing = _rx(g["not_dosing"])
         self._informational = _rx(g["informational"])
-        # the first line of each emergency reply (prompts/messages.yaml) and the reason that gives it
-        self._escalation_openings = [(prompts.message(key).splitlines()[0], reason)
-                                     for key, reason in (("emergency_self_harm", "self_harm"), ("emergency", "emergency"))]
+        # the first line of each refusal and emergency reply (prompts/messages.yaml) and the decision that gives it
+        self._reply_openings = [(prompts.load("messages")[key].splitlines()[0], action, reason) for key, action, reason in (
+            ("emergency_self_harm", EMERGENCY, "self_harm"), ("emergency", EMERGENCY, "emergency"),
+            ("refusal_dosing", REFUSAL, DOSING), ("refusal_unproven_remedy", REFUSAL, UNPROVEN_REMEDY))]
         self._fever = _rx(g["fever_now"])
         self._chemo = _rx(g["chemo_context"])
         self._min_sim = float(g["semantic"]["min_similarity"])
@@ -166,14 +167,18 @@ class InputGuard:
             return GuardDecision(REFUSAL, DOSING, "lexicon", change + verb_drug + drugs + medicine, topic=_first(drugs))
         return GuardDecision(ALLOW, layer="lexicon", topic=_first(drugs), on_topic=bool(self._health.search(t) or drugs))
 
+    def replied(self, reply: str) -> GuardDecision | None:
+        """The refusal or escalation a reply of the bot's gave, as the decision that gave it (None for others)."""
+        for opening, action, reason in self._reply_openings:
+            if reply.startswith(opening):
+                return GuardDecision(action, reason, "conversation", [f"the bot's earlier reply was a {reason} {action}"])
+        return None
+
     def _escalated(self, history: list[dict] | None) -> GuardDecision | None:
         """The bot's emergency reply among its last three replies, as the decision that gave it."""
         replies = [m.get("content") or "" for m in (history or []) if m.get("role") == "assistant"][-3:]
-        for reply in reversed(replies):
-            for opening, reason in self._escalation_openings:
-                if reply.startswith(opening):
-                    return GuardDecision(EMERGENCY, reason, "conversation", ["the bot's earlier reply was an emergency reply"])
-        return None
+        decisions = (self.replied(reply) for reply in reversed(replies))
+        return next((d for d in decisions if d is not None and d.action == EMERGENCY), None)
 
     # ---- layer 2: exemplars -----------------------------------------------------------------------
     def semantic(self, vector: np.ndarray | None) -> tuple[str, float, float, str]:
@@ -261,6 +266,9 @@ class InputGuard:
         turns = user_turns(history)
         earlier = turns[-3:]  # layer 3 reads the user's own earlier messages (and the bot's only for escalations)
         previous = [self.lexicon(m) for m in earlier]
+        refused = self.replied(last_reply(history)) if previous and previous[-1].action == ALLOW else None
+        if refused is not None and refused.action == REFUSAL:  # refused by a layer the lexicon does not repeat
+            previous[-1] = refused
         leaning = bool(self._elliptical.search(folded)) or len(folded.split()) <= 6
         # A follow-up leaning on an emergency described just before is that emergency still ("My husband is
         # having a seizure" -> "what do I do?"; "I took 30 of my sleeping pills" -> "how long until they work?")

@@ -17,7 +17,7 @@ from rapidfuzz.distance import DamerauLevenshtein
 import prompts
 from ingest.text import STOPWORDS, analyze, fold, stem, words
 
-from .types import user_turns
+from .types import last_reply, user_turns
 
 CARRIED_WEIGHT = 0.35
 EXPANSION_WEIGHT = 0.7
@@ -69,9 +69,9 @@ class QueryBuilder:
     ) -> None:
         """`vocabulary`: words a misspelling may be corrected to; `dictionary`: real words never corrected;
         `is_name`: the words of a text that are names (medicines, disorders) the documents may not use: never corrected
-        into a document word ("an unknown medicine became 'gravis'"); `may_carry`: whether an earlier question
-        may lend its topic to a follow-up (one the guard refuses or escalates may not: its dose or emergency
-        words would steer the next answer); `names`: the medicines and disorders a text names: what a follow-up
+        into a document word ("an unknown medicine became 'gravis'"); `may_carry(question, the bot's reply to it)`:
+        whether an earlier question may lend its topic to a follow-up (one the guard refuses or escalates may
+        not: its dose or emergency words would steer the next answer; only the names it gives carry); `names`: the medicines and disorders a text names: what a follow-up
         with a pronoun ("Is it inherited?") carries of an earlier question that names some."""
         self._is_name = is_name
         self._may_carry = may_carry
@@ -144,11 +144,16 @@ class QueryBuilder:
             terms.setdefault(s, EXPANSION_WEIGHT)
         carried = None
         earlier = list(user_turns(history) if earlier is None else earlier)
-        if self._may_carry and earlier and not self._may_carry(earlier[-1]):
-            earlier = []  # the previous question was refused or escalated: nothing of it is carried
+        if self._may_carry and earlier and not self._may_carry(earlier[-1], last_reply(history)):
+            # The previous question was refused or escalated: none of its words are carried, only the medicines
+            # and disorders it names, to a follow-up that points back at them ("How much carbamazepine can I
+            # take?" -> "What are its side effects?" asks about carbamazepine, as the refusal offered).
+            names = self._names(earlier[-1]) if self._names is not None and POINTS_BACK.search(folded) else []
+            carried = " ".join(names) or None
+            earlier = []
         if earlier and self._is_elliptical(message):
             carried = earlier[-1]
-            if len(earlier) > 1 and self._is_elliptical(carried) and (not self._may_carry or self._may_carry(earlier[-2])):
+            if len(earlier) > 1 and self._is_elliptical(carried) and (not self._may_carry or self._may_carry(earlier[-2], "")):
                 carried = earlier[-2] + " " + carried
             if self._names is not None and POINTS_BACK.search(folded):
                 # "Is it curable?" asks something new about what "it" stands for: the earlier question's

@@ -62,5 +62,12 @@ def jsonable(value: Any) -> Any:
 
 def user_turns(history: list[dict] | None) -> list[str]:
     """The patient's own earlier messages, oldest first. The bot's replies are read back only to see whether
-    it escalated (`InputGuard`): that can add an escalation, never remove anything."""
+    it refused or escalated (`last_reply`, `InputGuard`): that can add a refusal or an escalation, or keep a
+    refused message out of the next question, never remove anything."""
     return [m.get("content", "") for m in (history or []) if m.get("role") == "user" and m.get("content")]
+
+
+def last_reply(history: list[dict] | None) -> str:
+    """The bot's reply to the patient's last message ("" when the history does not end with one)."""
+    last = (history or [])[-1:]
+    return (last[0].get("content") or "") if last and last[0].get("role") == "assistant" else ""
