@@ -127,6 +127,7 @@ class PassageSelector:
         self.model = model
         self.disorders = disorders
         self.medicines = medicines
+        self._section_medicines: dict[tuple[str, ...], frozenset[str]] = {}
         self.coverage = coverage
         self.focus = focus
         self.max_quotes = max_quotes
@@ -185,6 +186,10 @@ class PassageSelector:
         for pid in self.focus.passage_ids:
             chunk_prior.setdefault(pid, 0.0)
         ids = [pid for pid in chunk_prior if not about or lib.passages[pid].source in focus.documents]
+        asked = self.asked_medicines(query)
+        if asked:  # never another medicine's section for a question about one (`other_medicine`); if nothing else
+            # was retrieved, `unnamed` below says the documents don't mention the medicine asked about
+            ids = [pid for pid in ids if not self.other_medicine(lib.passages[pid].section, asked)] or ids
         if not ids:
             return Selection(abstain=True, why="no eligible passage retrieved")
         vectors = lib.passage_vectors(ids)
@@ -221,9 +226,11 @@ class PassageSelector:
             "question_words": min(sum(1 for w in query.terms.values() if w >= 1.0), 8),
         }
         if missing and best_lex < MIN_LEXICAL and best_cos < UNKNOWN_WORD_MAX_COSINE:
+            self.name_unnamed(query, ranked[: self.max_quotes], evidence)  # the reply says which name
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"the documents never use {', '.join(missing)}; best lexical {best_lex:.2f}")
         if best_cos < MIN_COSINE and best_lex < MIN_LEXICAL:
+            self.name_unnamed(query, ranked[: self.max_quotes], evidence)
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"weak evidence: best cosine {best_cos:.2f} < {MIN_COSINE} and best lexical {best_lex:.2f} < {MIN_LEXICAL}")
         groups: list[list[Scored]] = []
@@ -236,15 +243,8 @@ class PassageSelector:
             group = self._group(s, seen, top.score, used)
             groups.append(group)
             used.update(g.passage.id for g in group)
-        unnamed = self.unnamed(query, [s for g in groups for s in g])
-        if unnamed:
-            evidence["names_not_quoted"] = unnamed
-            mentioned = [n for n in unnamed if set(analyze(n)) <= lib.terms.stems]
-            evidence["names_in_passing"] = mentioned
-            why = (f"the question is about {', '.join(unnamed)}; the documents mention "
-                   f"{'it' if len(unnamed) == 1 else 'them'} only in passing (no heading, title or chosen quote is about "
-                   f"{'it' if len(unnamed) == 1 else 'them'})"
-                   if mentioned else f"the question is about {', '.join(unnamed)}, which the documents never name")
+        why = self.name_unnamed(query, [s for g in groups for s in g], evidence)
+        if why:
             return Selection(scored=ranked, abstain=True, evidence=evidence, why=why)
         if self.coverage is not None:
             covered = self.coverage.probability(evidence["coverage"])
@@ -301,6 +301,39 @@ class PassageSelector:
         if self.medicines is None:
             return frozenset()
         return frozenset(generic for _, generic in self.medicines.find("\n".join(sorted(self.library.documented_words))))
+
+    def asked_medicines(self, query: Query) -> frozenset[str]:
+        """Generic names of the medicines the question (or the topic carried into it) names."""
+        if self.medicines is None:
+            return frozenset()
+        for text in (query.message, query.carried or ""):
+            found = frozenset(generic for _, generic in self.medicines.find(text))
+            if found:
+                return found
+        return frozenset()
+
+    def other_medicine(self, section: tuple[str, ...], asked: frozenset[str]) -> bool:
+        """Whether the section's headings name medicines, none of them asked about: "The drug is clinically
+        incompatible with alcohol." under Carbamazepine would read as the answer to "Is methylprednisolone safe
+        with alcohol?" ("the drug" is whichever the patient asked about)."""
+        named = self._section_medicines.get(section)
+        if named is None:
+            named = self._section_medicines[section] = frozenset(g for _, g in self.medicines.find("\n".join(section)))
+        return bool(named) and not named & asked
+
+    def name_unnamed(self, query: Query, chosen: list[Scored], evidence: dict) -> str | None:
+        """Records in `evidence` the names the question asks about that `chosen` does not name (`unnamed`), and
+        those the documents mention only in passing, for the reply to say; returns why, or None if none."""
+        unnamed = self.unnamed(query, chosen)
+        if not unnamed:
+            return None
+        evidence["names_not_quoted"] = unnamed
+        mentioned = [n for n in unnamed if set(analyze(n)) <= self.library.terms.stems]
+        evidence["names_in_passing"] = mentioned
+        them = "it" if len(unnamed) == 1 else "them"
+        return (f"the question is about {', '.join(unnamed)}; the documents mention {them} only in passing (no heading, "
+                f"title or chosen quote is about {them})"
+                if mentioned else f"the question is about {', '.join(unnamed)}, which the documents never name")
 
     def unnamed(self, query: Query, chosen: list[Scored]) -> list[str]:
         """The disorders and medicines the question (or the topic carried into it) names, when no chosen quote

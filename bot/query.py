@@ -136,13 +136,7 @@ class QueryBuilder:
         when the caller has them already."""
         folded = fold(message) if folded is None else folded
         corrected, fixes = self.correct(message, folded)
-        expansions, alternatives = self.expand(corrected)
-        terms: dict[str, float] = {}
-        for s in analyze(corrected):
-            terms[s] = 1.0
-        for s in analyze(" ".join(expansions)):
-            terms.setdefault(s, EXPANSION_WEIGHT)
-        carried = None
+        carried, names = None, []
         earlier = list(user_turns(history) if earlier is None else earlier)
         if self._may_carry and earlier and not self._may_carry(earlier[-1], last_reply(history)):
             # The previous question was refused or escalated: none of its words are carried, only the medicines
@@ -163,10 +157,20 @@ class QueryBuilder:
                 # earlier question as a whole ("What is lymphoma?").
                 names = self._names(carried)
                 carried = " ".join(names) if names else None if POINTS_BACK.search(fold(carried)) else carried
+        # A carried name stands where the pronoun was: "what is it used for?" after carbamazepine is searched as
+        # "what is carbamazepine used for?", not as "what is it" (the library's subject, by synonym) with
+        # carbamazepine at a carried weight.
+        resolved = POINTS_BACK.sub(" ".join(names), corrected, count=1) if names else corrected
+        expansions, alternatives = self.expand(resolved)
+        terms: dict[str, float] = {}
+        for s in analyze(resolved):
+            terms[s] = 1.0
+        for s in analyze(" ".join(expansions)):
+            terms.setdefault(s, EXPANSION_WEIGHT)
         if carried:
             carried_corrected, _ = self.correct(carried)
             carried_exp, _ = self.expand(carried_corrected)
             for s in analyze(carried_corrected + " " + " ".join(carried_exp)):
                 terms.setdefault(s, CARRIED_WEIGHT)
-        text = " ".join(x for x in (corrected, " ".join(expansions), fold(carried) if carried else "") if x)
+        text = " ".join(x for x in (resolved, " ".join(expansions), fold(carried) if carried else "") if x)
         return Query(message, corrected, text, terms, alternatives, fixes, expansions, carried, folded)

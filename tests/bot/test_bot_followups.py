@@ -133,6 +133,30 @@ def test_a_pronoun_follow_up_carries_the_medicine_or_disorder_named_earlier(chat
     assert "lymphoma" in (lymphoma.trace["query"]["carried_from_history"] or ""), lymphoma.trace["query"]
 
 
+def test_a_carried_name_is_searched_where_the_pronoun_stood(chatbot):
+    """"what is it used for?" after carbamazepine is "what is carbamazepine used for?": the synonym of "what is
+    it" (the library's subject) and a carried weight had made it the whole list of medicine groups."""
+    follow = chatbot.ask("what is it used for?", history("Tell me about carbamazepine"))
+    alone = chatbot.ask("What is carbamazepine used for?", [])
+    assert follow.trace["query"]["terms"].get("carbamazepin") == 1.0, follow.trace["query"]
+    assert "paraneoplast" not in follow.trace["query"]["terms"], follow.trace["query"]
+    assert [q.passage_id for q in follow.quotes] == [q.passage_id for q in alone.quotes]
+    assert any("carbamazepine" in q.text for q in follow.quotes)
+    assert not any("azathioprine" in q.text for q in follow.quotes), [q.text for q in follow.quotes]
+
+
+def test_no_quote_from_another_medicines_section_for_a_question_about_one(chatbot):
+    """Carbamazepine's "The drug is clinically incompatible with alcohol." read as the answer about
+    methylprednisolone; under its own medicine's heading it is the answer."""
+    reply = chatbot.ask("Is methylprednisolone safe with alcohol?", [])
+    assert not any("Carbamazepine" in q.section for q in reply.quotes), [(q.section, q.text) for q in reply.quotes]
+    reply = chatbot.ask("Can I drink alcohol with carbamazepine?", [])
+    assert reply.kind == "answer" and any("incompatible with alcohol" in q.text for q in reply.quotes), reply.trace
+    # a question that names no medicine may still be answered from any section
+    reply = chatbot.ask("Which medicine is incompatible with alcohol?", [])
+    assert any("incompatible with alcohol" in q.text for q in reply.quotes), reply.trace
+
+
 def test_a_fragment_follow_up_still_carries_the_whole_earlier_question(chatbot):
     reply = chatbot.ask("And azathioprine?", history("What are the side effects of carbamazepine?"))
     assert "side effects" in (reply.trace["query"]["carried_from_history"] or ""), reply.trace["query"]
