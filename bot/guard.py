@@ -48,6 +48,8 @@ class GuardDecision:
 # A medicine's strength as written on its pack ("10 mg", "mg"): named in a question, it does not ask for a dose.
 # A first message asking what "it" does ("Can it give you anaemia?"): with nothing earlier to point at, "it" is
 # the library's subject, and nothing is named that could be a remedy.
+# A follow-up that asks the earlier question again for another case: "what about for a child?", "and for adults?"
+_SAME_FOR = re.compile(r"(?:and|or|what about|how about|and what about|what if|and if|same for)\b")
 _IT_DOES = re.compile(r"^(?:can|could|does|do|will|would|might|may)\s+(?:it|this|that)\s+(?:\w+\s+)?"
                       r"(?:cause|give|make|lead|affect|bring|trigger|damage|spread|hurt|change)\b")
 _STRENGTH = re.compile(r"(?:\d+(?:[.,]\d+)?\s*)?(?:mg|mgs|mcg|µg|ug|ml|g|iu|milligrams?)", re.I)
@@ -313,7 +315,10 @@ class InputGuard:
                              and pointer is not None and (self._remedy_intent.search(t) or informational)
                              and not self.drugs_in(before)
                              and not (self._remedy_strong.search(before) or self._remedy_weak.search(before)))
-            if last_refusal and (about_refused or not informational and (pressure or (leaning and asks_more))):
+            # "How much prednisolone should I take?" (refused) -> "what about for a child?": the same dose question
+            # for another case (a remedy's "what about physiotherapy?" may be asking about care instead)
+            same_for = previous[-1].reason == DOSING and bool(_SAME_FOR.match(t))
+            if last_refusal and (about_refused or not informational and (pressure or same_for or (leaning and asks_more))):
                 return GuardDecision(
                     REFUSAL, last_refusal.reason, "conversation",
                     [f"an earlier message was refused ({last_refusal.reason})", *decision.manipulation],

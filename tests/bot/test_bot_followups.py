@@ -334,3 +334,13 @@ def test_a_refusal_is_read_back_from_the_bot_reply_whichever_layer_gave_it(chatb
     # the same turn answered instead is carried as before
     answered = [{"role": "user", "content": first}, {"role": "assistant", "content": "Here is what the documents say: …"}]
     assert chatbot.ask("What is it used for?", answered).trace["query"]["carried_from_history"] == first
+
+
+def test_the_same_dose_question_for_another_case_is_refused_too(chatbot):
+    reply = chatbot.ask("what about for a child?", conversation(chatbot, "How much prednisolone should I take?"))
+    assert (reply.kind, reply.reason) == ("refusal", "dosing") and reply.trace["input_guard"]["layer"] == "conversation"
+    # asking what the refused medicine does stays answerable, and after a remedy refusal "what about X?" may be care
+    refused = conversation(chatbot, "How much carbamazepine can I take?")
+    assert chatbot.ask("and what are its side effects?", refused).kind == "answer"
+    reply = chatbot.ask("what about physiotherapy?", conversation(chatbot, "Should I try herbal tea for PNS?"))
+    assert reply.kind == "answer", reply.trace["input_guard"]
