@@ -49,7 +49,8 @@ class GuardDecision:
 # A first message asking what "it" does ("Can it give you anaemia?"): with nothing earlier to point at, "it" is
 # the library's subject, and nothing is named that could be a remedy.
 # A follow-up that asks the earlier question again for another case: "what about for a child?", "and for adults?"
-_SAME_FOR = re.compile(r"(?:and|or|what about|how about|and what about|what if|and if|same for)\b")
+# ("And the eyes?" asks about something else)
+_SAME_FOR = re.compile(r"(?:what if|and if|(?:and|or|what about|how about|and what about|same)\s+(?:for|if|in|when|with|during))\b")
 _IT_DOES = re.compile(r"^(?:can|could|does|do|will|would|might|may)\s+(?:it|this|that)\s+(?:\w+\s+)?"
                       r"(?:cause|give|make|lead|affect|bring|trigger|damage|spread|hurt|change)\b")
 _STRENGTH = re.compile(r"(?:\d+(?:[.,]\d+)?\s*)?(?:mg|mgs|mcg|µg|ug|ml|g|iu|milligrams?)", re.I)
