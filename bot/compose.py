@@ -303,11 +303,12 @@ class PassageSelector:
         return frozenset(generic for _, generic in self.medicines.find("\n".join(sorted(self.library.documented_words))))
 
     def asked_medicines(self, query: Query) -> frozenset[str]:
-        """Generic names of the medicines the question (or the topic carried into it) names."""
+        """Generic names of the medicines the question (or the topic carried into it) names; not classes
+        ("Do anticonvulsants have side effects?" is answered from carbamazepine's section)."""
         if self.medicines is None:
             return frozenset()
         for text in (query.message, query.carried or ""):
-            found = frozenset(generic for _, generic in self.medicines.find(text))
+            found = frozenset(generic for _, generic in self.medicines.medicines(text))
             if found:
                 return found
         return frozenset()

@@ -155,6 +155,10 @@ def test_no_quote_from_another_medicines_section_for_a_question_about_one(chatbo
     # a question that names no medicine may still be answered from any section
     reply = chatbot.ask("Which medicine is incompatible with alcohol?", [])
     assert any("incompatible with alcohol" in q.text for q in reply.quotes), reply.trace
+    # nor does one naming a class: the dictionary does not say which medicines are anticonvulsants
+    selector = chatbot.selector
+    assert selector.asked_medicines(chatbot.query_builder.build("Do anticonvulsants have side effects?")) == frozenset()
+    assert selector.asked_medicines(chatbot.query_builder.build("Tegretol side effects?")) == {"Carbamazepine"}
 
 
 def test_a_fragment_follow_up_still_carries_the_whole_earlier_question(chatbot):
