@@ -303,12 +303,12 @@ class PassageSelector:
         return frozenset(generic for _, generic in self.medicines.find("\n".join(sorted(self.library.documented_words))))
 
     def asked_medicines(self, query: Query) -> frozenset[str]:
-        """Generic names of the medicines the question (or the topic carried into it) names; not classes
-        ("Do anticonvulsants have side effects?" is answered from carbamazepine's section)."""
+        """Generic names of the medicines and substances the question (or the topic carried into it) names; not
+        classes: the dictionary does not say which medicines are anticonvulsants."""
         if self.medicines is None:
             return frozenset()
         for text in (query.message, query.carried or ""):
-            found = frozenset(generic for _, generic in self.medicines.medicines(text))
+            found = frozenset(generic for _, generic in self.medicines.substances(text))
             if found:
                 return found
         return frozenset()

@@ -153,6 +153,17 @@ class DrugFinder:
                 for (n,) in self._conn().execute(f"SELECT name FROM {table} WHERE name IN ({marks})", names)}
         return [(written, name) for written, name in found if name in kept]
 
+    def substances(self, text: str) -> list[tuple[str, str]]:
+        """`find` without the classes of medicines: the medicines and other substances the text names by
+        their own name ("Tegretol", "whey protein"), not "antidepressants"."""
+        found = self.find(text)
+        names = sorted({name for _, name in found})
+        if not names:
+            return []
+        classes = {n for (n,) in self._conn().execute(
+            f"SELECT name FROM classes WHERE name IN ({','.join('?' * len(names))})", names)}
+        return [(written, name) for written, name in found if name not in classes]
+
     def words(self, text: str) -> set[str]:
         """Lower-case words of the text that are (part of) a medicine's name."""
         return name_words(self.find(text))

@@ -80,3 +80,10 @@ def test_lookups_from_many_threads(tmp_path):
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(finder.find, texts))
     assert results == [finder.find(t) for t in texts] and results[0] == [("Zoloft", "Sertraline")]
+
+
+def test_substances_are_what_find_finds_without_the_classes(finder):
+    """What a question can be about by name (bot.compose keeps other medicines' sections out of its answer)."""
+    text = "Is whey protein bad for you? And antidepressants or blood thinners? Tegretol?"
+    assert finder.substances(text) == [("whey protein", "Whey"), ("Tegretol", "Carbamazepine")]
+    assert len(finder.find(text)) == 4
