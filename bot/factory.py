@@ -72,6 +72,7 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
         is_name=lambda text: drugs.words(text) | disorders.words_in(text),
         may_carry=lambda text, reply: guard.lexicon(text).action == ALLOW and guard.replied(reply) is None,
         names=lambda text: [written for written, _ in drugs.find(text)] + disorders.find(text),
+        subject_words=library.subject_words,
     )
     selector = PassageSelector(library, focus, settings.bot.max_quotes, model=answerability, disorders=disorders,
                                medicines=drugs, coverage=coverage)

@@ -64,18 +64,21 @@ class QueryBuilder:
         synonyms: dict | None = None,
         dictionary: set[str] | frozenset[str] = frozenset(),
         is_name: Callable[[str], set[str]] | None = None,
-        may_carry: Callable[[str], bool] | None = None,
+        may_carry: Callable[[str, str], bool] | None = None,
         names: Callable[[str], list[str]] | None = None,
+        subject_words: frozenset[str] = frozenset(),
     ) -> None:
         """`vocabulary`: words a misspelling may be corrected to; `dictionary`: real words never corrected;
         `is_name`: the words of a text that are names (medicines, disorders) the documents may not use: never corrected
         into a document word ("an unknown medicine became 'gravis'"); `may_carry(question, the bot's reply to it)`:
         whether an earlier question may lend its topic to a follow-up (one the guard refuses or escalates may
-        not: its dose or emergency words would steer the next answer; only the names it gives carry); `names`: the medicines and disorders a text names: what a follow-up
-        with a pronoun ("Is it inherited?") carries of an earlier question that names some."""
+        not: its dose or emergency words would steer the next answer; only the names it gives carry); `names`:
+        the medicines and disorders a text names: what a follow-up with a pronoun ("Is it inherited?") carries of
+        an earlier question that names some; `subject_words`: the library's own subject (`Library.subject_words`)."""
         self._is_name = is_name
         self._may_carry = may_carry
         self._names = names
+        self._subject_words = subject_words
         self._vocab = vocabulary
         self._known = set(vocabulary) | set(STOPWORDS)
         syn = synonyms or prompts.load("synonyms")
@@ -117,6 +120,19 @@ class QueryBuilder:
             folded = re.sub(rf"\b{re.escape(wrong)}\b", right, folded)
         return folded, fixes
 
+    def about_subject(self, text: str) -> bool:
+        """Whether the text names the library's own subject (its words or their synonyms: "PNS")."""
+        corrected, _ = self.correct(text)
+        return bool(self._subject_words & set(words(" ".join([corrected, *self.expand(corrected)[0]]))))
+
+    def strangers(self, text: str) -> list[str]:
+        """Words of five or more letters that neither the library nor English uses (the encoder's whole words),
+        after spelling correction: most likely the name of something the dictionaries don't know ("I've started
+        taking ashwagandha")."""
+        corrected, _ = self.correct(text)
+        return [w for w in dict.fromkeys(words(corrected)) if len(w) >= 5 and w.isalpha() and w not in self._known
+                and w not in self._dictionary and stem(w) not in self._stems]
+
     def expand(self, corrected: str) -> tuple[list[str], dict[str, set[str]]]:
         found: list[str] = []
         alternatives: dict[str, set[str]] = {}
@@ -136,13 +152,14 @@ class QueryBuilder:
         when the caller has them already."""
         folded = fold(message) if folded is None else folded
         corrected, fixes = self.correct(message, folded)
-        carried, names = None, []
+        carried, names, source = None, [], ""
         earlier = list(user_turns(history) if earlier is None else earlier)
         if self._may_carry and earlier and not self._may_carry(earlier[-1], last_reply(history)):
+            source = earlier[-1]
             # The previous question was refused or escalated: none of its words are carried, only the medicines
             # and disorders it names, to a follow-up that points back at them ("How much carbamazepine can I
             # take?" -> "What are its side effects?" asks about carbamazepine, as the refusal offered).
-            names = self._names(earlier[-1]) if self._names is not None and POINTS_BACK.search(folded) else []
+            names = (self._names(earlier[-1]) or self.strangers(earlier[-1])) if self._names is not None and POINTS_BACK.search(folded) else []
             carried = " ".join(names) or None
             earlier = []
         if earlier and self._is_elliptical(message):
@@ -155,12 +172,16 @@ class QueryBuilder:
                 # side effects?"); if it names none and says "it" itself ("What does it do to the eyes?"), the
                 # library's own subject, so nothing is carried (the eyes would be answered again); else the
                 # earlier question as a whole ("What is lymphoma?").
-                names = self._names(carried)
+                source, names = carried, self._names(carried)
                 carried = " ".join(names) if names else None if POINTS_BACK.search(fold(carried)) else carried
         # A carried name stands where the pronoun was: "what is it used for?" after carbamazepine is searched as
         # "what is carbamazepine used for?", not as "what is it" (the library's subject, by synonym) with
-        # carbamazepine at a carried weight.
-        resolved = POINTS_BACK.sub(" ".join(names), corrected, count=1) if names else corrected
+        # carbamazepine at a carried weight. Not when the earlier question also named the library's subject
+        # ("Is turmeric good for paraneoplastic syndrome?" -> "How is it diagnosed?"): "it" may be either, and
+        # the name keeps its carried weight.
+        resolved = corrected
+        if names and not self.about_subject(source):
+            resolved = POINTS_BACK.sub(" ".join(names), corrected, count=1)
         expansions, alternatives = self.expand(resolved)
         terms: dict[str, float] = {}
         for s in analyze(resolved):
