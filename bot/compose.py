@@ -347,7 +347,7 @@ class PassageSelector:
         if subject:
             return [subject]
         disorders, medicines = [], []
-        for text in (query.message, query.carried or ""):
+        for text in (query.message, "" if query.ambiguous else query.carried or ""):
             disorders = self.disorders.find(text) if self.disorders is not None else []
             medicines = self.medicines.medicines(text, classes=True) if self.medicines is not None else []
             if disorders or medicines:

@@ -36,6 +36,7 @@ class Query:
     expansions: list[str] = field(default_factory=list)
     carried: str | None = None
     folded: str = ""  # `fold(message)`: computed once per question, read by the later stages
+    ambiguous: bool = False  # its "it" may be the carried name or the library's subject (both named before)
 
     def to_dict(self) -> dict:
         return {
@@ -179,8 +180,8 @@ class QueryBuilder:
         # carbamazepine at a carried weight. Not when the earlier question also named the library's subject
         # ("Is turmeric good for paraneoplastic syndrome?" -> "How is it diagnosed?"): "it" may be either, and
         # the name keeps its carried weight.
-        resolved = corrected
-        if names and not self.about_subject(source):
+        resolved, ambiguous = corrected, bool(names) and self.about_subject(source)
+        if names and not ambiguous:
             resolved = POINTS_BACK.sub(" ".join(names), corrected, count=1)
         expansions, alternatives = self.expand(resolved)
         terms: dict[str, float] = {}
@@ -194,4 +195,4 @@ class QueryBuilder:
             for s in analyze(carried_corrected + " " + " ".join(carried_exp)):
                 terms.setdefault(s, CARRIED_WEIGHT)
         text = " ".join(x for x in (resolved, " ".join(expansions), fold(carried) if carried else "") if x)
-        return Query(message, corrected, text, terms, alternatives, fixes, expansions, carried, folded)
+        return Query(message, corrected, text, terms, alternatives, fixes, expansions, carried, folded, ambiguous)
