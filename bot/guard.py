@@ -45,14 +45,14 @@ class GuardDecision:
         return dict(self.__dict__)
 
 
-# A medicine's strength as written on its pack ("10 mg", "mg"): named in a question, it does not ask for a dose.
-# A first message asking what "it" does ("Can it give you anaemia?"): with nothing earlier to point at, "it" is
-# the library's subject, and nothing is named that could be a remedy.
 # A follow-up that asks the earlier question again for another case: "what about for a child?", "and for adults?"
 # ("And the eyes?" asks about something else)
 _SAME_FOR = re.compile(r"(?:what if|and if|(?:and|or|what about|how about|and what about|same)\s+(?:for|if|in|when|with|during))\b")
+# A first message asking what "it" does ("Can it give you anaemia?"): with nothing earlier to point at, "it" is
+# the library's subject, and nothing is named that could be a remedy.
 _IT_DOES = re.compile(r"^(?:can|could|does|do|will|would|might|may)\s+(?:it|this|that)\s+(?:\w+\s+)?"
                       r"(?:cause|give|make|lead|affect|bring|trigger|damage|spread|hurt|change)\b")
+# A medicine's strength as written on its pack ("10 mg", "mg"): named in a question, it does not ask for a dose.
 _STRENGTH = re.compile(r"(?:\d+(?:[.,]\d+)?\s*)?(?:mg|mgs|mcg|µg|ug|ml|g|iu|milligrams?)", re.I)
 
 
@@ -267,7 +267,7 @@ class InputGuard:
                 decision = fixed
         decision.manipulation = _hits(self._manipulation, folded)
         turns = user_turns(history)
-        earlier = turns[-3:]  # layer 3 reads the user's own earlier messages (and the bot's only for escalations)
+        earlier = turns[-3:]  # layer 3 reads the user's own earlier messages (the bot's only for what it refused or escalated)
         previous = [self.lexicon(m) for m in earlier]
         refused = self.replied(last_reply(history)) if previous and previous[-1].action == ALLOW else None
         if refused is not None and refused.action == REFUSAL:  # refused by a layer the lexicon does not repeat

@@ -160,7 +160,8 @@ class QueryBuilder:
             # The previous question was refused or escalated: none of its words are carried, only the medicines
             # and disorders it names, to a follow-up that points back at them ("How much carbamazepine can I
             # take?" -> "What are its side effects?" asks about carbamazepine, as the refusal offered).
-            names = (self._names(earlier[-1]) or self.strangers(earlier[-1])) if self._names is not None and POINTS_BACK.search(folded) else []
+            if self._names is not None and POINTS_BACK.search(folded):
+                names = self._names(earlier[-1]) or self.strangers(earlier[-1])
             carried = " ".join(names) or None
             earlier = []
         if earlier and self._is_elliptical(message):
