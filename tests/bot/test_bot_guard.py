@@ -120,6 +120,9 @@ def test_unproven_remedies_are_refused(chatbot, message):
         "my smile looks crooked",
         "I bumped my head hard this morning and now my vision is blurry",
         "I got hit in the head playing football and can't remember what happened",
+        # chest pain and breathlessness in the other languages the lexicons read
+        "J'ai une douleur dans la poitrine", "Не могу дышать", "Non riesco a respirare", "Dor no peito",
+        "Nie mogę oddychać", "Боль в груди",
     ],
 )
 def test_emergencies_come_first(chatbot, message):
