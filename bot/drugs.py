@@ -140,28 +140,27 @@ class DrugFinder:
                 out += [(token, name) for name in known.get(token.lower(), ())]
         return out
 
+    def _listed(self, found: list[tuple[str, str]], tables: tuple[str, ...]) -> set[str]:
+        """The names of `found` that one of `tables` ("monographs", "classes") lists."""
+        names = sorted({name for _, name in found})
+        if not names:
+            return set()
+        marks = ",".join("?" * len(names))
+        return {n for table in tables
+                for (n,) in self._conn().execute(f"SELECT name FROM {table} WHERE name IN ({marks})", names)}
+
     def medicines(self, text: str, classes: bool = False) -> list[tuple[str, str]]:
         """`find`, only the medicines a patient takes: those with a patient leaflet (MedlinePlus or NHS); with
         `classes`, also the classes a patient names them by ("antibiotics", "antidepressants")."""
         found = self.find(text)
-        names = sorted({name for _, name in found})
-        if not names:
-            return []
-        marks = ",".join("?" * len(names))
-        tables = ("monographs", "classes") if classes else ("monographs",)
-        kept = {n for table in tables
-                for (n,) in self._conn().execute(f"SELECT name FROM {table} WHERE name IN ({marks})", names)}
+        kept = self._listed(found, ("monographs", "classes") if classes else ("monographs",))
         return [(written, name) for written, name in found if name in kept]
 
     def substances(self, text: str) -> list[tuple[str, str]]:
         """`find` without the classes of medicines: the medicines and other substances the text names by
         their own name ("Tegretol", "whey protein"), not "antidepressants"."""
         found = self.find(text)
-        names = sorted({name for _, name in found})
-        if not names:
-            return []
-        classes = {n for (n,) in self._conn().execute(
-            f"SELECT name FROM classes WHERE name IN ({','.join('?' * len(names))})", names)}
+        classes = self._listed(found, ("classes",))
         return [(written, name) for written, name in found if name not in classes]
 
     def words(self, text: str) -> set[str]:
