@@ -40,3 +40,22 @@ def test_a_start_prints_no_progress_bars_warnings_or_debug_lines(server):
     noise = [line for line in out.splitlines()
              if "Loading weights" in line or " DEBUG " in line or " WARNING verbatim" in line or "it/s]" in line]
     assert not noise, noise
+
+
+def test_importing_the_web_server_skips_gradios_stub_writer_and_keeps_its_components_whole():
+    """web/__init__.py replaces Gradio's development-time .pyi writer (half of `import gradio`) with a no-op:
+    in a fresh interpreter, no component class is re-parsed from source, and the events the metaclass adds
+    are all there."""
+    probe = (
+        "import ast, web.server, gradio as gr, gradio.component_meta as meta, gradio.blocks_events as be\n"
+        "parsed = []\n"
+        "real_parse = ast.parse\n"
+        "ast.parse = lambda *a, **k: parsed.append(1) or real_parse(*a, **k)\n"
+        "class Probe(gr.Textbox):\n"
+        "    pass\n"
+        "print(meta.create_or_modify_pyi.__module__, be.create_or_modify_pyi.__module__, len(parsed),\n"
+        "      all(callable(getattr(gr.Textbox, e)) for e in ('submit', 'change', 'blur')), callable(Probe.submit))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["web", "web", "0", "True", "True"]
