@@ -76,11 +76,9 @@ class OnnxEmbeddings(Encoder):
 
         folder = Path(self.model_path)
         self.max_tokens = int(json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"])
-        self._counter = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self._counter.no_truncation()
-        self._counter.no_padding()
+        # one tokenizer, never truncating (counting needs the full length); `encode` truncates the ids itself
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self._tokenizer.enable_truncation(self.max_tokens)
+        self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
         options = ort.SessionOptions()
         options.log_severity_level = 3  # no warnings about optional graph rewrites on every start
@@ -88,10 +86,15 @@ class OnnxEmbeddings(Encoder):
 
     @cached_property
     def dictionary(self) -> frozenset[str]:
-        return _dictionary(self._counter.get_vocab())
+        return _dictionary(self._tokenizer.get_vocab())
 
     def count_tokens(self, texts: list[str]) -> list[int]:
-        return [len(e.ids) for e in self._counter.encode_batch(list(texts), add_special_tokens=True)]
+        return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=True)]
+
+    def _truncated(self, values: list[int]) -> list[int]:
+        """What the tokenizer's own truncation to `max_tokens` gives for one text: the first tokens, then the
+        closing [SEP] (a second Tokenizer instance just for it cost 8 MB of the server's memory)."""
+        return values if len(values) <= self.max_tokens else values[: self.max_tokens - 1] + values[-1:]
 
     def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         """One text per run, never a padded batch: dynamic int8 quantization scales the activations by the
@@ -102,9 +105,9 @@ class OnnxEmbeddings(Encoder):
         with self._lock:
             for row, encoding in enumerate(self._tokenizer.encode_batch(list(texts))):
                 hidden = self._session.run(None, {
-                    "input_ids": np.array([encoding.ids], dtype=np.int64),
-                    "attention_mask": np.array([encoding.attention_mask], dtype=np.int64),
-                    "token_type_ids": np.array([encoding.type_ids], dtype=np.int64),
+                    name: np.array([self._truncated(values)], dtype=np.int64) for name, values in (
+                        ("input_ids", encoding.ids), ("attention_mask", encoding.attention_mask),
+                        ("token_type_ids", encoding.type_ids))
                 })[0][0]
                 pooled = hidden.mean(axis=0)  # mean pooling: every token of an unpadded text counts
                 out[row] = pooled / max(float(np.linalg.norm(pooled)), 1e-12)

@@ -70,3 +70,23 @@ def test_serving_with_the_onnx_encoder_never_imports_torch(corpus_index, vt, tmp
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=vt.REPO_ROOT, capture_output=True, text=True,
                          check=True, timeout=300).stdout.split()
     assert out[-4:] == ["answer", "False", "False", "False"]
+
+
+def test_the_onnx_encoder_truncates_long_texts_as_the_tokenizer_itself_does(both):
+    """`OnnxEmbeddings` keeps one non-truncating tokenizer (token counts need the full length) and cuts the ids
+    itself: the same ids as the tokenizer's own truncation, for texts below, at and above the limit."""
+    from tokenizers import Tokenizer
+
+    onnx, _ = both
+    reference = Tokenizer.from_file(f"{onnx.model_path}/tokenizer.json")
+    reference.enable_truncation(onnx.max_tokens)
+    reference.no_padding()
+    words = "the immune system attacks nerve cells far from the tumour".split()
+    for n in (3, onnx.max_tokens - 2, onnx.max_tokens - 1, onnx.max_tokens, onnx.max_tokens + 1, 3 * onnx.max_tokens):
+        text = " ".join(words[i % len(words)] for i in range(n))
+        full = onnx._tokenizer.encode(text)
+        cut = reference.encode(text)
+        assert onnx._truncated(full.ids) == cut.ids
+        assert onnx._truncated(full.attention_mask) == cut.attention_mask
+        assert onnx._truncated(full.type_ids) == cut.type_ids
+    assert onnx.count_tokens([text])[0] > onnx.max_tokens  # counting still sees the whole text
