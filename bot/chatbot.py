@@ -17,6 +17,7 @@ from typing import Any, Iterator
 from ingest.settings import Settings
 
 from .factory import build_pipeline
+from .guard import EMERGENCY
 from .stages import Pipeline
 from .types import Reply
 
@@ -97,6 +98,10 @@ class ChatBot:
             guarded = p.input_guard.run(checked, prepared)
             trace.update(guarded.trace)
             timings["input_guard"] = _ms(t)
+            # "thanks" / "ok" / "hi" ask nothing, so there is nothing to refuse (a refusal here can only be carried
+            # from an earlier question); an emergency, whichever turn raised it, is said again
+            if checked.small_talk and guarded.decision.action != EMERGENCY:
+                return _whole(p.replies.small_talk(checked.small_talk, trace))
             if not guarded.allowed:
                 return _whole(p.replies.guarded(guarded.decision, trace))
             trace.update(prepared.trace)

@@ -3,6 +3,8 @@
 Empty, over-long and unreadable (binary, no letters) messages get a clear reply instead of an answer;
 control and invisible formatting characters are blanked; the history keeps only well-formed
 {"role", "content"} turns. The patient's earlier messages (`user_turns`) are taken from it here, once.
+A message that is only a greeting or only thanks / an acknowledgement / a goodbye is marked `small_talk`
+(prompts/answering.yaml): it asks nothing, so after the input guard it gets a short reply, not a search.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+import prompts
 from ingest.text import fold
 
 from .replies import Replies
@@ -19,6 +22,29 @@ from .types import user_turns
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 HISTORY_TURNS = 20  # the most recent turns read from a history
+_NOT_WORDS = re.compile(r"[^\w\s]+|_")
+
+
+class SmallTalk:
+    """Whether a folded message is, as a whole, small talk: "greeting" when it only greets, "closing" when it
+    only thanks, acknowledges or says goodbye (a greeting with thanks included), else None."""
+
+    def __init__(self, phrases: dict[str, list[str]] | None = None) -> None:
+        phrases = prompts.load("answering")["small_talk"] if phrases is None else phrases
+        self.kind_of = {fold(p): kind for kind, words in phrases.items() for p in words}
+        alternatives = "|".join(re.escape(p) for p in sorted(self.kind_of, key=len, reverse=True))
+        self._phrases = re.compile(rf"\s*\b({alternatives})\b\s*")
+
+    def __call__(self, folded: str) -> str | None:
+        bare = " ".join(_NOT_WORDS.sub(" ", folded).split())
+        kinds, at = set(), 0
+        while at < len(bare):
+            m = self._phrases.match(bare, at)
+            if not m:
+                return None
+            kinds.add(self.kind_of[m.group(1)])
+            at = m.end()
+        return None if not kinds else "greeting" if kinds == {"greeting"} else "closing"
 
 
 def clean_history(history: Any, limit: int) -> list[dict[str, str]]:
@@ -43,6 +69,7 @@ class CheckedMessage:
     folded: str = ""  # `fold(message)`, once per question
     problem: str | None = None  # not_text | empty | too_long | unreadable
     reply_text: str = ""
+    small_talk: str | None = None  # greeting | closing: the message is only that (`SmallTalk`)
 
     @property
     def trace(self) -> dict[str, Any]:
@@ -55,6 +82,7 @@ class MessageChecks:
             raise ValueError(f"max_chars must be at least 1, not {max_chars}")
         self.max_chars = max_chars
         self.replies = replies
+        self.small_talk = SmallTalk()
 
     def run(self, message: Any, history: Any = None) -> CheckedMessage:
         problem = self._problem(message)
@@ -62,8 +90,26 @@ class MessageChecks:
             code, text = problem
             return CheckedMessage(CONTROL.sub(" ", message) if isinstance(message, str) else "", problem=code, reply_text=text)
         message = CONTROL.sub(" ", unicodedata.normalize("NFC", message)).strip()
-        history = clean_history(history, self.max_chars)
-        return CheckedMessage(message, history, tuple(user_turns(history)), fold(message))
+        history = self._without_small_talk(clean_history(history, self.max_chars))
+        folded = fold(message)
+        return CheckedMessage(message, history, tuple(user_turns(history)), folded, small_talk=self.small_talk(folded))
+
+    def _without_small_talk(self, history: list[dict[str, str]]) -> list[dict[str, str]]:
+        """The history without its small-talk exchanges (the patient's "thanks" and the bot's reply to it): they
+        say nothing a follow-up could lean on, so "and for a child?" after "ok thanks" still follows the
+        question before it."""
+        out: list[dict[str, str]] = []
+        skip_reply = False
+        for m in history:
+            if m["role"] == "user":
+                skip_reply = bool(self.small_talk(fold(m["content"])))
+                if not skip_reply:
+                    out.append(m)
+            elif not skip_reply:
+                out.append(m)
+            else:
+                skip_reply = False
+        return out
 
     def _problem(self, message: Any) -> tuple[str, str] | None:
         say = self.replies.message

@@ -49,6 +49,12 @@ class Replies:
             return Reply(kind, self.message(key, names=listed), None, (), trace)
         return Reply(kind, self.message(kind), None, (), trace)
 
+    def small_talk(self, kind: str, trace: dict[str, Any]) -> Reply:
+        """The reply to a message that is only a greeting or only thanks / a goodbye (`checks.SmallTalk`): an
+        `out_of_scope` in the bot's own voice, marked in the trace so the page shows it without a label."""
+        trace["small_talk"] = kind
+        return Reply("out_of_scope", self.message(f"small_talk_{kind}"), None, (), trace)
+
     def dosing_refusal(self, trace: dict[str, Any], topic: str | None = None) -> Reply:
         return Reply("refusal", self.message("refusal_dosing", topic=topic or self.message("refusal_default_topic")),
                      DOSING, (), trace)

@@ -96,6 +96,8 @@ def pending_message(partial_text: str = "") -> dict[str, str]:
 def reply_markdown(reply: Reply) -> str:
     """A finished reply: its kind's label and wrapper around the bot's (made-safe) Markdown."""
     label, css = KIND_STYLE.get(reply.kind, KIND_STYLE["no_answer"])
+    if (reply.trace or {}).get("small_talk"):  # "Hello" / "Take care" need no "Outside what I can answer" above them
+        label = None
     head = f"**{label}**\n\n" if label else ""
     # blank lines around the body: Markdown inside an HTML block is only parsed after a blank line
     return f'<div class="vb-reply {css}">\n\n{head}{safe_markdown(reply.text)}\n\n</div>'

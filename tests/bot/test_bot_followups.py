@@ -357,3 +357,49 @@ def test_the_same_dose_question_for_another_case_is_refused_too(chatbot):
     assert chatbot.ask("and what are its side effects?", refused).kind == "answer"
     reply = chatbot.ask("what about physiotherapy?", conversation(chatbot, "Should I try herbal tea for PNS?"))
     assert reply.kind == "answer", reply.trace["input_guard"]
+
+
+class TestSmallTalk:
+    """A message that is only a greeting, thanks, an acknowledgement or a goodbye asks nothing: a short reply in
+    the bot's own voice, never a search and never a follow-up of the previous question."""
+
+    @pytest.mark.parametrize("message, kind", [
+        ("hi", "greeting"), ("Hello there!", "greeting"), ("Good morning :)", "greeting"), ("Hola", "greeting"),
+        ("thanks", "closing"), ("Thank you so much!!", "closing"), ("ok", "closing"), ("okay thanks, bye", "closing"),
+        ("hi, thanks", "closing"), ("Спасибо", "closing"), ("Dziękuję!", "closing"), ("ok 👍", "closing"),
+        ("hi, what is PNS?", None), ("OK, roughly?", None), ("thanks for nothing", None), ("ok that dinner rocked", None),
+        ("Hello, does atorvastatin cause weight loss?", None), ("thanks, and what causes it?", None),
+    ])
+    def test_only_a_whole_message_of_small_talk_counts(self, message, kind):
+        from bot.checks import SmallTalk
+        from ingest.text import fold
+
+        assert SmallTalk()(fold(message)) == kind
+
+    def test_thanks_after_an_answer_does_not_repeat_it(self, chatbot):
+        earlier = history("What are the symptoms?")
+        assert chatbot.ask("What are the symptoms?", []).kind == "answer"
+        reply = chatbot.ask("thanks", earlier)
+        assert reply.kind == "out_of_scope" and not reply.quotes and reply.trace["small_talk"] == "closing"
+        assert "retrieval" not in reply.trace["timings_ms"]  # nothing was searched
+        greeting = chatbot.ask("Hello!", [])
+        assert greeting.kind == "out_of_scope" and greeting.trace["small_talk"] == "greeting"
+        assert greeting.text != reply.text
+
+    def test_a_follow_up_after_small_talk_leans_on_the_question_before_it(self, chatbot):
+        plain = chatbot.ask("what causes it?", history("What is PNS?"))
+        after = chatbot.ask("what causes it?", history("What is PNS?", "Thank you!"))
+        assert [q.passage_id for q in after.quotes] == [q.passage_id for q in plain.quotes]
+        refused = [{"role": "user", "content": "How much carbamazepine can I take?"},
+                   {"role": "assistant", "content": chatbot.ask("How much carbamazepine can I take?", []).text}]
+        ok = chatbot.ask("ok thanks", refused)
+        assert ok.kind == "out_of_scope" and ok.trace["small_talk"] == "closing"  # nothing asked, nothing refused
+        later = refused + [{"role": "user", "content": "ok thanks"}, {"role": "assistant", "content": ok.text}]
+        child = chatbot.ask("and for a child?", later)
+        assert (child.kind, child.reason) == ("refusal", "dosing")
+
+    def test_an_emergency_is_said_again_whatever_follows(self, chatbot):
+        crisis = [{"role": "user", "content": "I want to kill myself"},
+                  {"role": "assistant", "content": chatbot.ask("I want to kill myself", []).text}]
+        for message in ("thanks", "ok", "hi"):
+            assert chatbot.ask(message, crisis).kind == "emergency", message

@@ -90,6 +90,10 @@ class TestReplyMessages:
         else:
             assert "**" not in content
 
+    def test_a_reply_to_small_talk_has_the_out_of_scope_look_but_no_label(self):
+        content = ui.reply_markdown(Reply("out_of_scope", "Take care.", None, (), {"small_talk": "closing"}))
+        assert content.startswith('<div class="vb-reply vb-out-of-scope">') and "**" not in content
+
     def test_unknown_kind_falls_back_to_the_no_answer_look(self):
         assert "vb-no-answer" in ui.reply_markdown(Reply("something_new", "x"))  # type: ignore[arg-type]
 
