@@ -26,8 +26,9 @@ _NOT_WORDS = re.compile(r"[^\w\s]+|_")
 
 
 class SmallTalk:
-    """Whether a folded message is, as a whole, small talk: "greeting" when it only greets, "closing" when it
-    only thanks, acknowledges or says goodbye (a greeting with thanks included), else None."""
+    """Whether a folded message is, as a whole, small talk: "about" when it asks about the bot itself ("are you a
+    real doctor?", a greeting included), "greeting" when it only greets, "closing" when it only thanks,
+    acknowledges or says goodbye (a greeting with thanks included), else None."""
 
     def __init__(self, phrases: dict[str, list[str]] | None = None) -> None:
         phrases = prompts.load("answering")["small_talk"] if phrases is None else phrases
@@ -44,7 +45,9 @@ class SmallTalk:
                 return None
             kinds.add(self.kind_of[m.group(1)])
             at = m.end()
-        return None if not kinds else "greeting" if kinds == {"greeting"} else "closing"
+        if not kinds:
+            return None
+        return "about" if "about" in kinds else "greeting" if kinds == {"greeting"} else "closing"
 
 
 def clean_history(history: Any, limit: int) -> list[dict[str, str]]:
@@ -69,7 +72,7 @@ class CheckedMessage:
     folded: str = ""  # `fold(message)`, once per question
     problem: str | None = None  # not_text | empty | too_long | unreadable
     reply_text: str = ""
-    small_talk: str | None = None  # greeting | closing: the message is only that (`SmallTalk`)
+    small_talk: str | None = None  # about | greeting | closing: the message is only that (`SmallTalk`)
 
     @property
     def trace(self) -> dict[str, Any]:

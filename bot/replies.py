@@ -50,8 +50,9 @@ class Replies:
         return Reply(kind, self.message(kind), None, (), trace)
 
     def small_talk(self, kind: str, trace: dict[str, Any]) -> Reply:
-        """The reply to a message that is only a greeting or only thanks / a goodbye (`checks.SmallTalk`): an
-        `out_of_scope` in the bot's own voice, marked in the trace so the page shows it without a label."""
+        """The reply to a message that is only a greeting, thanks / a goodbye, or a question about the bot itself
+        (`checks.SmallTalk`): an `out_of_scope` in the bot's own voice, marked in the trace so the page shows it
+        without a label."""
         trace["small_talk"] = kind
         return Reply("out_of_scope", self.message(f"small_talk_{kind}"), None, (), trace)
 

@@ -37,7 +37,8 @@ WORDING: dict[str, dict[str, Text | TextList]] = {
     "messages": {
         **_texts("answer_lead", "answer_lead_followup", "care_team_pointer", "refusal_unproven_remedy",
                  "refusal_default_topic", "emergency", "emergency_self_harm", "out_of_scope", "no_answer",
-                 "safe_failure", "empty_message", "unreadable", "small_talk_greeting", "small_talk_closing"),
+                 "safe_failure", "empty_message", "unreadable", "small_talk_greeting", "small_talk_closing",
+                 "small_talk_about"),
         "quote_attribution": Text(frozenset({"title", "section", "reviewed"})),
         "quote_reviewed": Text(frozenset({"date"})),
         "refusal_dosing": Text(frozenset({"topic"})),

@@ -365,6 +365,8 @@ class TestSmallTalk:
 
     @pytest.mark.parametrize("message, kind", [
         ("hi", "greeting"), ("Hello there!", "greeting"), ("Good morning :)", "greeting"), ("Hola", "greeting"),
+        ("Are you a real doctor?", "about"), ("Hi! Who are you?", "about"), ("what can you do?", "about"),
+        ("are you a doctor or a nurse?", None), ("can you help me with my dose?", None),
         ("thanks", "closing"), ("Thank you so much!!", "closing"), ("ok", "closing"), ("okay thanks, bye", "closing"),
         ("hi, thanks", "closing"), ("Спасибо", "closing"), ("Dziękuję!", "closing"), ("ok 👍", "closing"),
         ("hi, what is PNS?", None), ("OK, roughly?", None), ("thanks for nothing", None), ("ok that dinner rocked", None),
@@ -385,6 +387,8 @@ class TestSmallTalk:
         greeting = chatbot.ask("Hello!", [])
         assert greeting.kind == "out_of_scope" and greeting.trace["small_talk"] == "greeting"
         assert greeting.text != reply.text
+        about = chatbot.ask("Are you a real doctor?", earlier)  # the bot says what it is; no document does
+        assert about.kind == "out_of_scope" and about.trace["small_talk"] == "about" and "not a doctor" in about.text
 
     def test_a_follow_up_after_small_talk_leans_on_the_question_before_it(self, chatbot):
         plain = chatbot.ask("what causes it?", history("What is PNS?"))
