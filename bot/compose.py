@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+from rapidfuzz import fuzz, process
 
 import prompts
 from ingest.structure import Passage, heading_path
@@ -37,6 +38,10 @@ KEEP_RATIO = 0.88  # further quotes must score at least this share of the best
 GROUP_RATIO = 0.75  # neighbouring list items join a quote above this share of the best
 MAX_GROUP = 4
 DIRECT_PASSAGES = 12  # passages found by their own embedding (small libraries) join the chunk candidates
+# A question about medicines in general, naming none ("Can the tablets make me sleepy?"): a medicine's own
+# section may answer it (`about_medicines`).
+_MEDICINE_WORDS = re.compile(r"\b(?:drugs?|medicines?|medications?|meds|tablets?|pills?|side.?effects?|"
+                             r"steroids?|chemo\w*|prescri\w*)\b")
 
 
 @dataclass
@@ -79,6 +84,8 @@ class Selection:
                 f"the question's weighted words, meaning similarity {top.cosine:.2f}, overall score {top.score:.2f}")
         if runner is not None:
             text += f"; the best passage not quoted scored {runner.score:.2f}"
+        if "not_quoted" in self.evidence:
+            text += f" (never quoted here: {self.evidence['not_quoted']})"
         coverage = self.evidence.get("coverage", {})
         if "probability" in coverage:
             text += (f". The learned coverage check says the documents answer this with probability "
@@ -211,7 +218,6 @@ class PassageSelector:
             for pid, prob in zip(ids, self.model.score(vector, vectors, lexical)):
                 seen[pid].answerability = float(prob)
         ranked = sorted(seen.values(), key=lambda s: -s.score)
-        top = ranked[0]
         best_cos = max(s.cosine for s in ranked)
         best_lex = max(s.lexical for s in ranked)
         content = max(self.lexical(query, s.passage, content_only=True) for s in ranked[:8])
@@ -233,9 +239,19 @@ class PassageSelector:
             self.name_unnamed(query, ranked[: self.max_quotes], evidence)
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"weak evidence: best cosine {best_cos:.2f} < {MIN_COSINE} and best lexical {best_lex:.2f} < {MIN_LEXICAL}")
+        # Nor is a question about no medicine at all quoted from a medicine's own section: in a leaflet table "the
+        # drug" is that row's medicine, and "Long-term treatment with the drug is not recommended." (under
+        # Methylprednisolone) read as the answer to "How is it treated?". Those cells still count as evidence that
+        # the documents cover the question (above); they are only not quoted, unless nothing else was retrieved.
+        quotable = ranked
+        if not asked and not self.about_medicines(query):
+            quotable = [s for s in ranked if not self.other_medicine(s.passage.section, asked)] or ranked
+            if len(quotable) < len(ranked):
+                evidence["not_quoted"] = "passages under a medicine's own heading: the question names no medicine"
+        top = quotable[0]
         groups: list[list[Scored]] = []
         used: set[str] = set()
-        for s in ranked:
+        for s in quotable:
             if len(groups) >= self.max_quotes:
                 break
             if s.passage.id in used or (groups and s.score < KEEP_RATIO * top.score):
@@ -312,6 +328,21 @@ class PassageSelector:
             if found:
                 return found
         return frozenset()
+
+    def about_medicines(self, query: Query) -> bool:
+        """Whether the question (or the topic carried into it) names a medicine, a class of them or a substance,
+        or asks about medicines in general ("the side effects of the treatment", "the tablets")."""
+        texts = (query.message, query.corrected, query.carried or "")
+        if any(_MEDICINE_WORDS.search(fold(t)) for t in texts):
+            return True
+        if self.medicines is None:
+            return False
+        if any(self.medicines.find(t) for t in texts):
+            return True
+        # a misspelt name of a medicine the documents name ("pyridostigmin"), matched as the input guard does
+        names = sorted(self.documented_medicines)
+        return bool(names) and any(process.extractOne(w, names, scorer=fuzz.ratio, score_cutoff=80)
+                                   for t in texts for w in re.findall(r"[a-z][a-z-]{5,}", fold(t)))
 
     def other_medicine(self, section: tuple[str, ...], asked: frozenset[str]) -> bool:
         """Whether the section's headings name medicines, none of them asked about: "The drug is clinically

@@ -158,13 +158,46 @@ def test_no_quote_from_another_medicines_section_for_a_question_about_one(chatbo
     assert not any("Carbamazepine" in q.section for q in reply.quotes), [(q.section, q.text) for q in reply.quotes]
     reply = chatbot.ask("Can I drink alcohol with carbamazepine?", [])
     assert reply.kind == "answer" and any("incompatible with alcohol" in q.text for q in reply.quotes), reply.trace
-    # a question that names no medicine may still be answered from any section
+    # a question about medicines in general, naming none, may still be answered from any medicine's section
     reply = chatbot.ask("Which medicine is incompatible with alcohol?", [])
     assert any("incompatible with alcohol" in q.text for q in reply.quotes), reply.trace
     # nor does one naming a class: the dictionary does not say which medicines are anticonvulsants
     selector = chatbot.selector
     assert selector.asked_medicines(chatbot.query_builder.build("Do anticonvulsants have side effects?")) == frozenset()
     assert selector.asked_medicines(chatbot.query_builder.build("Tegretol side effects?")) == {"Carbamazepine"}
+
+
+def test_a_question_about_no_medicine_is_not_answered_from_a_medicines_own_section(chatbot):
+    """In a leaflet table "the drug" is that row's medicine: "Long-term treatment with the drug is not
+    recommended." (Methylprednisolone) had been the first quote for "How is it treated?". A question about
+    medicines in general, or naming one (even misspelt), may still be answered from their sections."""
+    from bot.drugs import DrugFinder
+
+    medicine_section = DrugFinder.find  # a section whose headings name a medicine
+    finder = chatbot.selector.medicines
+
+    def from_medicine_sections(reply):
+        return [q.section for q in reply.quotes if medicine_section(finder, q.section)]
+
+    for question in ("How is it treated?", "treatment options please", "Can it give you anaemia?"):
+        reply = chatbot.ask(question, [])
+        assert reply.kind == "answer" and not from_medicine_sections(reply), (question, from_medicine_sections(reply))
+    treated = chatbot.ask("How is it treated?", [])
+    assert any("original cancerous tumor" in q.text or "additional treatment" in q.text for q in treated.quotes)
+    assert "never quoted here" in chatbot.selector.select(*_selected(chatbot, "How is it treated?")).explain(2)
+    for question, medicine in (("pyridostigmin and COPD", "Pyridostigmine"),  # misspelt, as the guard matches it
+                               ("Which medicine is incompatible with alcohol?", "Carbamazepine")):  # "medicine"
+        reply = chatbot.ask(question, [])
+        assert reply.kind == "answer" and any(medicine in x for x in from_medicine_sections(reply)), \
+            (question, [(q.section, q.text) for q in reply.quotes])
+
+
+def _selected(chatbot, question):
+    """The selector's arguments for `question`, asked alone, as the pipeline builds them."""
+    p = chatbot.pipeline
+    prepared = p.query.run(p.checks.run(question, []))
+    focus = p.focus.run(prepared.query)
+    return prepared.query, prepared.vector, list(p.retrieval.run(prepared, focus).candidates), focus
 
 
 def test_a_fragment_follow_up_still_carries_the_whole_earlier_question(chatbot):
