@@ -49,12 +49,18 @@ class Query:
 
 
 _PROPER = re.compile(r"(?<![.!?:\n]\s)(?<![.!?:\n])\s+([A-Z][a-z]{3,})\b")
+_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,7}\b")
 
 
 def proper_names(text: str) -> set[str]:
-    """Lower-case words written with a capital inside a sentence ("diamonds for Doge", "my Lyrica"): most
-    likely a name the documents may not use, so never "corrected" into one of their words ("dose")."""
-    return {m.group(1).lower() for m in _PROPER.finditer(text)}
+    """Lower-case words written with a capital inside a sentence ("diamonds for Doge", "my Lyrica"), and
+    acronyms written in capitals anywhere ("COPD", "LEMS") unless the message is typed in capitals: most
+    likely a name the documents may not use, so never "corrected" into one of their words ("dose", "cord",
+    "legs")."""
+    names = {m.group(1).lower() for m in _PROPER.finditer(text)}
+    if re.search(r"[a-z]{2,}", text):  # some words in lower case: not a message typed in capitals
+        names |= {m.group(0).lower() for m in _ACRONYM.finditer(text)}
+    return names
 
 
 class QueryBuilder:

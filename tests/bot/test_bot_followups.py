@@ -205,6 +205,15 @@ def test_a_fragment_follow_up_still_carries_the_whole_earlier_question(chatbot):
     assert "side effects" in (reply.trace["query"]["carried_from_history"] or ""), reply.trace["query"]
 
 
+def test_an_acronym_is_never_spelling_corrected_into_a_document_word(chatbot):
+    """"COPD" had become "cord" (answered with spinal-cord sentences) and "LEMS" "legs"; a message typed all in
+    capitals is still corrected."""
+    correct = chatbot.query_builder.correct
+    assert correct("Can PNS cause COPD?")[1] == {} and correct("What is LEMS?")[1] == {}
+    assert correct("can pns cause copd?")[1] == {"copd": "cord"}  # the same word in lower case is not a name
+    assert correct("WHAT ARE THE SYMTOMS OF PNS")[1] == {"symtoms": "symptoms"}
+
+
 def test_a_disorders_name_is_never_spelling_corrected_into_a_document_word(chatbot):
     from bot.query import QueryBuilder
 
