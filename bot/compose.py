@@ -244,7 +244,7 @@ class PassageSelector:
         # Methylprednisolone) read as the answer to "How is it treated?". Those cells still count as evidence that
         # the documents cover the question (above); they are only not quoted, unless nothing else was retrieved.
         quotable = ranked
-        if not asked and not self.about_medicines(query):
+        if self.medicines is not None and not asked and not self.about_medicines(query):
             quotable = [s for s in ranked if not self.other_medicine(s.passage.section, asked)] or ranked
             if len(quotable) < len(ranked):
                 evidence["not_quoted"] = "passages under a medicine's own heading: the question names no medicine"
@@ -335,7 +335,7 @@ class PassageSelector:
         texts = (query.message, query.corrected, query.carried or "")
         if any(_MEDICINE_WORDS.search(fold(t)) for t in texts):
             return True
-        if self.medicines is None:
+        if self.medicines is None:  # no dictionary: no section is known to be a medicine's either
             return False
         if any(self.medicines.find(t) for t in texts):
             return True
