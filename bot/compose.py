@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-from rapidfuzz import fuzz, process
 
 import prompts
 from ingest.structure import Passage, heading_path
@@ -21,7 +20,7 @@ from ingest.text import STOPWORDS, analyze, fold, words
 from .answerability import AnswerabilityModel, overlap
 from .coverage import CoverageModel
 from .disorders import DisorderFinder
-from .drugs import DrugFinder, name_words
+from .drugs import DrugFinder, misspelt, name_words
 from .focus import FocusDecision, SubjectFocus
 from .library import Library
 from .query import POINTS_BACK, Query
@@ -339,10 +338,9 @@ class PassageSelector:
             return False
         if any(self.medicines.find(t) for t in texts):
             return True
-        # a misspelt name of a medicine the documents name ("pyridostigmin"), matched as the input guard does
-        names = sorted(self.documented_medicines)
-        return bool(names) and any(process.extractOne(w, names, scorer=fuzz.ratio, score_cutoff=80)
-                                   for t in texts for w in re.findall(r"[a-z][a-z-]{5,}", fold(t)))
+        # a misspelt name of a medicine the documents name ("pyridostigmin"), read as the input guard reads it
+        names = sorted(fold(n) for n in self.documented_medicines)
+        return any(misspelt(fold(t), names) for t in texts)
 
     def other_medicine(self, section: tuple[str, ...], asked: frozenset[str]) -> bool:
         """Whether the section's headings name medicines, none of them asked about: "The drug is clinically

@@ -18,6 +18,8 @@ import weakref
 from contextlib import closing
 from pathlib import Path
 
+from rapidfuzz import fuzz, process
+
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 # a MeSH heading that names a class of medicines by what they do; an inverted heading ("Analgesics, Opioid") by
 # the part before the comma
@@ -166,6 +168,18 @@ class DrugFinder:
     def words(self, text: str) -> set[str]:
         """Lower-case words of the text that are (part of) a medicine's name."""
         return name_words(self.find(text))
+
+
+def misspelt(folded: str, names: list[str]) -> list[str]:
+    """The names (folded) that words of six letters or more in the folded text are near misses of (edit ratio
+    >= 80: "pyridostigmin", "carbamazapine"), in order: how the input guard and the passage selector read a
+    medicine's misspelt name."""
+    out: list[str] = []
+    for word in re.findall(r"[a-z][a-z-]{5,}", folded):
+        match = process.extractOne(word, names, scorer=fuzz.ratio, score_cutoff=80)
+        if match and match[0] not in out:
+            out.append(match[0])
+    return out
 
 
 def name_words(found: list[tuple[str, str]]) -> set[str]:

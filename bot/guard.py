@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from rapidfuzz import fuzz, process
 
 import prompts
 from ingest.safety import DOSING, UNPROVEN_REMEDY, DosePatterns
 from ingest.text import fold
 
-from .drugs import DrugFinder
+from .drugs import DrugFinder, misspelt
 from .intent import IntentModel, IntentVote, sentences
 from .query import POINTS_BACK
 from .types import Quote, last_reply, user_turns
@@ -129,11 +128,7 @@ class InputGuard:
         found = _hits(self._drugs, folded)
         if self.drug_finder is not None:  # any medicine of the maintained dictionary, brand names too
             found += [w.lower() for w, _ in self.drug_finder.find(text) if w.lower() not in found]
-        for word in re.findall(r"[a-z][a-z-]{5,}", folded):
-            match = process.extractOne(word, self._drug_names, scorer=fuzz.ratio, score_cutoff=80)
-            if match and match[0] not in found:
-                found.append(match[0])
-        return found
+        return found + [name for name in misspelt(folded, self._drug_names) if name not in found]
 
     def lexicon(self, text: str) -> GuardDecision:
         t = fold(text)
