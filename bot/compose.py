@@ -247,6 +247,12 @@ class PassageSelector:
             quotable = [s for s in ranked if not self.other_medicine(s.passage.section, asked)] or ranked
             if len(quotable) < len(ranked):
                 evidence["not_quoted"] = "passages under a medicine's own heading: the question names no medicine"
+        # A sentence that asks a question states nothing, however close its words are to the patient's: "What is
+        # meant by the term ...?" is the document's lead-in to its answer, never the answer (it still counts as
+        # evidence, above).
+        quotable = [s for s in quotable if not asks(s.passage.text)]
+        if not quotable:
+            return Selection(scored=ranked, abstain=True, evidence=evidence, why="only questions matched, no statement")
         top = quotable[0]
         groups: list[list[Scored]] = []
         used: set[str] = set()
@@ -403,7 +409,7 @@ class PassageSelector:
             return [s]
         items = sorted(
             (x for x in seen.values()
-             if x.passage.kind == "list_item" and x.passage.block == s.passage.block
+             if x.passage.kind == "list_item" and x.passage.block == s.passage.block and not asks(x.passage.text)
              and x.passage.source == s.passage.source and x.passage.id not in used),
             key=lambda x: x.passage.start,
         )
@@ -418,6 +424,11 @@ class PassageSelector:
             group.append(x)
             lo, hi = (lo - 1, hi) if j == lo else (lo, hi + 1)
         return sorted(group, key=lambda x: x.passage.start)
+
+
+def asks(text: str) -> bool:
+    """Whether a passage is a question (ends with a question mark, before closing quotes or brackets)."""
+    return text.rstrip().rstrip("\"')]”’").endswith("?")
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")

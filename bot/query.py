@@ -63,6 +63,18 @@ def proper_names(text: str) -> set[str]:
     return names
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
+
+
+def story_and_question(message: str) -> tuple[str, str]:
+    """The statements a message opens with, and the question it ends with ("", message when it is not shaped so)."""
+    parts = _SENTENCE_END.split(message.strip())
+    if len(parts) < 2 or not parts[-1].rstrip().endswith("?") or parts[0].rstrip().endswith("?"):
+        return "", message
+    first = next(i for i in range(len(parts) - 1, -1, -1) if i == 0 or not parts[i - 1].rstrip().endswith("?"))
+    return " ".join(parts[:first]), " ".join(parts[first:])
+
+
 class QueryBuilder:
     def __init__(
         self,
@@ -161,6 +173,15 @@ class QueryBuilder:
         corrected, fixes = self.correct(message, folded)
         carried, names, source = None, [], ""
         earlier = list(user_turns(history) if earlier is None else earlier)
+        # "My mum was just diagnosed with paraneoplastic syndrome. What does that mean?": the question asks; the
+        # sentences before it tell the story, and are to it what an earlier turn is to a follow-up (only their
+        # subject carries; "diagnosed" would otherwise fetch the diagnostics section).
+        story, asked = story_and_question(message)
+        if story:
+            earlier.append(story)
+            history = [*(history or []), {"role": "user", "content": story}]
+            message, (corrected, _) = asked, self.correct(asked)
+            folded = fold(asked)
         if self._may_carry and earlier and not self._may_carry(earlier[-1], last_reply(history)):
             source = earlier[-1]
             # The previous question was refused or escalated: none of its words are carried, only the medicines

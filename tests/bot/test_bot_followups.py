@@ -449,3 +449,51 @@ class TestSmallTalk:
                   {"role": "assistant", "content": chatbot.ask("I want to kill myself", []).text}]
         for message in ("thanks", "ok", "hi"):
             assert chatbot.ask(message, crisis).kind == "emergency", message
+
+
+class TestAStoryBeforeTheQuestion:
+    """"My mum was just diagnosed with paraneoplastic syndrome. What does that mean?" had been answered from the
+    diagnostics section: the story's "diagnosed" weighed as much as the question. The sentences before a closing
+    question are to it what an earlier turn is to a follow-up (carried at a lower weight, or only their names)."""
+
+    @pytest.mark.parametrize("message, story, asked", [
+        ("My mum was just diagnosed with it. What does that mean?", "My mum was just diagnosed with it.", "What does that mean?"),
+        ("Hi. I am 35. Can I stop it? Is it safe?", "Hi. I am 35.", "Can I stop it? Is it safe?"),
+        ("Is it bad? What now?", "", "Is it bad? What now?"),  # only questions: no story
+        ("What is it?", "", "What is it?"),
+        ("I have breast cancer.", "", "I have breast cancer."),  # no question
+        ("Is it bad? I am scared.", "", "Is it bad? I am scared."),  # the question does not close the message
+    ])
+    def test_the_split(self, message, story, asked):
+        from bot.query import story_and_question
+
+        assert story_and_question(message) == (story, asked)
+
+    def test_the_question_is_searched_with_the_storys_subject_only(self, chatbot):
+        reply = chatbot.ask("My mum was just diagnosed with paraneoplastic syndrome. What does that mean?", [])
+        assert reply.kind == "answer", reply.trace
+        assert not any("Diagnostics" in q.section for q in reply.quotes), [(q.section, q.text) for q in reply.quotes]
+        assert any("caused by a cancer" in q.text or "presence of cancer" in q.text for q in reply.quotes)
+        query = reply.trace["query"]
+        assert query["condensed"].startswith("what does that mean")  # the question at full weight, the story carried
+        assert query["carried_from_history"] == "My mum was just diagnosed with paraneoplastic syndrome."
+
+    def test_a_story_that_is_refused_lends_nothing_but_the_medicines_it_names(self, chatbot):
+        reply = chatbot.ask("I take 400 mg of carbamazepine twice a day. What are its side effects?", [])
+        assert reply.kind == "refusal", reply.trace  # the guard judges the whole message, story included
+        query = chatbot.query_builder.build("I take 400 mg of carbamazepine twice a day. What are its side effects?")
+        assert query.carried == "carbamazepine" and "400" not in query.text
+
+
+def test_a_sentence_that_asks_is_never_quoted(chatbot):
+    """The document's own "What is meant by the term "paraneoplastic syndrome"?" had been the only quote for
+    "What does paraneoplastic mean in simple words"; a question states nothing."""
+    from bot.compose import asks
+
+    assert asks('What is meant by the term "paraneoplastic syndrome"?') and asks("Is it (really)?")
+    assert not asks("Usually, this is the name given to a combination of symptoms.")
+    for question in ("What does paraneoplastic mean in simple words", "What is paraneoplastic syndrome?",
+                     "Can it be cured though?"):
+        reply = chatbot.ask(question, [])
+        assert reply.kind == "answer" and not any(asks(q.text) for q in reply.quotes), [q.text for q in reply.quotes]
+    assert any(asks(chatbot.library.passages[pid].text) for pid in chatbot.library.passages)  # there is one to avoid
