@@ -147,10 +147,11 @@ class QueryBuilder:
     def strangers(self, text: str) -> list[str]:
         """Words of five or more letters that neither the library nor English uses (the encoder's whole words),
         after spelling correction: most likely the name of something the dictionaries don't know ("I've started
-        taking ashwagandha")."""
+        taking ashwagandha"); and words of names they do know that the library never uses ("Lambert-Eaton")."""
         corrected, _ = self.correct(text)
+        named = self._is_name(text) if self._is_name else set()  # a word of a name English also has ("eaton")
         return [w for w in dict.fromkeys(words(corrected)) if len(w) >= 5 and w.isalpha() and w not in self._known
-                and w not in self._dictionary and stem(w) not in self._stems]
+                and (w not in self._dictionary or w in named) and stem(w) not in self._stems]
 
     def expand(self, corrected: str) -> tuple[list[str], dict[str, set[str]]]:
         found: list[str] = []
@@ -168,49 +169,51 @@ class QueryBuilder:
     def build(self, message: str, history: list[dict] | None = None, *, earlier: list[str] | None = None,
               folded: str | None = None) -> Query:
         """`earlier`: the patient's earlier messages (`user_turns(history)`) and `folded`: `fold(message)`,
-        when the caller has them already."""
+        when the caller has them already. The Query keeps the whole message (later stages look for the names it
+        gives); what is searched is the question."""
         folded = fold(message) if folded is None else folded
         corrected, fixes = self.correct(message, folded)
         carried, names, source = None, [], ""
         earlier = list(user_turns(history) if earlier is None else earlier)
         # "My mum was just diagnosed with paraneoplastic syndrome. What does that mean?": the question asks; the
-        # sentences before it tell the story, and are to it what an earlier turn is to a follow-up (only their
-        # subject carries; "diagnosed" would otherwise fetch the diagnostics section).
-        story, asked = story_and_question(message)
+        # sentences before it tell the story, and are to it what an earlier turn is to a follow-up that points
+        # back (only their subject carries; "diagnosed" would otherwise fetch the diagnostics section).
+        story, question = story_and_question(message)
+        asked, asked_folded, asked_corrected = message, folded, corrected
         if story:
+            asked, asked_folded, asked_corrected = question, fold(question), self.correct(question)[0]
             earlier.append(story)
             history = [*(history or []), {"role": "user", "content": story}]
-            message, (corrected, _) = asked, self.correct(asked)
-            folded = fold(asked)
         if self._may_carry and earlier and not self._may_carry(earlier[-1], last_reply(history)):
             source = earlier[-1]
             # The previous question was refused or escalated: none of its words are carried, only the medicines
             # and disorders it names, to a follow-up that points back at them ("How much carbamazepine can I
             # take?" -> "What are its side effects?" asks about carbamazepine, as the refusal offered).
-            if self._names is not None and POINTS_BACK.search(folded):
+            if self._names is not None and POINTS_BACK.search(asked_folded):
                 names = self._names(earlier[-1]) or self.strangers(earlier[-1])
             carried = " ".join(names) or None
             earlier = []
-        if earlier and self._is_elliptical(message):
+        if earlier and (self._is_elliptical(asked) or (story and POINTS_BACK.search(asked_folded))):
             carried = earlier[-1]
             if len(earlier) > 1 and self._is_elliptical(carried) and (not self._may_carry or self._may_carry(earlier[-2], "")):
                 carried = earlier[-2] + " " + carried
-            if self._names is not None and POINTS_BACK.search(folded):
+            if self._names is not None and POINTS_BACK.search(asked_folded):
                 # "Is it curable?" asks something new about what "it" stands for: the earlier question's
                 # subject, not its aspect. That subject is the medicine or disorder it names ("Cyclophosphamide
-                # side effects?"); if it names none and says "it" itself ("What does it do to the eyes?"), the
+                # side effects?"), or the words neither the library nor English uses (most likely a name no
+                # dictionary knows: "I read about Lambert-Eaton syndrome online. What is it?"); if it names none and says "it" itself ("What does it do to the eyes?"), the
                 # library's own subject, so nothing is carried (the eyes would be answered again); else the
                 # earlier question as a whole ("What is lymphoma?").
-                source, names = carried, self._names(carried)
+                source, names = carried, self._names(carried) or self.strangers(carried)
                 carried = " ".join(names) if names else None if POINTS_BACK.search(fold(carried)) else carried
         # A carried name stands where the pronoun was: "what is it used for?" after carbamazepine is searched as
         # "what is carbamazepine used for?", not as "what is it" (the library's subject, by synonym) with
         # carbamazepine at a carried weight. Not when the earlier question also named the library's subject
         # ("Is turmeric good for paraneoplastic syndrome?" -> "How is it diagnosed?"): "it" may be either, and
         # the name keeps its carried weight.
-        resolved, ambiguous = corrected, bool(names) and self.about_subject(source)
+        resolved, ambiguous = asked_corrected, bool(names) and self.about_subject(source)
         if names and not ambiguous:
-            resolved = POINTS_BACK.sub(" ".join(names), corrected, count=1)
+            resolved = POINTS_BACK.sub(fold(" ".join(names)), asked_corrected, count=1)
         expansions, alternatives = self.expand(resolved)
         terms: dict[str, float] = {}
         for s in analyze(resolved):

@@ -168,9 +168,14 @@ class SelectionStage:
         on_topic = (guard.decision.on_topic or self.mentions_health(expanded) or bool(self.technical_words(expanded))
                     or bool(selection.evidence.get("names_not_quoted")))  # it names a disorder or a medicine
         off_topic = not on_topic and selection.evidence.get("best_cosine", 0) < OFF_TOPIC_MIN_COSINE
+        # Which abstention: health or not, as the learned intent model reads it, also counts. "What is
+        # hypercalcemia?" uses no word of the health list but is a medical question the documents don't cover
+        # (`no_answer`, pointing to the care team), not one the bot can't help with (`out_of_scope`). Whether
+        # to abstain stays the evidence's and the rules' call.
+        learned = guard.decision.votes.get("model", {}).get("probabilities", {})
         kind = None
         if selection.abstain or off_topic:
-            kind = "no_answer" if on_topic else "out_of_scope"
+            kind = "no_answer" if on_topic or learned.get("off_topic", 1.0) < 0.5 else "out_of_scope"
             abstain["abstain"] = True
             if off_topic and not selection.abstain:
                 abstain["why"] = f"no health word and best cosine < {OFF_TOPIC_MIN_COSINE}"

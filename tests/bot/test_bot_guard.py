@@ -176,6 +176,16 @@ def test_off_topic_is_out_of_scope(chatbot, message):
     assert reply.quotes == ()
 
 
+@pytest.mark.parametrize("message", ["What is hypercalcemia?", "What is COPD?", "what specialist should I see"])
+def test_a_medical_question_without_a_listed_health_word_is_no_answer_not_out_of_scope(chatbot, message):
+    """No word of the health list, so the rules called these off the subject, and the bot said "I can't help with
+    that question"; the learned intent model reads them as medical (P(off_topic) < 0.5), so the reply says the
+    documents don't cover them and points to the care team. Still no quote: the evidence decides that."""
+    reply = chatbot.ask(message, [])
+    assert reply.kind == "no_answer" and reply.quotes == (), (reply.kind, reply.trace.get("abstain"))
+    assert reply.trace["input_guard"]["votes"]["model"]["probabilities"]["off_topic"] < 0.5
+
+
 def test_guard_decision_and_evidence_are_in_the_trace(chatbot):
     trace = chatbot.ask("medrol dosage?", []).trace
     decision = trace["input_guard"]
