@@ -98,9 +98,15 @@ class ChatBot:
             guarded = p.input_guard.run(checked, prepared)
             trace.update(guarded.trace)
             timings["input_guard"] = _ms(t)
+            # "tell me more": the last question again, nothing quoted already quoted again (the guard has judged the
+            # request in its conversation: after a refusal it is pressure, after an emergency that emergency still)
+            more = p.checks.more(checked) if checked.small_talk == "more" and guarded.allowed else None
+            if more is not None:
+                trace["more_of"] = more.message
+                checked, prepared = more, p.query.run(more)
             # "thanks" / "ok" / "hi" ask nothing, so there is nothing to refuse (a refusal here can only be carried
             # from an earlier question); an emergency, whichever turn raised it, is said again
-            if checked.small_talk and guarded.decision.action != EMERGENCY:
+            elif checked.small_talk and checked.small_talk != "more" and guarded.decision.action != EMERGENCY:
                 return _whole(p.replies.small_talk(checked.small_talk, trace))
             if not guarded.allowed:
                 return _whole(p.replies.guarded(guarded.decision, trace))
@@ -123,15 +129,15 @@ class ChatBot:
             if chosen.abstain_kind:
                 evidence = chosen.selection.evidence
                 return _whole(p.replies.not_answered(chosen.abstain_kind, trace, evidence.get("names_not_quoted", []),
-                                                     evidence.get("names_in_passing", [])))
+                                                     evidence.get("names_in_passing", []), evidence.get("all_shown", False)))
 
-            followup = bool(prepared.query.carried)
+            lead = "answer_lead_more" if more else "answer_lead_followup" if prepared.query.carried else "answer_lead"
             stage = "compose"
-            composed = p.compose.run(chosen, followup)
+            composed = p.compose.run(chosen, lead)
             trace.update(composed.trace)
 
             stage = "verify"
-            verified = p.verify.run(composed, chosen, followup)
+            verified = p.verify.run(composed, chosen, lead)
             trace.update(verified.trace)
             if verified.composition is None:
                 return _whole(p.replies.not_answered("no_answer", trace))

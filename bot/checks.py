@@ -4,7 +4,9 @@ Empty, over-long and unreadable (binary, no letters) messages get a clear reply 
 control and invisible formatting characters are blanked; the history keeps only well-formed
 {"role", "content"} turns. The patient's earlier messages (`user_turns`) are taken from it here, once.
 A message that is only a greeting or only thanks / an acknowledgement / a goodbye is marked `small_talk`
-(prompts/answering.yaml): it asks nothing, so after the input guard it gets a short reply, not a search.
+(prompts/answering.yaml): it asks nothing, so after the input guard it gets a short reply, not a search. One that
+only asks for more ("tell me more", "anything else?") is marked "more": the last question is asked again
+(`MessageChecks.more`), and what the bot quoted already is not quoted again.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ _NOT_WORDS = re.compile(r"[^\w\s]+|_")
 
 class SmallTalk:
     """Whether a folded message is, as a whole, small talk: "about" when it asks about the bot itself ("are you a
-    real doctor?", a greeting included), "greeting" when it only greets, "closing" when it only thanks,
-    acknowledges or says goodbye (a greeting with thanks included), else None."""
+    real doctor?", a greeting included), "more" when it asks for more of the last answer ("ok, tell me more"),
+    "greeting" when it only greets, "closing" when it only thanks, acknowledges or says goodbye (a greeting with
+    thanks included), else None."""
 
     def __init__(self, phrases: dict[str, list[str]] | None = None) -> None:
         phrases = prompts.load("answering")["small_talk"] if phrases is None else phrases
@@ -47,7 +50,10 @@ class SmallTalk:
             at = m.end()
         if not kinds:
             return None
-        return "about" if "about" in kinds else "greeting" if kinds == {"greeting"} else "closing"
+        for kind in ("about", "more"):
+            if kind in kinds:
+                return kind
+        return "greeting" if kinds == {"greeting"} else "closing"
 
 
 def clean_history(history: Any, limit: int) -> list[dict[str, str]]:
@@ -72,7 +78,8 @@ class CheckedMessage:
     folded: str = ""  # `fold(message)`, once per question
     problem: str | None = None  # not_text | empty | too_long | unreadable
     reply_text: str = ""
-    small_talk: str | None = None  # about | greeting | closing: the message is only that (`SmallTalk`)
+    small_talk: str | None = None  # about | more | greeting | closing: the message is only that (`SmallTalk`)
+    shown: str = ""  # for a request for more: the bot's earlier replies, whose quotes are not quoted again
 
     @property
     def trace(self) -> dict[str, Any]:
@@ -93,9 +100,22 @@ class MessageChecks:
             code, text = problem
             return CheckedMessage(CONTROL.sub(" ", message) if isinstance(message, str) else "", problem=code, reply_text=text)
         message = CONTROL.sub(" ", unicodedata.normalize("NFC", message)).strip()
-        history = self._without_small_talk(clean_history(history, self.max_chars))
+        cleaned = clean_history(history, self.max_chars)
+        history = self._without_small_talk(cleaned)
         folded = fold(message)
-        return CheckedMessage(message, history, tuple(user_turns(history)), folded, small_talk=self.small_talk(folded))
+        small_talk = self.small_talk(folded)
+        shown = "\n".join(m["content"] for m in cleaned if m["role"] == "assistant") if small_talk == "more" else ""
+        return CheckedMessage(message, history, tuple(user_turns(history)), folded, small_talk=small_talk, shown=shown)
+
+    def more(self, checked: CheckedMessage) -> CheckedMessage | None:
+        """For a request for more: the patient's last question (before any small talk), as it was asked then,
+        carrying what the bot has shown since; None when there is no earlier question."""
+        asked = [i for i, m in enumerate(checked.history) if m["role"] == "user"]
+        if not asked:
+            return None
+        before = checked.history[: asked[-1]]
+        question = checked.history[asked[-1]]["content"]
+        return CheckedMessage(question, before, tuple(user_turns(before)), fold(question), shown=checked.shown)
 
     def _without_small_talk(self, history: list[dict[str, str]]) -> list[dict[str, str]]:
         """The history without its small-talk exchanges (the patient's "thanks" and the bot's reply to it): they

@@ -175,9 +175,11 @@ class PassageSelector:
                 got += 0.6 * idf
         return got / total if total else 0.0
 
-    def select(self, query: Query, vector: np.ndarray, candidates: list[Candidate], focus: FocusDecision) -> Selection:
+    def select(self, query: Query, vector: np.ndarray, candidates: list[Candidate], focus: FocusDecision,
+               shown: str = "") -> Selection:
         """`focus`: what `SubjectFocus` decided for this question (the documents that may answer it, and
-        their head start)."""
+        their head start); `shown`: for a request for more, the bot's earlier replies, whose quotes are not
+        quoted again."""
         lib = self.library
         about = focus.subject_only
         best_fused = max((c.fused for c in candidates), default=1.0) or 1.0
@@ -251,6 +253,13 @@ class PassageSelector:
         # meant by the term ...?" is the document's lead-in to its answer, never the answer (it still counts as
         # evidence, above).
         quotable = [s for s in quotable if not asks(s.passage.text)]
+        if shown:
+            # more of the same answer: what was not quoted yet, among the passages that would join the best one
+            best = quotable[0].score if quotable else 0.0
+            quotable = [s for s in quotable if md_escape(s.passage.text) not in shown and s.score >= GROUP_RATIO * best]
+            if not quotable:
+                evidence["all_shown"] = True
+                return Selection(scored=ranked, abstain=True, evidence=evidence, why="every passage that answers was quoted already")
         if not quotable:
             return Selection(scored=ranked, abstain=True, evidence=evidence, why="only questions matched, no statement")
         top = quotable[0]
@@ -466,8 +475,9 @@ class QuoteComposer:
         doc = self.library.documents[p.source]
         return Quote(p.text, p.source, doc.title, p.heading, p.start, p.end, doc.last_reviewed, p.id)
 
-    def compose(self, groups: list[list[Passage]], followup: bool = False) -> Composition:
-        pieces = [prompts.message("answer_lead_followup" if followup else "answer_lead")]
+    def compose(self, groups: list[list[Passage]], lead: str = "answer_lead") -> Composition:
+        """`lead`: the message key of the answer's first line (`answer_lead`, `answer_lead_followup`, `answer_lead_more`)."""
+        pieces = [prompts.message(lead)]
         quotes: list[Quote] = []
         for group in groups:
             qs = [self.quote(p) for p in group]

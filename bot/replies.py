@@ -36,10 +36,14 @@ class Replies:
         """Fail closed: the calm reply when anything went wrong (the error is in the trace)."""
         return Reply("no_answer", self.message("safe_failure"), reason, (), trace)
 
-    def not_answered(self, kind: str, trace: dict[str, Any], names: list[str] = (), in_passing: list[str] = ()) -> Reply:
+    def not_answered(self, kind: str, trace: dict[str, Any], names: list[str] = (), in_passing: list[str] = (),
+                     all_shown: bool = False) -> Reply:
         """`no_answer` (the documents do not cover it) or `out_of_scope` (not about the library's subject).
         `names`: the disorders or medicines the question is about that no quote names, said back to the patient
-        (`in_passing`: those the documents mention, but never in a sentence that answers)."""
+        (`in_passing`: those the documents mention, but never in a sentence that answers); `all_shown`: asked for
+        more, everything that answers was quoted already."""
+        if all_shown:
+            return Reply("no_answer", self.message("no_more"), None, (), trace)
         # a name is said back only when it writes out no dose: an efficacy question's subject is the patient's
         # own words ("per kg ..."), and no reply carries a dose
         said_back = [n for n in (in_passing or names) if not dose_patterns().search(n)]

@@ -49,6 +49,7 @@ class PreparedQuery:
     query: Query
     message_vector: np.ndarray  # of the message itself: what the input guard compares with its exemplars
     vector: np.ndarray  # of `query.text`: what retrieval and selection search with
+    shown: str = ""  # for a request for more: the bot's earlier replies (`CheckedMessage.shown`)
 
     @property
     def trace(self) -> dict[str, Any]:
@@ -68,7 +69,7 @@ class QueryStage:
                                    folded=checked.folded)
         texts = list(dict.fromkeys([checked.message, query.text]))  # one encoder call
         vectors = dict(zip(texts, self.encoder.encode(texts)))
-        return PreparedQuery(query, vectors[checked.message], vectors[query.text])
+        return PreparedQuery(query, vectors[checked.message], vectors[query.text], checked.shown)
 
 
 # ---- input guard ------------------------------------------------------------------------------------
@@ -161,7 +162,7 @@ class SelectionStage:
         _require(prepared, PreparedQuery, "SelectionStage")
         _require(retrieved, Retrieved, "SelectionStage")
         query = prepared.query
-        selection = self.selector.select(query, prepared.vector, list(retrieved.candidates), focus)
+        selection = self.selector.select(query, prepared.vector, list(retrieved.candidates), focus, prepared.shown)
         abstain = {"abstain": selection.abstain, "why": selection.why, **selection.evidence}
         trace = {"passages": [s.to_dict() for s in selection.scored[:12]], "abstain": abstain}
         expanded = " ".join([query.corrected, *query.expansions])  # lay words' synonyms count, "what is" -> "definition" not
@@ -195,7 +196,7 @@ class ComposeStage:
         self.composer = composer
         self.library = library
 
-    def run(self, chosen: Chosen, followup: bool = False) -> Composed:
+    def run(self, chosen: Chosen, lead: str = "answer_lead") -> Composed:
         _require(chosen, Chosen, "ComposeStage")
         if chosen.abstain_kind:
             raise ValueError(f"nothing to compose: the selection abstained ({chosen.abstain_kind})")
@@ -209,7 +210,7 @@ class ComposeStage:
                 lib.passages[pid].tags)) if pid in lib.passages else "unknown passage"} for pid in withheld]
         groups = [[p for p in g if p.id not in withheld] for g in groups]
         groups = [g for g in groups if g]
-        return Composed(groups, self.composer.compose(groups, followup=followup), trace)
+        return Composed(groups, self.composer.compose(groups, lead=lead), trace)
 
 
 # ---- verify -----------------------------------------------------------------------------------------
@@ -227,7 +228,7 @@ class VerifyStage:
         self.library = library
         self.composer = composer
 
-    def run(self, composed: Composed, chosen: Chosen, followup: bool = False) -> Verified:
+    def run(self, composed: Composed, chosen: Chosen, lead: str = "answer_lead") -> Verified:
         _require(composed, Composed, "VerifyStage")
         quotes = composed.composition.quotes
         verified = tuple(q for q in quotes if self.library.verify(q.source, q.start, q.end, q.text))
@@ -238,7 +239,7 @@ class VerifyStage:
         composition = composed.composition
         if dropped:
             kept = [[p for p in g if p.id not in dropped] for g in composed.groups]
-            composition = self.composer.compose([g for g in kept if g], followup=followup)
+            composition = self.composer.compose([g for g in kept if g], lead=lead)
         trace["chosen"] = [q.passage_id for q in composition.quotes]
         trace["why"] = chosen.selection.explain(len(composition.quotes))
         return Verified(composition, trace)

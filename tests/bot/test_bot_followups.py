@@ -517,3 +517,60 @@ def test_a_sentence_that_asks_is_never_quoted(chatbot):
         reply = chatbot.ask(question, [])
         assert reply.kind == "answer" and not any(asks(q.text) for q in reply.quotes), [q.text for q in reply.quotes]
     assert any(asks(chatbot.library.passages[pid].text) for pid in chatbot.library.passages)  # there is one to avoid
+
+
+class TestTellMeMore:
+    """"tell me more" had been read as an elliptical follow-up and answered with the same quotes again. It now
+    asks the last question again and quotes what was not quoted yet, among the passages that would join the best
+    one; when nothing is left it says so."""
+
+    @pytest.mark.parametrize("message, kind", [
+        ("tell me more", "more"), ("Anything else?", "more"), ("ok, more please", "more"), ("thanks, go on", "more"),
+        ("more about the eyes", None), ("What else can cause it?", None), ("thanks", "closing"),
+    ])
+    def test_what_asks_for_more(self, message, kind):
+        from bot.checks import SmallTalk
+        from ingest.text import fold
+
+        assert SmallTalk()(fold(message)) == kind
+
+    @staticmethod
+    def conversation(chatbot, *turns):
+        history, replies = [], []
+        for turn in turns:
+            reply = chatbot.ask(turn, list(history))
+            replies.append(reply)
+            history += [{"role": "user", "content": turn}, {"role": "assistant", "content": reply.text}]
+        return replies
+
+    def test_more_quotes_what_the_last_answer_did_not_until_nothing_is_left(self, chatbot):
+        replies = self.conversation(chatbot, "What are the symptoms?", "tell me more", "ok thanks", "more", "more",
+                                    "more", "more")
+        first, more = replies[0], replies[1]
+        assert first.kind == "answer" and more.kind == "answer", more.trace.get("abstain")
+        assert more.text.startswith("Here is more of what the documents say:")
+        assert more.trace["more_of"] == "What are the symptoms?"
+        quoted = [q.passage_id for r in replies for q in r.quotes]
+        assert len(quoted) == len(set(quoted)), "a quote was repeated"
+        assert replies[-1].kind == "no_answer" and "everything I found" in replies[-1].text
+        # a follow-up after the requests for more leans on the question, not on "more"
+        after = chatbot.ask("and the eyes?", [{"role": "user", "content": "What are the symptoms?"},
+                                              {"role": "assistant", "content": first.text},
+                                              {"role": "user", "content": "tell me more"},
+                                              {"role": "assistant", "content": more.text}])
+        assert after.trace["query"]["carried_from_history"] == "What are the symptoms?"
+
+    def test_more_of_an_answer_that_said_it_all_is_that_it_said_it_all(self, chatbot):
+        first, more = self.conversation(chatbot, "Is there a cure?", "tell me more")
+        assert first.kind == "answer" and (more.kind, more.quotes) == ("no_answer", ())
+        assert more.text.startswith("That is everything I found")
+
+    @pytest.mark.parametrize("first, kind", [("How much carbamazepine should I take?", "refusal"),
+                                             ("I can't breathe", "emergency")])
+    def test_more_after_a_refusal_or_an_emergency_is_that_again(self, chatbot, first, kind):
+        replies = self.conversation(chatbot, first, "tell me more")
+        assert [r.kind for r in replies] == [kind, kind] and not replies[1].quotes
+
+    def test_more_with_nothing_asked_before_is_not_an_answer(self, chatbot):
+        reply = chatbot.ask("tell me more", [])
+        assert reply.kind in ("out_of_scope", "no_answer") and not reply.quotes and "more_of" not in reply.trace

@@ -228,7 +228,7 @@ def test_output_guard_flags_a_dose_in_the_text_and_passes_clean_replies(chatbot)
 
 
 def _force_selection(monkeypatch, chatbot, passages):
-    def select(query, vector, candidates, focus):
+    def select(query, vector, candidates, focus, shown=""):
         scored = [Scored(p, 1.0, 1.0, 1.0, 1.0) for p in passages]
         return Selection(groups=[[s] for s in scored], scored=scored, evidence={"best_cosine": 1.0})
 
@@ -263,8 +263,8 @@ def test_output_guard_catches_what_composition_lets_through(chatbot, monkeypatch
     p = _tagged(chatbot, fragment)
     real_compose = chatbot.composer.compose
 
-    def leaky_compose(groups, followup=False):
-        return real_compose([[p]] + list(groups), followup)
+    def leaky_compose(groups, lead="answer_lead"):
+        return real_compose([[p]] + list(groups), lead)
 
     monkeypatch.setattr(chatbot.composer, "compose", leaky_compose)
     reply = chatbot.ask("Can I drink alcohol on carbamazepine?", [])

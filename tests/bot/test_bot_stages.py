@@ -283,7 +283,7 @@ class TestComposeStage:
         for group, piece in zip(chosen.groups, composition.pieces[1:-1]):
             assert piece.startswith(">") and group[0].source in {q.source for q in composition.quotes}
         assert [q.passage_id for q in composition.quotes] == [p.id for g in chosen.groups for p in g]
-        assert stages.compose.run(chosen, followup=True).composition.pieces[0] == "Here is what the documents say about that:"
+        assert stages.compose.run(chosen, lead="answer_lead_followup").composition.pieces[0] == "Here is what the documents say about that:"
 
     def test_a_tagged_passage_is_withheld_and_recorded(self, chatbot, stages):
         tagged = next(p for p in chatbot.library.passages.values() if p.tags)
