@@ -574,3 +574,11 @@ class TestTellMeMore:
     def test_more_with_nothing_asked_before_is_not_an_answer(self, chatbot):
         reply = chatbot.ask("tell me more", [])
         assert reply.kind in ("out_of_scope", "no_answer") and not reply.quotes and "more_of" not in reply.trace
+
+
+@pytest.mark.parametrize("question", ["Is paraneoplastic syndrome fatal?", "Can you die from PNS?", "is it deadly"])
+def test_whether_it_can_kill_is_answered_with_the_prognosis(chatbot, question):
+    """"Is it fatal?" had been `no_answer` and "Can you die from PNS?" answered with neurological symptoms: the
+    patients' words for it are the documents' prognosis (prompts/synonyms.yaml)."""
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "answer" and any("prognosis" in q.text for q in reply.quotes), [q.text for q in reply.quotes]
