@@ -175,15 +175,19 @@ class QueryBuilder:
         corrected, fixes = self.correct(message, folded)
         carried, names, source = None, [], ""
         earlier = list(user_turns(history) if earlier is None else earlier)
-        # "My mum was just diagnosed with paraneoplastic syndrome. What does that mean?": the question asks; the
-        # sentences before it tell the story, and are to it what an earlier turn is to a follow-up that points
-        # back (only their subject carries; "diagnosed" would otherwise fetch the diagnostics section).
+        # "My mum was just diagnosed with paraneoplastic syndrome. What does that mean?": the question asks, and
+        # the sentences before it tell the story. The story is searched with the question at a follow-up's
+        # weight ("diagnosed" had fetched the diagnostics section), and whole: what "this" stands for in "Recently
+        # my face goes red and hot. Could this be related to my cancer?" is what it describes, not only the names
+        # in it. A story the guard would refuse lends only its names. The conversation before is not carried too.
         story, question = story_and_question(message)
         asked, asked_folded, asked_corrected = message, folded, corrected
         if story:
             asked, asked_folded, asked_corrected = question, fold(question), self.correct(question)[0]
-            earlier.append(story)
-            history = [*(history or []), {"role": "user", "content": story}]
+            carried, earlier = story, []
+            if self._may_carry and not self._may_carry(story, ""):
+                names = (self._names(story) or self.strangers(story)) if self._names is not None else []
+                source, carried = story, " ".join(names) or None
         if self._may_carry and earlier and not self._may_carry(earlier[-1], last_reply(history)):
             source = earlier[-1]
             # The previous question was refused or escalated: none of its words are carried, only the medicines
@@ -193,17 +197,17 @@ class QueryBuilder:
                 names = self._names(earlier[-1]) or self.strangers(earlier[-1])
             carried = " ".join(names) or None
             earlier = []
-        if earlier and (self._is_elliptical(asked) or (story and POINTS_BACK.search(asked_folded))):
+        if earlier and self._is_elliptical(asked):
             carried = earlier[-1]
             if len(earlier) > 1 and self._is_elliptical(carried) and (not self._may_carry or self._may_carry(earlier[-2], "")):
                 carried = earlier[-2] + " " + carried
             if self._names is not None and POINTS_BACK.search(asked_folded):
                 # "Is it curable?" asks something new about what "it" stands for: the earlier question's
                 # subject, not its aspect. That subject is the medicine or disorder it names ("Cyclophosphamide
-                # side effects?"), or the words neither the library nor English uses (most likely a name no
-                # dictionary knows: "I read about Lambert-Eaton syndrome online. What is it?"); if it names none and says "it" itself ("What does it do to the eyes?"), the
-                # library's own subject, so nothing is carried (the eyes would be answered again); else the
-                # earlier question as a whole ("What is lymphoma?").
+                # side effects?"), or the words of a name the library never uses ("Tell me about Lambert-Eaton
+                # syndrome" -> "What is it?"); if it names none and says "it" itself ("What does it do to the
+                # eyes?"), the library's own subject, so nothing is carried (the eyes would be answered again);
+                # else the earlier question as a whole.
                 source, names = carried, self._names(carried) or self.strangers(carried)
                 carried = " ".join(names) if names else None if POINTS_BACK.search(fold(carried)) else carried
         # A carried name stands where the pronoun was: "what is it used for?" after carbamazepine is searched as

@@ -480,13 +480,21 @@ class TestAStoryBeforeTheQuestion:
         assert query["condensed"].startswith("what does that mean")  # the question at full weight, the story carried
         assert query["carried_from_history"] == "My mum was just diagnosed with paraneoplastic syndrome."
 
-    def test_the_medicine_or_name_of_the_story_is_what_it_stands_for(self, chatbot):
+    def test_the_story_is_carried_whole_and_no_name_replaces_a_pronoun(self, chatbot):
         reply = chatbot.ask("I was prescribed carbamazepine. What are its side effects?", [])
         assert reply.kind == "answer" and reply.quotes and all("Carbamazepine" in q.section for q in reply.quotes), \
             [(q.section, q.text) for q in reply.quotes]
-        # a name no dictionary holds whole ("Lambert-Eaton myasthenic syndrome" is; this is not) and the library
-        # never uses: the question is about it, and the documents don't cover it
-        reply = chatbot.ask("I read about Lambert-Eaton syndrome online. What is it?", [])
+        # "that" here is not the story's "breast cancer" ("Is there any treatment breast cancer can help her?")
+        query = chatbot.query_builder.build("My mother has breast cancer and the doctor says she has paraneoplastic "
+                                            "syndrome. Is there any treatment that can help her?")
+        assert query.text.startswith("is there any treatment that can help her?")
+        assert query.carried == "My mother has breast cancer and the doctor says she has paraneoplastic syndrome."
+
+    def test_a_follow_up_pronoun_stands_for_a_name_the_library_never_uses(self, chatbot):
+        """A name no dictionary holds whole ("Lambert-Eaton myasthenic syndrome" is; this is not): "it" is that
+        name, the question is about it, and the documents don't cover it (it had been answered with the
+        definition of paraneoplastic syndrome)."""
+        reply = chatbot.ask("What is it?", history("Tell me about Lambert-Eaton syndrome"))
         assert reply.kind == "no_answer", [q.text for q in reply.quotes]
         assert "lambert" in reply.trace["query"]["carried_from_history"]
 
