@@ -73,6 +73,11 @@ class Selection:
     why: str = ""
     evidence: dict = field(default_factory=dict)
 
+    @property
+    def more(self) -> bool:
+        """Whether passages that would join the best one were left out (a request for more would quote them)."""
+        return bool(self.evidence.get("more_available"))
+
     def explain(self, quotes: int) -> str:
         """In words a support worker reads: why these quotes were chosen."""
         top = self.groups[0][0] if self.groups else None
@@ -85,6 +90,8 @@ class Selection:
             text += f"; the best passage not quoted scored {runner.score:.2f}"
         if "not_quoted" in self.evidence:
             text += f" (never quoted here: {self.evidence['not_quoted']})"
+        if self.more:
+            text += f"; {self.evidence['more_available']} more passage(s) as good were left for \"tell me more\""
         coverage = self.evidence.get("coverage", {})
         if "probability" in coverage:
             text += (f". The learned coverage check says the documents answer this with probability "
@@ -253,10 +260,11 @@ class PassageSelector:
         # meant by the term ...?" is the document's lead-in to its answer, never the answer (it still counts as
         # evidence, above).
         quotable = [s for s in quotable if not asks(s.passage.text)]
+        # As good as the answer: a passage that would join the best one. What a request for more quotes (not yet
+        # quoted, `shown`), and what the answer says is left for one (`Selection.more`).
+        bar = GROUP_RATIO * quotable[0].score if quotable else 0.0
         if shown:
-            # more of the same answer: what was not quoted yet, among the passages that would join the best one
-            best = quotable[0].score if quotable else 0.0
-            quotable = [s for s in quotable if md_escape(s.passage.text) not in shown and s.score >= GROUP_RATIO * best]
+            quotable = [s for s in quotable if md_escape(s.passage.text) not in shown and s.score >= bar]
             if not quotable:
                 evidence["all_shown"] = True
                 return Selection(scored=ranked, abstain=True, evidence=evidence, why="every passage that answers was quoted already")
@@ -273,6 +281,9 @@ class PassageSelector:
             group = self._group(s, seen, top.score, used)
             groups.append(group)
             used.update(g.passage.id for g in group)
+        left = sum(1 for s in quotable if s.passage.id not in used and s.score >= bar)
+        if left:
+            evidence["more_available"] = left
         why = self.name_unnamed(query, [s for g in groups for s in g], evidence)
         if why:
             return Selection(scored=ranked, abstain=True, evidence=evidence, why=why)
@@ -475,8 +486,9 @@ class QuoteComposer:
         doc = self.library.documents[p.source]
         return Quote(p.text, p.source, doc.title, p.heading, p.start, p.end, doc.last_reviewed, p.id)
 
-    def compose(self, groups: list[list[Passage]], lead: str = "answer_lead") -> Composition:
-        """`lead`: the message key of the answer's first line (`answer_lead`, `answer_lead_followup`, `answer_lead_more`)."""
+    def compose(self, groups: list[list[Passage]], lead: str = "answer_lead", more: bool = False) -> Composition:
+        """`lead`: the message key of the answer's first line (`answer_lead`, `answer_lead_followup`, `answer_lead_more`);
+        `more`: the documents hold more passages that answer as well (`Selection.more`): the reply says how to see them."""
         pieces = [prompts.message(lead)]
         quotes: list[Quote] = []
         for group in groups:
@@ -490,5 +502,5 @@ class QuoteComposer:
             reviewed = " " + prompts.message("quote_reviewed", date=prompts.date_text(first.last_reviewed)) if first.last_reviewed else ""
             attribution = prompts.message("quote_attribution", title=md_escape(first.title), section=md_escape(first.section), reviewed=reviewed)
             pieces.append(block + "\n\n" + attribution)
-        pieces.append(prompts.message("care_team_pointer"))
+        pieces.append(prompts.message("care_team_pointer") + (" " + prompts.message("more_available") if more else ""))
         return Composition(tuple(pieces), tuple(quotes))

@@ -210,7 +210,7 @@ class ComposeStage:
                 lib.passages[pid].tags)) if pid in lib.passages else "unknown passage"} for pid in withheld]
         groups = [[p for p in g if p.id not in withheld] for g in groups]
         groups = [g for g in groups if g]
-        return Composed(groups, self.composer.compose(groups, lead=lead), trace)
+        return Composed(groups, self.composer.compose(groups, lead=lead, more=chosen.selection.more), trace)
 
 
 # ---- verify -----------------------------------------------------------------------------------------
@@ -239,7 +239,7 @@ class VerifyStage:
         composition = composed.composition
         if dropped:
             kept = [[p for p in g if p.id not in dropped] for g in composed.groups]
-            composition = self.composer.compose([g for g in kept if g], lead=lead)
+            composition = self.composer.compose([g for g in kept if g], lead=lead, more=chosen.selection.more)
         trace["chosen"] = [q.passage_id for q in composition.quotes]
         trace["why"] = chosen.selection.explain(len(composition.quotes))
         return Verified(composition, trace)

@@ -561,6 +561,10 @@ class TestTellMeMore:
         quoted = [q.passage_id for r in replies for q in r.quotes]
         assert len(quoted) == len(set(quoted)), "a quote was repeated"
         assert replies[-1].kind == "no_answer" and "everything I found" in replies[-1].text
+        # each answer says whether there is more to ask for, and the last one says nothing of it
+        answers = [r for r in replies if r.kind == "answer"]
+        assert len(answers) >= 3
+        assert [r.text.endswith('ask "tell me more" to see it.') for r in answers] == [True] * (len(answers) - 1) + [False]
         # a follow-up after the requests for more leans on the question, not on "more"
         after = chatbot.ask("and the eyes?", [{"role": "user", "content": "What are the symptoms?"},
                                               {"role": "assistant", "content": first.text},

@@ -263,8 +263,8 @@ def test_output_guard_catches_what_composition_lets_through(chatbot, monkeypatch
     p = _tagged(chatbot, fragment)
     real_compose = chatbot.composer.compose
 
-    def leaky_compose(groups, lead="answer_lead"):
-        return real_compose([[p]] + list(groups), lead)
+    def leaky_compose(groups, lead="answer_lead", more=False):
+        return real_compose([[p]] + list(groups), lead, more)
 
     monkeypatch.setattr(chatbot.composer, "compose", leaky_compose)
     reply = chatbot.ask("Can I drink alcohol on carbamazepine?", [])
