@@ -44,6 +44,7 @@ class GuardDecision:
         return dict(self.__dict__)
 
 
+FRAGMENT_WORDS = 4  # a follow-up this short is a fragment of the question before it ("and cyclophosphamide?")
 # A follow-up that asks the earlier question again for another case: "what about for a child?", "and for adults?"
 # ("And the eyes?" asks about something else)
 _SAME_FOR = re.compile(r"(?:what if|and if|(?:and|or|what about|how about|and what about|same)\s+(?:for|if|in|when|with|during))\b")
@@ -241,7 +242,13 @@ class InputGuard:
                 and _IT_DOES.search(fold(message))):
             decision.votes["model_not_applied"] = "a remedy vote on a first message asking what \"it\" (the library's subject) does"
             return decision
-        if vote.label == "dosing" and decision.action in (ALLOW, OUT_OF_SCOPE) and self.informational(message):
+        # A fragment is the question it continues: "And cyclophosphamide?" after "What are the side effects of
+        # azathioprine?" asks for side effects too (alone, a bare medicine's name reads to the model as a dose
+        # question). A follow-up with words of its own ("Is it ok to take it for a long time?") is judged as it is.
+        turns = user_turns(history)
+        fragment = bool(turns) and self.is_elliptical(message) and len(fold(message).split()) <= FRAGMENT_WORDS
+        asked = f"{turns[-1]} {message}" if fragment else message
+        if vote.label == "dosing" and decision.action in (ALLOW, OUT_OF_SCOPE) and self.informational(asked):
             decision.votes["model_not_applied"] = "a dose vote on a question about what a medicine is or does"
             return decision
         if vote.label in ("dosing", "unproven_remedy") and decision.action in (ALLOW, OUT_OF_SCOPE):
