@@ -402,7 +402,12 @@ class PassageSelector:
         if subject:
             return [subject]
         disorders, medicines = [], []
-        for text in (query.message, "" if query.ambiguous else query.carried or ""):
+        texts = (query.message, "" if query.ambiguous else query.carried or "")
+        if query.question and set(words(query.folded)) & self.library.subject_words:
+            # A story that names the library's subject, or a question that does: the disorders of the story are
+            # the patient's context ("My husband has lung cancer and they said paraneoplastic. What is that?")
+            texts = (query.question,)
+        for text in texts:
             disorders = self.disorders.find(text) if self.disorders is not None else []
             medicines = self.medicines.medicines(text, classes=True) if self.medicines is not None else []
             if disorders or medicines:

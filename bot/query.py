@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Callable
 
 from rapidfuzz import process
@@ -37,6 +38,7 @@ class Query:
     carried: str | None = None
     folded: str = ""  # `fold(message)`: computed once per question, read by the later stages
     ambiguous: bool = False  # its "it" may be the carried name or the library's subject (both named before)
+    question: str = ""  # when the message tells a story first: its closing question (`story_and_question`)
 
     def to_dict(self) -> dict:
         return {
@@ -63,12 +65,30 @@ def proper_names(text: str) -> set[str]:
     return names
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
+_SENTENCE_END = re.compile(r"([\w.]*?)([.!?]+)[\"')]*\s+(?=[\w\"'(])")
+
+
+@cache
+def _abbreviations() -> frozenset[str]:
+    return frozenset(a.lower() for a in prompts.load("cleaning")["abbreviations"])  # the parser's own list
+
+
+def sentences_of(text: str) -> list[str]:
+    """A message's sentences, also when the patient starts them in lower case ("they said paraneoplastic. what is
+    that?"); not after an abbreviation or a single letter ("Dr. Smith", "e.g. this")."""
+    parts, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        word = m.group(1).lower()
+        if m.group(2) == "." and (word in _abbreviations() or (len(word) == 1 and word.isalpha())):
+            continue
+        parts.append(text[start : m.end()].strip())
+        start = m.end()
+    return [p for p in parts + [text[start:].strip()] if p]
 
 
 def story_and_question(message: str) -> tuple[str, str]:
     """The statements a message opens with, and the question it ends with ("", message when it is not shaped so)."""
-    parts = _SENTENCE_END.split(message.strip())
+    parts = sentences_of(message.strip())
     if len(parts) < 2 or not parts[-1].rstrip().endswith("?") or parts[0].rstrip().endswith("?"):
         return "", message
     first = next(i for i in range(len(parts) - 1, -1, -1) if i == 0 or not parts[i - 1].rstrip().endswith("?"))
@@ -230,4 +250,5 @@ class QueryBuilder:
             for s in analyze(carried_corrected + " " + " ".join(carried_exp)):
                 terms.setdefault(s, CARRIED_WEIGHT)
         text = " ".join(x for x in (resolved, " ".join(expansions), fold(carried) if carried else "") if x)
-        return Query(message, corrected, text, terms, alternatives, fixes, expansions, carried, folded, ambiguous)
+        return Query(message, corrected, text, terms, alternatives, fixes, expansions, carried, folded, ambiguous,
+                     question if story else "")

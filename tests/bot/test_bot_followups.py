@@ -465,6 +465,10 @@ class TestAStoryBeforeTheQuestion:
         ("What is it?", "", "What is it?"),
         ("I have breast cancer.", "", "I have breast cancer."),  # no question
         ("Is it bad? I am scared.", "", "Is it bad? I am scared."),  # the question does not close the message
+        ("they said paraneoplastic. what is that?", "they said paraneoplastic.", "what is that?"),  # lower case
+        ("Dr. Smith said so. Is it true?", "Dr. Smith said so.", "Is it true?"),  # not after an abbreviation
+        ("I saw it, e.g. on TV. Is it real?", "I saw it, e.g. on TV.", "Is it real?"),
+        ("I have lung cancer (stage 3). What now?", "I have lung cancer (stage 3).", "What now?"),
     ])
     def test_the_split(self, message, story, asked):
         from bot.query import story_and_question
@@ -489,6 +493,23 @@ class TestAStoryBeforeTheQuestion:
                                             "syndrome. Is there any treatment that can help her?")
         assert query.text.startswith("is there any treatment that can help her?")
         assert query.carried == "My mother has breast cancer and the doctor says she has paraneoplastic syndrome."
+
+    @pytest.mark.parametrize("message", [
+        "My husband has lung cancer and they said paraneoplastic. What is that?",
+        "my husband has lung cancer and they said paraneoplastic. what is that?",
+        "My mother has breast cancer and the doctor says she has paraneoplastic syndrome. Is there any treatment that can help her?",
+    ])
+    def test_a_cancer_the_story_names_beside_the_librarys_subject_is_context(self, chatbot, message):
+        """Had been `no_answer` ("the documents mention lung cancer only in passing"): the question was taken to be
+        about the patient's cancer. With the library's subject named, the story's disorders are context."""
+        reply = chatbot.ask(message, [])
+        assert reply.kind == "answer" and "names_not_quoted" not in reply.trace["abstain"], reply.trace["abstain"]
+
+    @pytest.mark.parametrize("message", ["I read about sarcoidosis online. What are its symptoms?",
+                                         "My sister has sarcoidosis. What is the treatment?"])
+    def test_a_story_naming_only_another_disorder_still_makes_it_the_subject(self, chatbot, message):
+        reply = chatbot.ask(message, [])
+        assert reply.kind == "no_answer" and reply.trace["abstain"]["names_not_quoted"] == ["sarcoidosis"]
 
     def test_a_follow_up_pronoun_stands_for_a_name_the_library_never_uses(self, chatbot):
         """A name no dictionary holds whole ("Lambert-Eaton myasthenic syndrome" is; this is not): "it" is that
