@@ -88,10 +88,10 @@ def sentences_of(text: str) -> list[str]:
 
 def story_and_question(message: str) -> tuple[str, str]:
     """The statements a message opens with, and the question it ends with ("", message when it is not shaped so)."""
-    parts = sentences_of(message.strip())
-    if len(parts) < 2 or not parts[-1].rstrip().endswith("?") or parts[0].rstrip().endswith("?"):
+    parts = sentences_of(message)
+    if len(parts) < 2 or not parts[-1].endswith("?") or parts[0].endswith("?"):
         return "", message
-    first = next(i for i in range(len(parts) - 1, -1, -1) if i == 0 or not parts[i - 1].rstrip().endswith("?"))
+    first = next(i for i in range(len(parts) - 1, 0, -1) if not parts[i - 1].endswith("?"))  # the closing questions
     return " ".join(parts[:first]), " ".join(parts[first:])
 
 
@@ -190,7 +190,7 @@ class QueryBuilder:
               folded: str | None = None) -> Query:
         """`earlier`: the patient's earlier messages (`user_turns(history)`) and `folded`: `fold(message)`,
         when the caller has them already. The Query keeps the whole message (later stages look for the names it
-        gives); what is searched is the question."""
+        gives); of a message that tells a story first, the question is searched and the story carried."""
         folded = fold(message) if folded is None else folded
         corrected, fixes = self.correct(message, folded)
         carried, names, source = None, [], ""
