@@ -95,6 +95,13 @@ def story_and_question(message: str) -> tuple[str, str]:
     return " ".join(parts[:first]), " ".join(parts[first:])
 
 
+def applied(folded: str, fixes: dict[str, str]) -> str:
+    """A folded text with spelling corrections (`QueryBuilder.correct`) applied."""
+    for wrong, right in fixes.items():
+        folded = re.sub(rf"\b{re.escape(wrong)}\b", right, folded)
+    return folded
+
+
 class QueryBuilder:
     def __init__(
         self,
@@ -154,10 +161,7 @@ class QueryBuilder:
             match = process.extractOne(w, self._choices, scorer=DamerauLevenshtein.distance, score_cutoff=max_edits)
             if match:
                 fixes[w] = match[0]
-        folded = fold(text) if folded is None else folded
-        for wrong, right in fixes.items():
-            folded = re.sub(rf"\b{re.escape(wrong)}\b", right, folded)
-        return folded, fixes
+        return applied(fold(text) if folded is None else folded, fixes), fixes
 
     def about_subject(self, text: str) -> bool:
         """Whether the text names the library's own subject (its words or their synonyms: "PNS")."""
@@ -203,7 +207,9 @@ class QueryBuilder:
         story, question = story_and_question(message)
         asked, asked_folded, asked_corrected = message, folded, corrected
         if story:
-            asked, asked_folded, asked_corrected = question, fold(question), self.correct(question)[0]
+            # the message's corrections, not a second search for them (the question is part of the message)
+            asked, asked_folded = question, fold(question)
+            asked_corrected = applied(asked_folded, fixes)
             carried, earlier = story, []
             if self._may_carry and not self._may_carry(story, ""):
                 names = (self._names(story) or self.strangers(story)) if self._names is not None else []
