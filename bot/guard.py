@@ -23,7 +23,7 @@ from ingest.text import fold
 
 from .drugs import DrugFinder, misspelt
 from .intent import IntentModel, IntentVote, sentences
-from .query import POINTS_BACK
+from .query import POINTS_BACK, sentences_of
 from .types import Quote, last_reply, user_turns
 
 ALLOW, REFUSAL, EMERGENCY, OUT_OF_SCOPE = "allow", "refusal", "emergency", "out_of_scope"
@@ -138,23 +138,31 @@ class InputGuard:
             if hits:
                 return GuardDecision(EMERGENCY, name, "lexicon", hits)
         strong = _hits(self._remedy_strong, t)
-        weak = _hits(self._remedy_weak, t)
-        if strong or (weak and self._remedy_intent.search(t)):
-            return GuardDecision(REFUSAL, UNPROVEN_REMEDY, "lexicon", strong + weak)
+        # Two words that decide only together (a supplement and "help"; "daily" and "take") must meet within two
+        # consecutive sentences: in a long story they are otherwise found together by chance ("my vitamin D was
+        # low ... the physio helps"). A single word that decides alone is looked for everywhere.
+        windows = _windows(t)
+        weak = [w for win in windows if self._remedy_intent.search(win) for w in _hits(self._remedy_weak, win)]
+        if strong or weak:
+            return GuardDecision(REFUSAL, UNPROVEN_REMEDY, "lexicon", strong + list(dict.fromkeys(weak)))
         drugs = self.drugs_in(text)
-        medicine = _hits(self._medicine, t)
-        amount = [] if self._not_dosing.search(t) else _hits(self._amount, t)
-        if amount and self._informational.search(t) and all(_STRENGTH.fullmatch(a) for a in amount):
-            amount = []  # "Lisinopril 10 mg is for what purpose": a strength named, not asked for
-        change = _hits(self._change, t)
-        take = _hits(self._take, t)
-        subject = drugs or medicine
         not_dosing = bool(self._not_dosing.search(t))
         dose_words = _hits(self._dose_words, t)
         if dose_words and (drugs or not not_dosing):
             return GuardDecision(REFUSAL, DOSING, "lexicon", dose_words + drugs, topic=_first(drugs))
-        if amount and (subject or take):
-            return GuardDecision(REFUSAL, DOSING, "lexicon", amount + drugs + medicine + take, topic=_first(drugs))
+        informational = bool(self._informational.search(t))
+        for win in windows:
+            named = [d for d in drugs if d in win or misspelt(win, [d])]
+            medicine = _hits(self._medicine, win)
+            take = _hits(self._take, win)
+            amount = [] if not_dosing else _hits(self._amount, win)
+            if amount and informational and all(_STRENGTH.fullmatch(a) for a in amount):
+                amount = []  # "Lisinopril 10 mg is for what purpose": a strength named, not asked for
+            if amount and (named or medicine or take):
+                return GuardDecision(REFUSAL, DOSING, "lexicon", amount + named + medicine + take, topic=_first(drugs))
+        change = _hits(self._change, t)
+        medicine = _hits(self._medicine, t)
+        subject = drugs or medicine
         # "since starting pyridostigmine" reports the past, it does not ask to change anything
         verbs = [self._verb_drug]
         if drugs:
@@ -341,6 +349,12 @@ class InputGuard:
                 decision.on_topic = True  # a follow-up inherits the topic of the conversation
         decision.evidence.append(f"nearest exemplar: {label} ({sim:.2f})")
         return decision
+
+
+def _windows(folded: str) -> list[str]:
+    """Each two consecutive sentences of a message (the message itself when it is one sentence)."""
+    parts = sentences_of(folded)
+    return [" ".join(parts[i:i + 2]) for i in range(max(1, len(parts) - 1))]
 
 
 def _first(items: list[str]) -> str | None:
