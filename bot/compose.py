@@ -305,7 +305,9 @@ class PassageSelector:
             return None
         subject = (m.group("subject") or m.group("subject2") or "").strip()
         medicines = self.medicines.find(subject) if self.medicines is not None else []
-        named = name_words(medicines)
+        # names `unnamed` checks on its own: medicines with a leaflet and their classes (a substance the dictionary
+        # knows without a leaflet, "medical cannabis", is checked here, as a word the documents never use)
+        named = name_words(self.medicines.medicines(subject, classes=True)) if self.medicines is not None else set()
         if self.disorders is not None:
             named |= self.disorders.words_in(subject)
         content = [w for w in words(subject) if len(w) > 2 and not w.isdigit() and w not in _NOT_A_SUBJECT]
