@@ -183,10 +183,11 @@ class PassageSelector:
         return got / total if total else 0.0
 
     def select(self, query: Query, vector: np.ndarray, candidates: list[Candidate], focus: FocusDecision,
-               shown: str = "") -> Selection:
+               shown: str = "", findings: tuple[str, ...] = ()) -> Selection:
         """`focus`: what `SubjectFocus` decided for this question (the documents that may answer it, and
         their head start); `shown`: for a request for more, the bot's earlier replies, whose quotes are not
-        quoted again."""
+        quoted again; `findings`: the urgent symptoms the question asks about (`GuardDecision.asked_about`),
+        which a quote must name, as it must a disorder or a medicine the question names."""
         lib = self.library
         about = focus.subject_only
         best_fused = max((c.fused for c in candidates), default=1.0) or 1.0
@@ -240,11 +241,11 @@ class PassageSelector:
             "question_words": min(sum(1 for w in query.terms.values() if w >= 1.0), 8),
         }
         if missing and best_lex < MIN_LEXICAL and best_cos < UNKNOWN_WORD_MAX_COSINE:
-            self.name_unnamed(query, ranked[: self.max_quotes], evidence)  # the reply says which name
+            self.name_unnamed(query, ranked[: self.max_quotes], evidence, findings)  # the reply says which name
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"the documents never use {', '.join(missing)}; best lexical {best_lex:.2f}")
         if best_cos < MIN_COSINE and best_lex < MIN_LEXICAL:
-            self.name_unnamed(query, ranked[: self.max_quotes], evidence)
+            self.name_unnamed(query, ranked[: self.max_quotes], evidence, findings)
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"weak evidence: best cosine {best_cos:.2f} < {MIN_COSINE} and best lexical {best_lex:.2f} < {MIN_LEXICAL}")
         # Nor is a question about no medicine at all quoted from a medicine's own section: in a leaflet table "the
@@ -284,7 +285,7 @@ class PassageSelector:
         left = sum(1 for s in quotable if s.passage.id not in used and s.score >= bar)
         if left:
             evidence["more_available"] = left
-        why = self.name_unnamed(query, [s for g in groups for s in g], evidence)
+        why = self.name_unnamed(query, [s for g in groups for s in g], evidence, findings)
         if why:
             return Selection(scored=ranked, abstain=True, evidence=evidence, why=why)
         if self.coverage is not None:
@@ -379,10 +380,10 @@ class PassageSelector:
             named = self._section_medicines[section] = frozenset(g for _, g in self.medicines.find("\n".join(section)))
         return bool(named) and not named & asked
 
-    def name_unnamed(self, query: Query, chosen: list[Scored], evidence: dict) -> str | None:
+    def name_unnamed(self, query: Query, chosen: list[Scored], evidence: dict, findings: tuple[str, ...] = ()) -> str | None:
         """Records in `evidence` the names the question asks about that `chosen` does not name (`unnamed`), and
         those the documents mention only in passing, for the reply to say; returns why, or None if none."""
-        unnamed = self.unnamed(query, chosen)
+        unnamed = self.unnamed(query, chosen, findings)
         if not unnamed:
             return None
         evidence["names_not_quoted"] = unnamed
@@ -393,16 +394,30 @@ class PassageSelector:
                 f"title or chosen quote is about {them})"
                 if mentioned else f"the question is about {', '.join(unnamed)}, which the documents never name")
 
-    def unnamed(self, query: Query, chosen: list[Scored]) -> list[str]:
+    def unnamed(self, query: Query, chosen: list[Scored], findings: tuple[str, ...] = ()) -> list[str]:
         """The disorders and medicines the question (or the topic carried into it) names, when no chosen quote
         or its headings names any of them: "What is Lambert-Eaton syndrome?" answered with the definition of
         paraneoplastic syndrome, or "How do I come off sertraline?" with another medicine's table cell, would
-        answer another question. A medicine counts as named under any of its names (Tegretol: carbamazepine)."""
+        answer another question. A medicine counts as named under any of its names (Tegretol: carbamazepine).
+        Then the `findings` no chosen quote names: "Can pyridostigmine cause seizures?" is not answered by its
+        side effects if seizures are not among them."""
         if not chosen:
             return []
         subject = self.unknown_subject(query)
         if subject:
             return [subject]
+        names = self._unnamed_names(query, chosen)
+        if names:
+            return names
+        quoted = self._quoted_terms(chosen)
+        return [f for f in findings if not set(analyze(f)) <= quoted]
+
+    def _quoted_terms(self, chosen: list[Scored]) -> frozenset[str]:
+        lib = self.library
+        return frozenset().union(*(lib.passage_terms.get(s.passage.id, frozenset())
+                                   | lib.heading_terms.get(s.passage.section, frozenset()) for s in chosen))
+
+    def _unnamed_names(self, query: Query, chosen: list[Scored]) -> list[str]:
         disorders, medicines = [], []
         texts = (query.message, "" if query.ambiguous else query.carried or "")
         if query.question and set(words(query.folded)) & self.library.subject_words:
@@ -419,8 +434,7 @@ class PassageSelector:
         lib = self.library
         if disorders and not medicines and about_another_disorder(query, lib, disorders):
             return disorders
-        quoted = frozenset().union(*(lib.passage_terms.get(s.passage.id, frozenset())
-                                     | lib.heading_terms.get(s.passage.section, frozenset()) for s in chosen))
+        quoted = self._quoted_terms(chosen)
         if any(set(analyze(n)) <= quoted for n in disorders + [written for written, _ in medicines]):
             return []
         if medicines:

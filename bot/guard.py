@@ -39,6 +39,8 @@ class GuardDecision:
     manipulation: list[str] = field(default_factory=list)
     on_topic: bool = True
     votes: dict[str, Any] = field(default_factory=dict)  # each layer's vote, for the trace
+    # urgent symptoms only asked about ("Can pyridostigmine cause seizures?"): an answer's quotes must name them
+    asked_about: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -54,6 +56,10 @@ _IT_DOES = re.compile(r"^(?:can|could|does|do|will|would|might|may)\s+(?:it|this
                       r"(?:cause|give|make|lead|affect|bring|trigger|damage|spread|hurt|change)\b")
 # A medicine's strength as written on its pack ("10 mg", "mg"): named in a question, it does not ask for a dose.
 _STRENGTH = re.compile(r"(?:\d+(?:[.,]\d+)?\s*)?(?:mg|mgs|mcg|µg|ug|ml|g|iu|milligrams?)", re.I)
+
+
+# A sentence that asks something: ends with a question mark or opens as a question does.
+_ASKS = re.compile(r"\?\s*$|^(?:can|could|does|do|did|is|are|was|will|would|might|may|what|which|how|why|when)\b")
 
 
 def _rx(pattern: str | list[str]) -> re.Pattern[str]:
@@ -89,6 +95,8 @@ class InputGuard:
         self._remedy_weak = _rx(g["remedy_weak"])
         self._remedy_intent = _rx(g["remedy_intent"])
         self._emergency = {name: _rx(p) for name, p in g["emergency"].items()}
+        self._mention = _rx(g["emergency_mention"])
+        self._happening = _rx(g["happening"])
         self._manipulation = _rx(g["manipulation"])
         self._elliptical = _rx(g["elliptical"])
         self._health = _rx(g["health_terms"])
@@ -133,8 +141,17 @@ class InputGuard:
 
     def lexicon(self, text: str) -> GuardDecision:
         t = fold(text)
+        # A sentence that asks what causes, signals or treats an urgent symptom names it without reporting it
+        # ("Can pyridostigmine cause seizures?"), unless anything in the message says something is happening
+        # ("... My husband is having one right now"); self-harm and overdose words count wherever they are.
+        parts = sentences_of(t)
+        mentions = [] if self._happening.search(t) else [p for p in parts if self._mention.search(p)]
+        asked: list[str] = []
         for name, rx in self._emergency.items():
             hits = _hits(rx, t)
+            if hits and mentions and name not in ("self_harm", "overdose"):
+                asked += [h for p in mentions if _ASKS.search(p) for h in _hits(rx, p)]  # not "I take it for my seizures."
+                hits = [h for p in parts if p not in mentions for h in _hits(rx, p)]
             if hits:
                 return GuardDecision(EMERGENCY, name, "lexicon", hits)
         strong = _hits(self._remedy_strong, t)
@@ -172,7 +189,8 @@ class InputGuard:
             if not re.search(r"\b(?:since|after|when|before)\s+(?:i\s+)?$", t[max(0, m.start() - 12):m.start()])))
         if (change and subject) or verb_drug:
             return GuardDecision(REFUSAL, DOSING, "lexicon", change + verb_drug + drugs + medicine, topic=_first(drugs))
-        return GuardDecision(ALLOW, layer="lexicon", topic=_first(drugs), on_topic=bool(self._health.search(t) or drugs))
+        return GuardDecision(ALLOW, layer="lexicon", topic=_first(drugs), on_topic=bool(self._health.search(t) or drugs),
+                             asked_about=list(dict.fromkeys(asked)))
 
     def replied(self, reply: str) -> GuardDecision | None:
         """The refusal or escalation a reply of the bot's gave, as the decision that gave it (None for others)."""

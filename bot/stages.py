@@ -162,7 +162,8 @@ class SelectionStage:
         _require(prepared, PreparedQuery, "SelectionStage")
         _require(retrieved, Retrieved, "SelectionStage")
         query = prepared.query
-        selection = self.selector.select(query, prepared.vector, list(retrieved.candidates), focus, prepared.shown)
+        selection = self.selector.select(query, prepared.vector, list(retrieved.candidates), focus, prepared.shown,
+                                         tuple(guard.decision.asked_about))
         abstain = {"abstain": selection.abstain, "why": selection.why, **selection.evidence}
         trace = {"passages": [s.to_dict() for s in selection.scored[:12]], "abstain": abstain}
         expanded = " ".join([query.corrected, *query.expansions])  # lay words' synonyms count, "what is" -> "definition" not

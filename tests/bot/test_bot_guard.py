@@ -244,7 +244,7 @@ def test_output_guard_flags_a_dose_in_the_text_and_passes_clean_replies(chatbot)
 
 
 def _force_selection(monkeypatch, chatbot, passages):
-    def select(query, vector, candidates, focus, shown=""):
+    def select(query, vector, candidates, focus, shown="", findings=()):
         scored = [Scored(p, 1.0, 1.0, 1.0, 1.0) for p in passages]
         return Selection(groups=[[s] for s in scored], scored=scored, evidence={"best_cosine": 1.0})
 
@@ -394,3 +394,35 @@ def test_words_that_decide_only_together_must_meet_within_two_sentences(chatbot)
     assert lexicon(weigh).action == "allow"
     assert lexicon("I weigh 81 kg. How many tablets should I take?").reason == "dosing"
     assert lexicon("I'm on prednisolone. My back hurts. What is the maximum I can take?").reason == "dosing"
+
+
+@pytest.mark.parametrize("message", ["Is carbamazepine used for seizures?", "Can pyridostigmine cause seizures?",
+                                     "Are seizures a symptom of paraneoplastic syndrome?", "What is anaphylaxis?",
+                                     "Does cyclophosphamide cause shortness of breath?",
+                                     "My husband had a stroke last year. Can that cause PNS?"])
+def test_an_urgent_symptom_only_asked_about_is_not_an_emergency(chatbot, message):
+    """Named in a question about what causes, signals or treats it, a red-flag word reports nothing; the answer's
+    quotes must then name it, or the bot says the documents don't cover it."""
+    assert chatbot.input_guard.lexicon(message).action == "allow"
+    reply = chatbot.ask(message, [])
+    assert reply.kind in ("answer", "no_answer")
+    if reply.kind == "answer" and reply.trace["input_guard"]["asked_about"]:
+        assert any(w in " ".join(q.text.lower() for q in reply.quotes) for w in ("seizure", "stroke", "breath", "anaphyla"))
+
+
+@pytest.mark.parametrize("message", ["Can PNS cause seizures? My husband is having one right now",
+                                     "Is chest pain a side effect of prednisolone? I have crushing chest pain",
+                                     "Does PNS cause seizures? I have been having them this week",
+                                     "What causes fainting? I keep passing out",
+                                     "Can a stroke cause PNS? My dad's face is drooping"])
+def test_an_urgent_symptom_asked_about_and_happening_is_an_emergency(chatbot, message):
+    assert chatbot.ask(message, []).kind == "emergency"
+
+
+def test_a_question_about_a_symptom_no_quote_names_says_so(chatbot):
+    reply = chatbot.ask("Can pyridostigmine cause seizures?", [])
+    assert reply.kind == "no_answer"
+    assert reply.trace["input_guard"]["asked_about"] == ["seizures"]
+    assert "seizures" in reply.trace["abstain"]["names_not_quoted"]
+    # a history stated, not asked about: only the question's own subjects must be quoted
+    assert chatbot.input_guard.lexicon("I take Keppra for my seizures. Does it interact with prednisolone?").asked_about == []
