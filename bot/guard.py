@@ -89,8 +89,8 @@ class InputGuard:
         self._take = _rx(g["take_words"])
         # a change verb right before a medicine's name: "increase my carbamazepine", "start Tegretol"; `lexicon`
         # adds the names the maintained dictionary finds in the message ("stop my lithium")
-        self._verb_before = rf"\b(?:{g['change_verbs']})\s+(?:\w+\s+){{0,2}}"
-        self._verb_drug = re.compile(rf"{self._verb_before}(?:{'|'.join(g['drugs'])})", re.I)
+        self._verb_before = rf"(?:\b(?:{g['change_verbs']})|{g['start_question']})\s+(?:\w+\s+){{0,2}}"
+        self._verb_drug = re.compile(rf"{self._verb_before}(?:{'|'.join(g['drugs'])}|{g['medicine_words']})", re.I)
         self._remedy_strong = _rx(g["remedy_strong"])
         self._remedy_weak = _rx(g["remedy_weak"])
         self._remedy_intent = _rx(g["remedy_intent"])
