@@ -78,8 +78,8 @@ class ChatBot:
         stage = "input"
         try:
             checked = p.checks.run(message, history)
+            trace.update(checked.trace)
             if checked.problem:
-                trace.update(checked.trace)
                 if checked.problem == "too_long":  # declined, but crisis language anywhere in it still escalates
                     stage = "input_guard"
                     screened = p.input_guard.screen(checked)
@@ -131,7 +131,8 @@ class ChatBot:
                 return _whole(p.replies.not_answered(chosen.abstain_kind, trace, evidence.get("names_not_quoted", []),
                                                      evidence.get("names_in_passing", []), evidence.get("all_shown", False)))
 
-            lead = "answer_lead_more" if more else "answer_lead_followup" if prepared.query.carried else "answer_lead"
+            lead = ("answer_lead_more" if more else "answer_lead_personal" if checked.personal
+                    else "answer_lead_followup" if prepared.query.carried else "answer_lead")
             stage = "compose"
             composed = p.compose.run(chosen, lead)
             trace.update(composed.trace)

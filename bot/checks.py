@@ -79,11 +79,14 @@ class CheckedMessage:
     problem: str | None = None  # not_text | empty | too_long | unreadable
     reply_text: str = ""
     small_talk: str | None = None  # about | more | greeting | closing: the message is only that (`SmallTalk`)
+    personal: bool = False  # asks whether something applies to the patient's own case (`MessageChecks.personal`)
     shown: str = ""  # for a request for more: the bot's earlier replies, whose quotes are not quoted again
 
     @property
     def trace(self) -> dict[str, Any]:
-        return {"input_problem": self.problem} if self.problem else {}
+        if self.problem:
+            return {"input_problem": self.problem}
+        return {"personal": True} if self.personal else {}
 
 
 class MessageChecks:
@@ -93,6 +96,8 @@ class MessageChecks:
         self.max_chars = max_chars
         self.replies = replies
         self.small_talk = SmallTalk()
+        # prompts/answering.yaml `self_assessment`: whether the documents are asked about the patient's own case
+        self._self_assessment = [re.compile(p) for p in prompts.load("answering")["self_assessment"]]
 
     def run(self, message: Any, history: Any = None) -> CheckedMessage:
         problem = self._problem(message)
@@ -105,7 +110,9 @@ class MessageChecks:
         folded = fold(message)
         small_talk = self.small_talk(folded)
         shown = "\n".join(m["content"] for m in cleaned if m["role"] == "assistant") if small_talk == "more" else ""
-        return CheckedMessage(message, history, tuple(user_turns(history)), folded, small_talk=small_talk, shown=shown)
+        personal = any(rx.search(folded) for rx in self._self_assessment)
+        return CheckedMessage(message, history, tuple(user_turns(history)), folded, small_talk=small_talk, shown=shown,
+                              personal=personal)
 
     def more(self, checked: CheckedMessage) -> CheckedMessage | None:
         """For a request for more: the patient's last question (before any small talk), as it was asked then,

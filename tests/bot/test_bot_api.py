@@ -6,6 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+import prompts
+
 from bot import REPLY_KINDS, ChatBot, Quote, Reply
 from ingest.index import Catalogue
 
@@ -72,6 +74,25 @@ def test_answer_text_has_lead_quotes_attribution_and_care_team_pointer(chatbot):
     assert "care team" in blocks[-1].lower()
     for q in reply.quotes:
         assert q.title in reply.text
+
+
+@pytest.mark.parametrize("message", ["Do I have paraneoplastic syndrome?", "Could my numbness be paraneoplastic?",
+                                     "I feel so tired all the time, is that from this",
+                                     "My eyelids droop in the evening. Could it be PNS?"])
+def test_an_answer_about_the_patients_own_case_says_the_documents_cant_tell(chatbot, message):
+    """The documents describe the illness, not the patient: an answer to "do I have it?" opens by saying so."""
+    reply = chatbot.ask(message, [])
+    assert reply.kind == "answer"
+    assert reply.text.startswith(prompts.message("answer_lead_personal"))
+    assert reply.trace["personal"] is True
+
+
+@pytest.mark.parametrize("message", ["What is paraneoplastic syndrome?", "Can it affect my heart?",
+                                     "Is it caused by the tumour pressing on things, or something else?"])
+def test_a_general_question_keeps_the_plain_lead(chatbot, message):
+    reply = chatbot.ask(message, [])
+    assert reply.text.startswith(prompts.message("answer_lead"))
+    assert "personal" not in reply.trace
 
 
 def test_attribution_separates_the_section_from_the_review_date(chatbot):
