@@ -426,3 +426,17 @@ def test_a_question_about_a_symptom_no_quote_names_says_so(chatbot):
     assert "seizures" in reply.trace["abstain"]["names_not_quoted"]
     # a history stated, not asked about: only the question's own subjects must be quoted
     assert chatbot.input_guard.lexicon("I take Keppra for my seizures. Does it interact with prednisolone?").asked_about == []
+
+
+@pytest.mark.parametrize("message", ["I took 200 mg of magnesium, is that too much?",
+                                     "I accidentally took my prednisolone twice today, is that dangerous?",
+                                     "Took 40 of my 5mg diazepam an hour ago", "Took 65 5mg of nitrazam about 25 hours ago",
+                                     "I took 3 of my tablets this morning instead of 1. Is that dangerous?"])
+def test_a_dose_already_taken_and_feared_too_much_is_an_overdose(chatbot, message):
+    """An amount already swallowed is a poisoning question, not a dose question: the emergency reply, not a refusal."""
+    assert chatbot.input_guard.lexicon(message).reason == "overdose"
+    assert chatbot.ask(message, []).kind == "emergency"
+
+
+def test_taking_time_off_is_not_an_overdose(chatbot):
+    assert chatbot.input_guard.lexicon("I took 10 days off work, is that too much?").action != "emergency"
