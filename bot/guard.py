@@ -309,6 +309,12 @@ class InputGuard:
         if was_emergency and leaning and decision.action != EMERGENCY:
             return GuardDecision(EMERGENCY, was_emergency.reason, "conversation",
                                  [f"follows an emergency ({was_emergency.reason}): {', '.join(was_emergency.evidence[:2])}"])
+        # "Can PNS cause seizures?" (only asked about) -> "she's having one now": the symptom asked about is happening
+        asked = previous[-1].asked_about if previous else []
+        if asked and decision.action != EMERGENCY and self._happening.search(folded):
+            kind = next((name for name, rx in self._emergency.items() if any(rx.search(h) for h in asked)), "emergency")
+            return GuardDecision(EMERGENCY, kind, "conversation",
+                                 [f"the question before asked about {', '.join(asked)}; this one says something is happening"])
         if decision.action != ALLOW:
             return decision
         if self._fever.search(folded) and self._chemo.search(fold(" ".join(turns)) + " " + folded):

@@ -615,3 +615,25 @@ def test_whether_it_can_kill_is_answered_with_the_prognosis(chatbot, question):
     patients' words for it are the documents' prognosis (prompts/synonyms.yaml)."""
     reply = chatbot.ask(question, [])
     assert reply.kind == "answer" and any("prognosis" in q.text for q in reply.quotes), [q.text for q in reply.quotes]
+
+
+@pytest.mark.parametrize("first, follow_up, phrase", [
+    ("What is cyclophosphamide used for?", "What are its side effects?", "hemorrhagic cystourethritis"),
+    ("Tell me about azathioprine", "what are their side effects?", "Myelodepression, pancreatitis"),
+    ("What is pyridostigmine?", "Are there side effects to watch for with these tablets?", "Increased sweating, salivation")])
+def test_its_and_their_point_back_at_the_medicine_named_before(chatbot, first, follow_up, phrase):
+    """"its" and "their" are pronouns like "it": without the earlier medicine, "What are its side effects?" was
+    answered with another medicine's side effects."""
+    reply = chatbot.ask(follow_up, conversation(chatbot, first))
+    assert reply.kind == "answer"
+    assert any(phrase in q.text for q in reply.quotes)
+
+
+@pytest.mark.parametrize("first, follow_up", [("Can PNS cause seizures?", "she's having one now"),
+                                              ("Are seizures a symptom of paraneoplastic syndrome?",
+                                               "my husband is having one right now, what do I do?")])
+def test_a_symptom_asked_about_then_happening_is_an_emergency(chatbot, first, follow_up):
+    assert chatbot.ask(first, []).kind != "emergency"
+    reply = chatbot.ask(follow_up, conversation(chatbot, first))
+    assert reply.kind == "emergency"
+    assert reply.trace["input_guard"]["layer"] == "conversation"
