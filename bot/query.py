@@ -221,6 +221,10 @@ class QueryBuilder:
             # take?" -> "What are its side effects?" asks about carbamazepine, as the refusal offered).
             if self._names is not None and POINTS_BACK.search(asked_folded):
                 names = self._names(earlier[-1]) or self.strangers(earlier[-1])
+                if not names:
+                    # the refused question named nothing: it leaned on one before it ("What is methylprednisolone
+                    # used for?" -> "How much should I take?" -> "What about its warnings?"), whose name it is
+                    names = next((found for m in reversed(earlier[-3:-1]) if (found := self._names(m))), [])
             carried = " ".join(names) or None
             earlier = []
         if earlier and self._is_elliptical(asked):
