@@ -105,6 +105,7 @@ class InputGuard:
         self._dose_words = _rx(g["dose_words"])
         self._not_dosing = _rx(g["not_dosing"])
         self._informational = _rx(g["informational"])
+        self._informational_safety = _rx(g["informational_safety"])
         # the first line of each refusal and emergency reply (prompts/messages.yaml) and the decision that gives it
         self._reply_openings = [(prompts.load("messages")[key].splitlines()[0], action, reason) for key, action, reason in (
             ("emergency_self_harm", EMERGENCY, "self_harm"), ("emergency", EMERGENCY, "emergency"),
@@ -243,7 +244,8 @@ class InputGuard:
         """Asks what a medicine is, does or goes with (side effects, interactions, alcohol, what it is for), and
         neither an amount nor a change: "Does amoxicillin interact with birth control?"."""
         t = fold(message)
-        return bool(self._informational.search(t)) and not (self._amount.search(t) or self._change.search(t))
+        asks = self._informational.search(t) or self._informational_safety.search(t)
+        return bool(asks) and not (self._amount.search(t) or self._change.search(t))
 
     # ---- all layers -------------------------------------------------------------------------------
     def check(
