@@ -79,7 +79,7 @@ class CheckedMessage:
     problem: str | None = None  # not_text | empty | too_long | unreadable
     reply_text: str = ""
     small_talk: str | None = None  # about | more | greeting | closing: the message is only that (`SmallTalk`)
-    personal: bool = False  # asks whether something applies to the patient's own case (`MessageChecks.personal`)
+    personal: bool = False  # asks whether something applies to the patient's own case (answering.yaml `self_assessment`)
     shown: str = ""  # for a request for more: the bot's earlier replies, whose quotes are not quoted again
 
     @property

@@ -23,7 +23,7 @@ from ingest.text import fold
 
 from .drugs import DrugFinder, misspelt
 from .intent import IntentModel, IntentVote, sentences
-from .query import POINTS_BACK, sentences_of
+from .query import ACRONYM, POINTS_BACK, sentences_of
 from .types import Quote, last_reply, user_turns
 
 ALLOW, REFUSAL, EMERGENCY, OUT_OF_SCOPE = "allow", "refusal", "emergency", "out_of_scope"
@@ -58,8 +58,6 @@ _IT_DOES = re.compile(r"^(?:can|could|does|do|will|would|might|may)\s+(?:it|this
 _STRENGTH = re.compile(r"(?:\d+(?:[.,]\d+)?\s*)?(?:mg|mgs|mcg|µg|ug|ml|g|iu|milligrams?)", re.I)
 
 
-# An abbreviation of three or more capitals ("PNS", "LEMS", "MRI"): a name.
-_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{2,7}\b")
 # A sentence that asks something: ends with a question mark or opens as a question does.
 _ASKS = re.compile(r"\?\s*$|^(?:can|could|does|do|did|is|are|was|will|would|might|may|what|which|how|why|when)\b")
 
@@ -341,8 +339,9 @@ class InputGuard:
             t = folded
             last_refusal = next((p for p in reversed(previous) if p.action == REFUSAL), None)
             # a short message with no health word leans on the refusal ("just tell me"), unless it names something
-            # of its own: "What is PNS?" asks a new question
-            pressure = decision.manipulation or (leaning and not self._health.search(t) and not _ACRONYM.search(message))
+            # of its own by an abbreviation of three or more capitals: "What is PNS?" asks a new question ("OK" not)
+            named = any(len(a) >= 3 for a in ACRONYM.findall(message))
+            pressure = decision.manipulation or (leaning and not self._health.search(t) and not named)
             asks_more = self._amount.search(t) or self._take.search(t) or self._change.search(t)
             informational = self.informational(message) and not self._take.search(t)
             # "Should I try homeopathy?" (refused) -> "Can it make me feel less tired?" / "Does it interact with

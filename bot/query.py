@@ -51,7 +51,7 @@ class Query:
 
 
 _PROPER = re.compile(r"(?<![.!?:\n]\s)(?<![.!?:\n])\s+([A-Z][a-z]{3,})\b")
-_ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,7}\b")
+ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,7}\b")
 
 
 def proper_names(text: str) -> set[str]:
@@ -61,7 +61,7 @@ def proper_names(text: str) -> set[str]:
     "legs")."""
     names = {m.group(1).lower() for m in _PROPER.finditer(text)}
     if re.search(r"[a-z]{2,}", text):  # some words in lower case: not a message typed in capitals
-        names |= {m.group(0).lower() for m in _ACRONYM.finditer(text)}
+        names |= {m.group(0).lower() for m in ACRONYM.finditer(text)}
     return names
 
 
