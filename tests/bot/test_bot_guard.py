@@ -459,3 +459,12 @@ def test_pregnancy_safety_and_comparisons_are_not_dose_questions_without_an_amou
     assert reply.kind != "refusal"
     assert reply.trace["input_guard"]["votes"]["model_not_applied"].startswith("a dose vote")
     assert chatbot.ask(message.rstrip("?") + ", and how much?", []).kind == "refusal"
+
+
+@pytest.mark.parametrize("message, emergency", [("my dad is sweating and clutching his chest", True),
+                                                ("he's not responding and his breathing is weird", True),
+                                                ("my phone is not responding", False),
+                                                ("the cancer is not responding to chemo", False)])
+def test_lay_words_for_a_heart_attack_or_an_unresponsive_person(chatbot, message, emergency):
+    assert (chatbot.input_guard.lexicon(message).action == "emergency") is emergency
+
