@@ -126,6 +126,14 @@ def about_another_disorder(query: Query, lib: Library, disorders: list[str]) -> 
                    for n in disorders)
 
 
+def as_written(name: str, text: str) -> str:
+    """A name found in lower-case words ("guillain barr syndrome": the finders drop accents and hyphens) as the
+    patient wrote it ("Guillain-Barré syndrome"), for the reply; the name itself when the text does not hold it."""
+    parts = name.split()
+    m = re.search(r"\b" + r"[\W_]+".join(re.escape(p) + r"\w*" for p in parts), text, re.I) if parts else None
+    return m.group(0) if m else name
+
+
 class PassageSelector:
     def __init__(self, library: Library, focus: SubjectFocus, max_quotes: int = 3, config: dict | None = None,
                  model: AnswerabilityModel | None = None, disorders: DisorderFinder | None = None,
@@ -383,7 +391,8 @@ class PassageSelector:
     def name_unnamed(self, query: Query, chosen: list[Scored], evidence: dict, findings: tuple[str, ...] = ()) -> str | None:
         """Records in `evidence` the names the question asks about that `chosen` does not name (`unnamed`), and
         those the documents mention only in passing, for the reply to say; returns why, or None if none."""
-        unnamed = self.unnamed(query, chosen, findings)
+        unnamed = [as_written(n, " ".join(filter(None, (query.message, query.carried))))
+                   for n in self.unnamed(query, chosen, findings)]
         if not unnamed:
             return None
         evidence["names_not_quoted"] = unnamed

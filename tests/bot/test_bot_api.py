@@ -161,3 +161,15 @@ def test_one_bot_serves_many_patients_at_once(chatbot):
     with ThreadPoolExecutor(max_workers=4) as pool:
         concurrent = [key(r) for r in pool.map(chatbot.ask, questions)]
     assert concurrent == sequential
+
+
+def test_a_name_the_documents_only_mention_is_given_back_as_the_patient_wrote_it(chatbot):
+    """The finders read names in lower case without accents ("guillain barr syndrome"); the reply says the name as
+    written."""
+    from bot.compose import as_written
+
+    assert as_written("guillain barr syndrome", "Tell me about Guillain-Barré syndrome") == "Guillain-Barré syndrome"
+    assert as_written("lambert eaton", "what about lambert eaton?") == "lambert eaton"
+    assert as_written("medical cannabis", "something else") == "medical cannabis"
+    reply = chatbot.ask("Tell me about Guillain-Barré syndrome", [])
+    assert reply.kind == "no_answer" and "Barré" in reply.text and "barr " not in reply.text
