@@ -159,7 +159,7 @@ class InputGuard:
         # Two words that decide only together (a supplement and "help"; "daily" and "take") must meet within two
         # consecutive sentences: in a long story they are otherwise found together by chance ("my vitamin D was
         # low ... the physio helps"). A single word that decides alone is looked for everywhere.
-        windows = _windows(t)
+        windows = _windows(parts)
         weak = [w for win in windows if self._remedy_intent.search(win) for w in _hits(self._remedy_weak, win)]
         if strong or weak:
             return GuardDecision(REFUSAL, UNPROVEN_REMEDY, "lexicon", strong + list(dict.fromkeys(weak)))
@@ -380,9 +380,8 @@ class InputGuard:
         return decision
 
 
-def _windows(folded: str) -> list[str]:
-    """Each two consecutive sentences of a message (the message itself when it is one sentence)."""
-    parts = sentences_of(folded)
+def _windows(parts: list[str]) -> list[str]:
+    """Each two consecutive sentences of a message's (`sentences_of`); the message itself when it is one."""
     return [" ".join(parts[i:i + 2]) for i in range(max(1, len(parts) - 1))]
 
 
