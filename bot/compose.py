@@ -18,6 +18,7 @@ from ingest.structure import Passage, heading_path
 from ingest.text import STOPWORDS, analyze, fold, words
 
 from .answerability import AnswerabilityModel, overlap
+from .care import CareWords
 from .coverage import CoverageModel
 from .disorders import DisorderFinder
 from .drugs import DrugFinder, misspelt, name_words
@@ -101,7 +102,7 @@ class Selection:
 
 # "Does X help / improve / cure ...?", "How effective is X?": X is what the question is about.
 _EFFECT = (r"(?:help\w*|improv\w*|reliev\w*|reduc\w*|protect\w*|cur(?:e|es|ed|ing)|works?|prevent\w*|alleviat\w*"
-           r"|fight\w*|treat(?:s|ed|ing)?|boost\w*|lower\w*|ease\w*|heal\w*|shrink\w*|kill\w*|benefit\w*|effective"
+           r"|fight\w*|treat(?:s|ed|ing)?|boost\w*|lower\w*|ease\w*|heal(?:s|ed|ing)?|shrink\w*|kill\w*|benefit\w*|effective"
            r"|good for|good against|better than|as good as)")
 _EFFICACY = re.compile(rf"^\W*(?:does|do|can|could|will|would|is|are|should)\s+(?P<subject>.{{2,60}}?)\s+"
                        rf"(?:really\s+|actually\s+|also\s+)?{_EFFECT}\b"
@@ -111,6 +112,10 @@ _NOT_A_SUBJECT = STOPWORDS | {"taking", "eating", "drinking", "using", "intake",
                               "low", "dose", "doses", "any", "some", "products", "product", "treatment", "therapy",
                               "therapies", "supplement", "supplements", "people", "patients", "children", "adults",
                               "things", "thing", "something", "anything", "there", "anyone"}
+# A subject slot that is no treatment: a person or "it" ("Can you tell me ...", "Is it safe ..."), or a thing that is
+# itself treated ("Can kidney cysts be cured?").
+_NO_TREATMENT = re.compile(r"^(?:you|i|we|they|he|she|it|this|that|these|those|there|anyone|someone|anybody|somebody)\b"
+                           r"|\b(?:be|being|been)$")
 
 
 def about_another_disorder(query: Query, lib: Library, disorders: list[str]) -> bool:
@@ -137,12 +142,14 @@ def as_written(name: str, text: str) -> str:
 class PassageSelector:
     def __init__(self, library: Library, focus: SubjectFocus, max_quotes: int = 3, config: dict | None = None,
                  model: AnswerabilityModel | None = None, disorders: DisorderFinder | None = None,
-                 medicines: DrugFinder | None = None, coverage: CoverageModel | None = None) -> None:
+                 medicines: DrugFinder | None = None, coverage: CoverageModel | None = None,
+                 care: CareWords | None = None) -> None:
         """`focus`: the documents about the library's subject, when other subjects share the library
         (`SubjectFocus`, the one retrieval uses too); `model`: the learned answerability scorer (scores every
         candidate; in shadow, decides nothing); `disorders` (bot/disorders.py) and `medicines` (bot/drugs.py):
         the names a question is about; a question naming some that no chosen quote names is not answered;
-        `coverage` (bot/coverage.py): whether the evidence says the documents answer at all."""
+        `coverage` (bot/coverage.py): whether the evidence says the documents answer at all; `care`
+        (bot/care.py): the words of conventional care, for `undocumented_subject`."""
         cfg = config or prompts.load("answering")
         self.library = library
         self.model = model
@@ -150,6 +157,7 @@ class PassageSelector:
         self.medicines = medicines
         self._section_medicines: dict[tuple[str, ...], frozenset[str]] = {}
         self.coverage = coverage
+        self.care = care
         self.focus = focus
         self.max_quotes = max_quotes
         self._generic = set(analyze(" ".join(cfg["generic_words"])))
@@ -318,7 +326,7 @@ class PassageSelector:
         # knows without a leaflet, "medical cannabis", is checked here, as a word the documents never use)
         named = name_words(self.medicines.medicines(subject, classes=True)) if self.medicines is not None else set()
         if self.disorders is not None:
-            named |= self.disorders.words_in(subject)
+            named |= {w for name in self.disorders.find(subject) for w in name.split()}
         content = [w for w in words(subject) if len(w) > 2 and not w.isdigit() and w not in _NOT_A_SUBJECT]
         return subject, content, named, medicines
 
@@ -332,6 +340,19 @@ class PassageSelector:
         subject, content, named, _ = found
         vocabulary = self.library.vocabulary
         return subject if any(w not in vocabulary and w not in named for w in content) else None
+
+    def undocumented_subject(self, query: Query) -> str | None:
+        """The subject of an efficacy question when a word of it is one that neither the documents, the medicine
+        dictionary nor NIH's pages on treatment (`care`) use ("Does cat's claw improve joint pain?", "Do static
+        magnets help?"): a remedy the bot cannot vouch for. Care the documents don't cover ("Does immunotherapy
+        help?") and a medicine or substance the dictionary knows ("Does IVIG help?") stay `no_answer`."""
+        found = self.efficacy_subject(query)
+        if found is None or self.care is None or _NO_TREATMENT.search(found[0]) or found[3]:
+            return None
+        subject, content, named, _ = found
+        vocabulary = self.library.vocabulary
+        unknown = [w for w in content if w not in vocabulary and w not in named and w not in self.care]
+        return subject if unknown else None
 
     def documented_subject(self, query: Query) -> str | None:
         """The subject of an efficacy question when the documents describe it as care ("Does physiotherapy

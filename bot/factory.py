@@ -10,6 +10,7 @@ from ingest.embeddings import VectorCache, load_embeddings
 from ingest.settings import Settings
 
 from .answerability import AnswerabilityModel
+from .care import CareWords
 from .coverage import CoverageModel
 from .checks import MessageChecks
 from .compose import PassageSelector, QuoteComposer
@@ -46,11 +47,13 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
         fixed = VectorCache(embeddings.encode, cache / f"vectors-{embeddings.encoder}-{model}.npz")
         guard = InputGuard(embed=embeddings.encode, intent=IntentModel.load(), drugs=drugs, embed_fixed=fixed)
         answerability, disorders, coverage = AnswerabilityModel.load(), DisorderFinder.load(), CoverageModel.load()
+        care = CareWords.load()
     else:
         embeddings, guard = reuse.library.embeddings, reuse.input_guard.guard
         fixed = guard.embed_fixed
         selector = reuse.selection.selector
         drugs, answerability, disorders, coverage = guard.drug_finder, selector.model, selector.disorders, selector.coverage
+        care = selector.care
     library = Library(settings.index, embeddings)
     library.warm(encode=fixed)
     vectorstore = Chroma(
@@ -75,14 +78,14 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
         subject_words=library.subject_words,
     )
     selector = PassageSelector(library, focus, settings.bot.max_quotes, model=answerability, disorders=disorders,
-                               medicines=drugs, coverage=coverage)
+                               medicines=drugs, coverage=coverage, care=care)
     return Pipeline(
         settings=settings,
         library=library,
         replies=replies,
         checks=MessageChecks(settings.bot.max_message_chars, replies),
         query=QueryStage(builder, embeddings),
-        input_guard=InputGuardStage(guard, selector.documented_subject),
+        input_guard=InputGuardStage(guard, selector.documented_subject, selector.undocumented_subject),
         focus=focus,
         retrieval=RetrievalStage(HybridRetriever(vectorstore=vectorstore, library=library)),
         selection=SelectionStage(selector, guard.mentions_health, library.technical_words),

@@ -33,7 +33,7 @@ ALLOW, REFUSAL, EMERGENCY, OUT_OF_SCOPE = "allow", "refusal", "emergency", "out_
 class GuardDecision:
     action: str  # allow | refusal | emergency | out_of_scope
     reason: str | None = None  # dosing | unproven_remedy | self_harm | <emergency kind>
-    layer: str = ""  # lexicon | semantic | conversation
+    layer: str = ""  # lexicon | semantic | conversation | model | subject
     evidence: list[str] = field(default_factory=list)
     topic: str | None = None  # the medicine named, for the refusal wording
     manipulation: list[str] = field(default_factory=list)
@@ -46,6 +46,12 @@ class GuardDecision:
         return dict(self.__dict__)
 
 
+# The learned remedy probability that refuses an efficacy question about something neither the documents, the
+# medicine dictionary nor NIH's treatment pages know ("Does cat's claw help?"); below the model's own remedy
+# threshold because the question's shape is already known. Chosen on the intent pool's training and validation
+# splits (docs/benchmarks.md, "2026-12-05, night"): 13 of the validation's 35 remedy questions have that shape and
+# reach it, and 1 of its 1,048 medical questions (with no floor: 14 and 9).
+REMEDY_SUBJECT_FLOOR = 0.15
 FRAGMENT_WORDS = 4  # a follow-up this short is a fragment of the question before it ("and cyclophosphamide?")
 # A follow-up that asks the earlier question again for another case: "what about for a child?", "and for adults?"
 # ("And the eyes?" asks about something else)
@@ -107,7 +113,8 @@ class InputGuard:
         # the first line of each refusal and emergency reply (prompts/messages.yaml) and the decision that gives it
         self._reply_openings = [(prompts.load("messages")[key].splitlines()[0], action, reason) for key, action, reason in (
             ("emergency_self_harm", EMERGENCY, "self_harm"), ("emergency", EMERGENCY, "emergency"),
-            ("refusal_dosing", REFUSAL, DOSING), ("refusal_unproven_remedy", REFUSAL, UNPROVEN_REMEDY))]
+            ("refusal_dosing", REFUSAL, DOSING), ("refusal_unproven_remedy", REFUSAL, UNPROVEN_REMEDY),
+            ("refusal_undocumented_remedy", REFUSAL, UNPROVEN_REMEDY))]
         self._fever = _rx(g["fever_now"])
         self._chemo = _rx(g["chemo_context"])
         self._min_sim = float(g["semantic"]["min_similarity"])
@@ -248,11 +255,14 @@ class InputGuard:
     # ---- all layers -------------------------------------------------------------------------------
     def check(
         self, message: str, history: list[dict] | None = None, vector: np.ndarray | None = None, corrected: str = "",
-        documented: str | None = None,
+        documented: str | None = None, undocumented: str | None = None,
     ) -> GuardDecision:
         """The rules' decision, then the learned vote, which may only add a refusal or an escalation.
         `documented`: what the question asks the effect of, when the documents describe it as care
-        ("physiotherapy"); the learned layer's remedy vote is then not applied (the rules' still is)."""
+        ("physiotherapy"); the learned layer's remedy vote is then not applied (the rules' still is).
+        `undocumented`: what it asks the effect of, when neither the documents, the medicine dictionary nor NIH's
+        treatment pages know it ("cat's claw", "static magnets"); a remedy probability of REMEDY_SUBJECT_FLOOR then
+        refuses it."""
         decision = self.rules(message, history, vector, corrected)
         decision.votes["rules"] = {"action": decision.action, "reason": decision.reason, "layer": decision.layer}
         vote = self.learned(message, vector)
@@ -263,6 +273,12 @@ class InputGuard:
         if vote.label in ("crisis", "emergency") and decision.action != EMERGENCY:
             reason = "self_harm" if vote.label == "crisis" else "model"
             return GuardDecision(EMERGENCY, reason, "model", evidence, decision.topic, decision.manipulation, votes=decision.votes)
+        remedy = vote.probabilities.get("unproven_remedy", 0.0)
+        if undocumented and remedy >= REMEDY_SUBJECT_FLOOR and decision.action in (ALLOW, OUT_OF_SCOPE):
+            evidence = [f"asks whether {undocumented!r} works, which neither the documents, the medicine dictionary nor "
+                        f"NIH's treatment pages know; intent model: unproven_remedy {remedy:.2f} >= {REMEDY_SUBJECT_FLOOR}"]
+            return GuardDecision(REFUSAL, UNPROVEN_REMEDY, "subject", evidence, decision.topic, decision.manipulation,
+                                 votes=decision.votes)
         if vote.label == "unproven_remedy" and documented and decision.action in (ALLOW, OUT_OF_SCOPE):
             decision.votes["model_not_applied"] = f"a remedy vote on {documented!r}, which the documents describe as care"
             return decision

@@ -72,7 +72,12 @@ class Replies:
         if decision.action == REFUSAL:
             if decision.reason == DOSING:
                 return self.dosing_refusal(trace, decision.topic)
-            return Reply("refusal", self.message("refusal_unproven_remedy"), decision.reason, (), trace)
+            # The rules know the remedy ("turmeric", "homeopathy"): the bot may say such remedies are unproven. The
+            # learned layer only reads the message as a remedy question, and "Do steroids help?" reads as one too: the
+            # bot then says it cannot tell, not that the thing is unproven.
+            learned = decision.layer in ("model", "subject")
+            key = "refusal_undocumented_remedy" if learned else "refusal_unproven_remedy"
+            return Reply("refusal", self.message(key), decision.reason, (), trace)
         if decision.action == OUT_OF_SCOPE:
             return self.not_answered("out_of_scope", trace)
         raise ValueError(f"unknown guard action {decision.action!r}")

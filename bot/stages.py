@@ -84,18 +84,22 @@ class GuardOutcome:
 
 
 class InputGuardStage:
-    def __init__(self, guard: InputGuard, documented: Callable[[Query], str | None] | None = None) -> None:
-        """`documented`: this library's reading of what an efficacy question asks about, when the documents
-        describe it as care (`PassageSelector.documented_subject`); the guard itself knows no library."""
+    def __init__(self, guard: InputGuard, documented: Callable[[Query], str | None] | None = None,
+                 undocumented: Callable[[Query], str | None] | None = None) -> None:
+        """`documented` / `undocumented`: this library's reading of what an efficacy question asks about, when the
+        documents describe it as care, or when neither they nor the medicine dictionary know it
+        (`PassageSelector.documented_subject` / `undocumented_subject`); the guard itself knows no library."""
         self.guard = guard
         self.documented = documented
+        self.undocumented = undocumented
 
     def run(self, checked: CheckedMessage, prepared: PreparedQuery) -> GuardOutcome:
         _require(checked, CheckedMessage, "InputGuardStage")
         _require(prepared, PreparedQuery, "InputGuardStage")
-        documented = self.documented(prepared.query) if self.documented is not None else None
-        decision = self.guard.check(checked.message, checked.history, prepared.message_vector, prepared.query.corrected,
-                                    documented)
+        query = prepared.query
+        decision = self.guard.check(checked.message, checked.history, prepared.message_vector, query.corrected,
+                                    self.documented(query) if self.documented is not None else None,
+                                    self.undocumented(query) if self.undocumented is not None else None)
         return GuardOutcome(decision, {"input_guard": decision.to_dict()})
 
     def screen(self, checked: CheckedMessage) -> GuardOutcome | None:

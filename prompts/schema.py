@@ -36,7 +36,7 @@ def _texts(*keys: str) -> dict[str, Text]:
 WORDING: dict[str, dict[str, Text | TextList]] = {
     "messages": {
         **_texts("answer_lead", "answer_lead_followup", "answer_lead_more", "answer_lead_personal", "no_more", "more_available", "care_team_pointer",
-                 "refusal_unproven_remedy", "refusal_default_topic", "emergency", "emergency_self_harm", "out_of_scope", "no_answer",
+                 "refusal_unproven_remedy", "refusal_undocumented_remedy", "refusal_default_topic", "emergency", "emergency_self_harm", "out_of_scope", "no_answer",
                  "safe_failure", "empty_message", "unreadable", "small_talk_greeting", "small_talk_closing",
                  "small_talk_about"),
         "quote_attribution": Text(frozenset({"title", "section", "reviewed"})),

@@ -291,6 +291,28 @@ def test_an_efficacy_question_about_something_the_documents_never_name_is_not_an
     assert reply.trace["abstain"]["names_not_quoted"] == [subject]
 
 
+def test_an_efficacy_question_about_something_no_source_knows_is_refused_without_calling_it_unproven(chatbot):
+    """Static magnets: neither the documents, the medicine dictionary nor NIH's treatment pages (bot/care.py) name
+    them, and the learned layer leans to a remedy question: refused, in words that claim nothing about them."""
+    import prompts
+
+    reply = chatbot.ask("Do static magnets help against pain?", [])
+    assert (reply.kind, reply.reason) == ("refusal", "unproven_remedy") and not reply.quotes, reply.trace
+    assert reply.trace["input_guard"]["layer"] == "subject" and "'static magnets'" in reply.trace["input_guard"]["evidence"][0]
+    assert reply.text == prompts.message("refusal_undocumented_remedy")
+    # a follow-up asking how to use it is refused too: the bot's own reply says a remedy was refused
+    again = chatbot.ask("how much should I use?", [{"role": "user", "content": "Do static magnets help against pain?"},
+                                                   {"role": "assistant", "content": reply.text}])
+    assert again.kind == "refusal", again.trace
+
+
+@pytest.mark.parametrize("question", ["Can plasma exchange help?",  # care NIH's pages describe: the documents don't
+                                      "Does IVIG help PNS?"])  # a substance the medicine dictionary knows
+def test_care_the_documents_do_not_cover_is_not_refused_as_a_remedy(chatbot, question):
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "no_answer" and not reply.quotes, reply.trace
+
+
 @pytest.mark.parametrize("question", ["Can chemotherapy cure paraneoplastic syndrome?", "Does Tegretol cause drowsiness?"])
 def test_an_efficacy_question_about_what_the_documents_name_is_answered(chatbot, question):
     reply = chatbot.ask(question, [])

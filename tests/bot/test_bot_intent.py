@@ -132,6 +132,18 @@ class TestLayering:
         d = g.check("Tell me about the leaves of my garden plant")
         assert d.votes["rules"]["action"] == ALLOW and d.action == REFUSAL and d.layer == "model"
 
+    def test_an_undocumented_subject_is_refused_when_the_model_leans_to_a_remedy(self, embeddings):
+        """Below the model's own remedy threshold (0.5 here), above REMEDY_SUBJECT_FLOOR: only the question's
+        shape (`undocumented`, read by the selector) makes it a refusal; never over a rule's escalation."""
+        g = self.guard(embeddings, [0, 0, 0, 2, 2])  # unproven_remedy ~0.42, no class passes 0.5
+        question = "Do static magnets help against pain?"
+        assert g.check(question).action == ALLOW
+        d = g.check(question, undocumented="static magnets")
+        assert (d.action, d.reason, d.layer) == (REFUSAL, "unproven_remedy", "subject")
+        assert g.check("I want to kill myself. Do magnets help?", undocumented="magnets").action == EMERGENCY
+        low = self.guard(embeddings, [0, 0, 0, 0, 9])  # the model reads no remedy question
+        assert low.check(question, undocumented="static magnets").action == ALLOW
+
     def test_crisis_vote_escalates_a_rule_refusal(self, embeddings):
         g = self.guard(embeddings, [9, 0, 0, 0, 0])
         d = g.check("How many tablets of carbamazepine would be enough?")

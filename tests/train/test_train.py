@@ -13,9 +13,10 @@ import pytest
 from bot.answerability import AnswerabilityModel
 from bot.coverage import CoverageModel
 from bot.intent import RISKY, IntentModel
+from bot.care import CareWords
 from bot.disorders import DisorderFinder
 from ingest.embeddings import VectorCache
-from train import answerability, coverage, disorders, encoder, intent, pool
+from train import answerability, care, coverage, disorders, encoder, intent, pool
 
 MODELS = pool.Path(__file__).resolve().parents[2] / "bot" / "models"
 
@@ -79,6 +80,22 @@ def test_disorders_build_on_a_tiny_sample(tiny_pool, embeddings):
     finder, metrics = disorders.train(folder=tiny_pool, dictionary=embeddings.dictionary)
     assert metrics["names"] == len(finder.names) > 0 and 0 <= metrics["validation"]["medquad_questions_naming_their_focus"] <= 1
     assert all(1 <= len(n.split()) <= 6 for n in finder.names)
+
+
+def test_care_words_build_on_a_tiny_sample(tiny_pool, tmp_path):
+    words, metrics = care.train(folder=tiny_pool)
+    assert metrics["words"] == len(words.words) > 0 and metrics["treatment_answers"] > 0
+    words.save(tmp_path / "c.npz")
+    assert CareWords.load(tmp_path / "c.npz").words == words.words
+
+
+def test_the_shipped_care_words():
+    words = CareWords.load()
+    assert {"immunotherapy", "plasmapheresis", "surgery"} <= words.words
+    assert not {"claw", "ashwagandha", "magnets"} & words.words
+    card = (MODELS / "care.md").read_text()
+    assert care.__doc__.split("\n", 1)[1].strip() in card and "Tiny sample run" not in card
+    assert re.search(r"`medquad_qa\.jsonl\.gz`: `[0-9a-f]{64}`", card)
 
 
 def test_the_encoder_exports_and_validates_on_a_tiny_sample(tiny_pool, tmp_path):

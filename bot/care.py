@@ -1,0 +1,32 @@
+"""Words of conventional care, from NIH's patient pages (bot/models/care.npz, built by `python -m train care`).
+
+The input guard uses them for one question: when a patient asks whether something works and neither the
+documents nor the medicine dictionary know it, is it care that NIH's pages describe as treatment
+("immunotherapy", "plasma exchange": the documents just don't cover it, `no_answer`) or something they never
+mention ("cat's claw", "static magnets": a remedy the bot cannot vouch for, refused as one)?
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+MODEL = Path(__file__).with_name("models") / "care.npz"
+
+
+class CareWords:
+    def __init__(self, words: list[str]) -> None:
+        self.words = frozenset(w.lower() for w in words)
+
+    @classmethod
+    def load(cls, path: Path = MODEL) -> "CareWords":
+        with np.load(path, allow_pickle=False) as data:
+            return cls([str(w) for w in data["words"]])
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, words=np.array(sorted(self.words)))
+
+    def __contains__(self, word: str) -> bool:
+        return word.lower() in self.words
