@@ -2,8 +2,9 @@
 
 The input guard uses them for one question: when a patient asks whether something works and neither the
 documents nor the medicine dictionary know it, is it care that NIH's pages describe as treatment
-("immunotherapy", "plasma exchange": the documents just don't cover it, `no_answer`) or something they never
-mention ("cat's claw", "static magnets": a remedy the bot cannot vouch for, refused as one)?
+("plasma exchange", "immunotherapy": the documents just don't cover it) or something they never mention
+("cat's claw", "static magnets": a remedy the bot cannot vouch for, refused as one when the learned layer leans
+that way)?
 """
 
 from __future__ import annotations

@@ -346,8 +346,8 @@ class PassageSelector:
     def undocumented_subject(self, query: Query) -> str | None:
         """The subject of an efficacy question when a word of it is one that neither the documents, the medicine
         dictionary nor NIH's pages on treatment (`care`) use ("Does cat's claw improve joint pain?", "Do static
-        magnets help?"): a remedy the bot cannot vouch for. Care the documents don't cover ("Does immunotherapy
-        help?") and a medicine or substance the dictionary knows ("Does IVIG help?") stay `no_answer`."""
+        magnets help?"): a remedy the bot cannot vouch for. Care the documents don't cover ("Can plasma exchange
+        help?") and a medicine or substance the dictionary knows ("Does IVIG help?") are not: `no_answer`."""
         found = self.efficacy_subject(query)
         if found is None or self.care is None or _NO_TREATMENT.search(found[0]) or found[3]:
             return None

@@ -87,7 +87,7 @@ class InputGuardStage:
     def __init__(self, guard: InputGuard, documented: Callable[[Query], str | None] | None = None,
                  undocumented: Callable[[Query], str | None] | None = None) -> None:
         """`documented` / `undocumented`: this library's reading of what an efficacy question asks about, when the
-        documents describe it as care, or when neither they nor the medicine dictionary know it
+        documents describe it as care, or when neither they, the medicine dictionary nor NIH's treatment pages know it
         (`PassageSelector.documented_subject` / `undocumented_subject`); the guard itself knows no library."""
         self.guard = guard
         self.documented = documented
