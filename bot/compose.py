@@ -467,14 +467,15 @@ class PassageSelector:
         if disorders and not medicines and about_another_disorder(query, lib, disorders):
             return disorders
         quoted = self._quoted_terms(chosen)
-        if any(set(analyze(n)) <= quoted for n in disorders + [written for written, _ in medicines]):
-            return []
         if medicines:
             text = "\n".join(f"{s.passage.heading}\n{s.passage.text}" for s in chosen)
             generics = {generic for _, generic in self.medicines.find(text)}  # any name: "steroid" leaflets too
-            if any(generic in generics for _, generic in medicines):
-                return []
-        return disorders + [written for written, _ in medicines]
+            # Every medicine the question itself asks about (a story's are context, unless the question names none:
+            # "My doctor gave me Mestinon. What is it for?"): "Does azathioprine interact with allopurinol?"
+            # answered with azathioprine's side effects says nothing of allopurinol.
+            asked = (self.medicines.medicines(query.question, classes=True) if query.question else []) or medicines
+            return [written for written, generic in asked if not set(analyze(written)) <= quoted and generic not in generics]
+        return [] if any(set(analyze(n)) <= quoted for n in disorders) else disorders
 
     def _group(self, s: Scored, seen: dict[str, Scored], best: float, used: set[str]) -> list[Scored]:
         """Neighbouring list items of the same list that also answer join the quote."""

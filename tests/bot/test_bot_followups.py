@@ -306,6 +306,20 @@ def test_an_efficacy_question_about_something_no_source_knows_is_refused_without
     assert again.kind == "refusal", again.trace
 
 
+@pytest.mark.parametrize("question, missing", [("Does azathioprine interact with allopurinol?", "allopurinol"),
+                                               ("What is the difference between prednisone and prednisolone?", "prednisone")])
+def test_every_medicine_the_question_names_must_be_quoted(chatbot, question, missing):
+    """Azathioprine's side effects say nothing about allopurinol: the reply says which one the documents lack."""
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "no_answer" and not reply.quotes, reply.trace
+    assert reply.trace["abstain"]["names_not_quoted"] == [missing] and missing in reply.text
+
+
+def test_a_medicine_named_only_in_the_story_is_context(chatbot):
+    reply = chatbot.ask("My mum is on metformin. What are the side effects of prednisolone?", [])
+    assert reply.kind == "answer", reply.trace
+
+
 @pytest.mark.parametrize("question", ["Can plasma exchange help?",  # care NIH's pages describe: the documents don't
                                       "Does IVIG help PNS?"])  # a substance the medicine dictionary knows
 def test_care_the_documents_do_not_cover_is_not_refused_as_a_remedy(chatbot, question):
