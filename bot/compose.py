@@ -470,10 +470,13 @@ class PassageSelector:
         if medicines:
             text = "\n".join(f"{s.passage.heading}\n{s.passage.text}" for s in chosen)
             generics = {generic for _, generic in self.medicines.find(text)}  # any name: "steroid" leaflets too
-            # Every medicine the question itself asks about (a story's are context, unless the question names none:
-            # "My doctor gave me Mestinon. What is it for?"): "Does azathioprine interact with allopurinol?"
-            # answered with azathioprine's side effects says nothing of allopurinol.
-            asked = (self.medicines.medicines(query.question, classes=True) if query.question else []) or medicines
+            # Every medicine the question itself asks about: "Does azathioprine interact with allopurinol?" answered
+            # with azathioprine's side effects says nothing of allopurinol. A story's medicines are context, unless
+            # the question names none ("My doctor gave me Mestinon. What is it for?") or points back to them ("I take
+            # Keppra. Does it interact with prednisolone?").
+            asked = self.medicines.medicines(query.question, classes=True) if query.question else []
+            if not asked or POINTS_BACK.search(fold(query.question)):
+                asked = list(dict.fromkeys(asked + medicines))
             return [written for written, generic in asked if not set(analyze(written)) <= quoted and generic not in generics]
         return [] if any(set(analyze(n)) <= quoted for n in disorders) else disorders
 
