@@ -307,7 +307,9 @@ def test_an_efficacy_question_about_something_no_source_knows_is_refused_without
 
 
 @pytest.mark.parametrize("question, missing", [("Does azathioprine interact with allopurinol?", "allopurinol"),
-                                               ("What is the difference between prednisone and prednisolone?", "prednisone")])
+                                               ("What is the difference between prednisone and prednisolone?", "prednisone"),
+                                               # "it" points back to the story's medicine
+                                               ("I take Keppra for my seizures. Does it interact with prednisolone?", "Keppra")])
 def test_every_medicine_the_question_names_must_be_quoted(chatbot, question, missing):
     """Azathioprine's side effects say nothing about allopurinol: the reply says which one the documents lack."""
     reply = chatbot.ask(question, [])
