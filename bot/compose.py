@@ -177,6 +177,17 @@ class PassageSelector:
             if w >= 1.0 and t not in stems and t not in self._generic and not (query.alternatives.get(t, set()) & stems)
         ]
 
+    def content_terms(self, query: Query) -> list[str]:
+        """The question's words beyond the library's topic and generic words (as `lexical(content_only=True)`)."""
+        return [t for t in query.terms if not self._topic_term(query, t, self.library.terms)]
+
+    def _topic_term(self, query: Query, term: str, stats) -> bool:
+        """A topic word (in more than ~15% of passages), a generic one, or a name of the topic ("PNS", whose
+        synonyms are all topic words: the documents never write it, and its synonyms match every passage)."""
+        alternatives = query.alternatives.get(term, set())
+        return (stats(term) < TOPIC_IDF or term in self._generic
+                or bool(alternatives) and all(stats(a) < TOPIC_IDF for a in alternatives))
+
     def lexical(self, query: Query, p: Passage, content_only: bool = False) -> float:
         """Share of the question's (idf-weighted) words that the passage or its headings contain.
 
@@ -189,7 +200,7 @@ class PassageSelector:
         stats = self.focus.stats_for(p)
         total = got = 0.0
         for term, weight in query.terms.items():
-            if content_only and (stats(term) < TOPIC_IDF or term in self._generic):
+            if content_only and self._topic_term(query, term, stats):
                 continue
             idf = stats(term) * weight
             total += idf
@@ -258,6 +269,14 @@ class PassageSelector:
             "unknown_words": min(len(missing), 3),
             "question_words": min(sum(1 for w in query.terms.values() if w >= 1.0), 8),
         }
+        if any(len(w) > 3 for w in missing) and content == 0.0 and self.content_terms(query):
+            # Its only words beyond the topic are ones no good passage has, one of them a word the library never
+            # uses: "Is paraneoplastic syndrome contagious?" (the topic alone carries the meaning similarity). Not
+            # for a word of three letters, most often a misspelt little word ("wat is paraneoplastic syndrom").
+            self.name_unnamed(query, ranked[: self.max_quotes], evidence, findings)
+            return Selection(scored=ranked, abstain=True, evidence=evidence,
+                             why=f"no passage has a word of the question beyond the topic; the documents never use "
+                                 f"{', '.join(missing)}")
         if missing and best_lex < MIN_LEXICAL and best_cos < UNKNOWN_WORD_MAX_COSINE:
             self.name_unnamed(query, ranked[: self.max_quotes], evidence, findings)  # the reply says which name
             return Selection(scored=ranked, abstain=True, evidence=evidence,
@@ -323,6 +342,8 @@ class PassageSelector:
         if not m:
             return None
         subject = (m.group("subject") or m.group("subject2") or m.group("subject3") or "").strip()
+        if _NO_TREATMENT.search(subject):
+            return None
         medicines = self.medicines.find(subject) if self.medicines is not None else []
         # names `unnamed` checks on its own: medicines with a leaflet and their classes (a substance the dictionary
         # knows without a leaflet, "medical cannabis", is checked here, as a word the documents never use)
@@ -349,7 +370,7 @@ class PassageSelector:
         magnets help?"): a remedy the bot cannot vouch for. Care the documents don't cover ("Can plasma exchange
         help?") and a medicine or substance the dictionary knows ("Does IVIG help?") are not: `no_answer`."""
         found = self.efficacy_subject(query)
-        if found is None or self.care is None or _NO_TREATMENT.search(found[0]) or found[3]:
+        if found is None or self.care is None or found[3]:
             return None
         subject, content, named, _ = found
         vocabulary = self.library.vocabulary

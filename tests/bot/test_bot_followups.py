@@ -345,6 +345,21 @@ def test_a_question_the_documents_only_half_match_is_not_answered(chatbot, quest
     assert "learned coverage" in reply.trace["abstain"]["why"]
 
 
+@pytest.mark.parametrize("question", ["Is PNS contagious?", "Is paraneoplastic syndrome hereditary?",
+                                      "What kind of doctor treats paraneoplastic syndrome?"])
+def test_a_question_whose_words_beyond_the_topic_no_passage_has_is_not_answered(chatbot, question):
+    """The topic carries the meaning similarity; "PNS" is a name of the topic (its synonyms are topic words), not
+    a word of its own that the neurological sentences share."""
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "no_answer" and not reply.quotes, reply.trace
+    assert "beyond the topic" in reply.trace["abstain"]["why"]
+
+
+@pytest.mark.parametrize("question", ["What is PNS?", "How is PNS treated?", "wat is paraneoplastic syndrom"])
+def test_the_topic_itself_is_still_answered(chatbot, question):
+    assert chatbot.ask(question, []).kind == "answer"
+
+
 def test_the_coverage_model_leaves_covered_questions_answered(chatbot):
     reply = chatbot.ask("Can paraneoplastic syndrome affect the skin?", [])
     assert reply.kind == "answer", reply.trace
