@@ -358,11 +358,14 @@ class PassageSelector:
         or disorder name (those have their own check): a sentence matching the rest of the question ("joint
         pain") is not about it."""
         found = self.efficacy_subject(query)
-        if found is None:
-            return None
-        subject, content, named, _ = found
+        return found[0] if found is not None and self._unknown_words(found) else None
+
+    def _unknown_words(self, found: tuple[str, list[str], set[str], list[tuple[str, str]]]) -> list[str]:
+        """The content words of an efficacy subject (`efficacy_subject`) that the documents never use and that are
+        no medicine or disorder name."""
+        _, content, named, _ = found
         vocabulary = self.library.vocabulary
-        return subject if any(w not in vocabulary and w not in named for w in content) else None
+        return [w for w in content if w not in vocabulary and w not in named]
 
     def undocumented_subject(self, query: Query) -> str | None:
         """The subject of an efficacy question when a word of it is one that neither the documents, the medicine
@@ -372,10 +375,7 @@ class PassageSelector:
         found = self.efficacy_subject(query)
         if found is None or self.care is None or found[3]:
             return None
-        subject, content, named, _ = found
-        vocabulary = self.library.vocabulary
-        unknown = [w for w in content if w not in vocabulary and w not in named and w not in self.care]
-        return subject if unknown else None
+        return found[0] if any(w not in self.care for w in self._unknown_words(found)) else None
 
     def documented_subject(self, query: Query) -> str | None:
         """The subject of an efficacy question when the documents describe it as care ("Does physiotherapy
