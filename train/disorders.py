@@ -1,9 +1,11 @@
 """`python -m train disorders`: the disorder names of bot/disorders.py.
 
-Data: MedQuAD (../shared/training/medquad_qa.jsonl.gz), the records of its disease collections (GARD, GHR,
-NINDS, NIDDK, CancerGov, NHLBI, SeniorHealth; not the MedlinePlus encyclopedia and health topics, whose pages
-and synonyms include symptoms and broad topics such as "Drooling", "Breathing Problems", "side effects") whose
-focus is in the UMLS semantic group Disorders: the focus and its synonyms. A name is cut at " - " or "(" (page qualifiers such as "Bedsores - what to
+Data: MedQuAD (../shared/training/medquad_qa.jsonl.gz), the records whose focus is in the UMLS semantic group
+Disorders. From its disease collections (GARD, GHR, NINDS, NIDDK, CancerGov, NHLBI, SeniorHealth): the focus and
+its synonyms. From the MedlinePlus encyclopedia and health topics, whose pages also cover symptoms and broad
+topics ("Drooling", "Breathing Problems", "Weight loss - unintentional"): the focus only, and only where every
+UMLS type of it is a disease type (DISEASE_TYPES: "Cervical cancer", "Liver metastases", "Cushing syndrome due to
+adrenal tumor"; not a sign, symptom, finding or injury). A name is cut at " - " or "(" (page qualifiers such as "Bedsores - what to
 ask your doctor"). Kept: names of two to six words, and single words of at least eight letters that are not an
 ordinary word of the packaged encoder's vocabulary ("myasthenia", "sarcoidosis"; not "anemia", "fever",
 "cancer": one plain word is too often a symptom the documents describe in other words).
@@ -23,12 +25,24 @@ from . import pool
 FILES = ["medquad_qa", "consumer_questions"]
 ENCODER_USE = "only its vocabulary, to tell ordinary words from names; nothing is embedded"
 MIN_SINGLE = 8
+# UMLS semantic types of a disease (not a sign or symptom T184, finding T033, injury T037): disease or syndrome,
+# neoplastic process, congenital abnormality, mental or behavioral dysfunction, pathologic function, anatomical
+# abnormality
+DISEASE_TYPES = frozenset({"T047", "T191", "T019", "T048", "T046", "T190"})
 _CUT = re.compile(r"\s+-\s+|\s*\(")
 
 
 def names_of(record: dict) -> list[str]:
+    """The record's disorder names: see the module's docstring for which records and which names."""
+    if record.get("focus_semantic_group") != "Disorders":
+        return []
+    if record["subset"].split("_", 1)[1].startswith("MPlus"):
+        types = set(record.get("focus_semantic_types") or [])
+        raws = [record.get("focus") or ""] if types and types <= DISEASE_TYPES else []
+    else:
+        raws = [record.get("focus") or "", *(record.get("focus_synonyms") or [])]
     out = []
-    for raw in [record.get("focus") or "", *(record.get("focus_synonyms") or [])]:
+    for raw in raws:
         name = _CUT.split(raw, maxsplit=1)[0].strip()
         if name:
             out.append(name)
@@ -46,9 +60,9 @@ def train(encode=None, folder: Path | None = None, sample: int = 0, with_test: b
     names: set[str] = set()
     questions = []
     for r in pool.read("medquad_qa", folder):
-        if r.get("focus_semantic_group") != "Disorders" or r["subset"].split("_", 1)[1].startswith("MPlus"):
-            continue
         own = names_of(r)
+        if not own:
+            continue
         questions.append((r["question"], {" ".join(words(n)) for n in own}))
         for n in own:
             w = words(n)

@@ -272,6 +272,14 @@ def test_a_disorder_the_documents_have_no_section_about_is_only_mentioned_in_pas
     assert reply.trace["abstain"]["names_in_passing"] == [named]
 
 
+def test_a_cancer_the_documents_never_name_is_not_answered_with_the_general_outlook(chatbot):
+    """A name only the MedlinePlus encyclopedia gives (train/disorders.py): it had been answered with "the prognosis
+    can be different ...", a sentence about paraneoplastic syndrome."""
+    reply = chatbot.ask("What is the outlook for cervical cancer?", [])
+    assert reply.kind == "no_answer" and not reply.quotes, reply.trace
+    assert "don't mention cervical cancer" in reply.text
+
+
 @pytest.mark.parametrize("question", [
     "What is Cushing's syndrome?",  # a sentence opens with it: "Cushing's syndrome is hypercorticism ..."
     "Can paraneoplastic syndrome cause anemia?",  # asked about the documents' own subject

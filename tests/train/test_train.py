@@ -82,6 +82,26 @@ def test_disorders_build_on_a_tiny_sample(tiny_pool, embeddings):
     assert all(1 <= len(n.split()) <= 6 for n in finder.names)
 
 
+def test_disorder_names_from_the_medlineplus_encyclopedia_are_diseases_only():
+    """Its pages cover symptoms and broad topics too: only a focus whose every UMLS type is a disease type counts."""
+    def record(focus, types, subset="10_MPlus_ADAM_QA"):
+        return {"subset": subset, "focus": focus, "focus_semantic_group": "Disorders", "focus_semantic_types": types,
+                "focus_synonyms": ["Pap smear finding"]}
+    assert disorders.names_of(record("Cervical cancer - screening and prevention", ["T191"])) == ["Cervical cancer"]
+    assert disorders.names_of(record("Weight loss - unintentional", ["T033"])) == []
+    assert disorders.names_of(record("Drooling", ["T184"])) == []
+    assert disorders.names_of(record("Cushing syndrome due to adrenal tumor", ["T191", "T047"])) == \
+        ["Cushing syndrome due to adrenal tumor"]
+    # the disease collections keep their synonyms, whatever the type
+    assert disorders.names_of(record("Lung Cancer", ["T191"], "1_CancerGov_QA")) == ["Lung Cancer", "Pap smear finding"]
+
+
+def test_the_shipped_disorder_names():
+    finder = DisorderFinder.load()
+    assert finder.find("What is the outlook for Cervical cancer?") == ["cervical cancer"]
+    assert finder.find("Is weight loss unintentional here, or breathing problems?") == []
+
+
 def test_care_words_build_on_a_tiny_sample(tiny_pool, tmp_path):
     words, metrics = care.train(folder=tiny_pool)
     assert metrics["words"] == len(words.words) > 0 and metrics["treatment_answers"] > 0
