@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
+from . import wordlist
 
 MODEL = Path(__file__).with_name("models") / "care.npz"
 
@@ -22,12 +22,10 @@ class CareWords:
 
     @classmethod
     def load(cls, path: Path = MODEL) -> "CareWords":
-        with np.load(path, allow_pickle=False) as data:
-            return cls([str(w) for w in data["words"]])
+        return cls(wordlist.load(path, "words"))
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, words=np.array(sorted(self.words)))
+        wordlist.save(path, "words", self.words)
 
     def __contains__(self, word: str) -> bool:
         return word.lower() in self.words

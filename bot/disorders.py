@@ -11,7 +11,7 @@ import re
 from functools import cached_property
 from pathlib import Path
 
-import numpy as np
+from . import wordlist
 
 MODEL = Path(__file__).with_name("models") / "disorders.npz"
 MAX_WORDS = 6
@@ -28,12 +28,10 @@ class DisorderFinder:
 
     @classmethod
     def load(cls, path: Path = MODEL) -> "DisorderFinder":
-        with np.load(path, allow_pickle=False) as data:
-            return cls([str(n) for n in data["names"]])
+        return cls(wordlist.load(path, "names"))
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, names=np.array(sorted(self.names)))
+        wordlist.save(path, "names", self.names)
 
     @cached_property
     def vocabulary(self) -> frozenset[str]:
