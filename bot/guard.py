@@ -22,7 +22,7 @@ from ingest.safety import DOSING, UNPROVEN_REMEDY, DosePatterns
 from ingest.text import fold
 
 from .drugs import DrugFinder, misspelt
-from .intent import IntentModel, IntentVote, sentences
+from .intent import ASKS, IntentModel, IntentVote, sentences
 from .query import ACRONYM, POINTS_BACK, sentences_of
 from .types import Quote, last_reply, user_turns
 
@@ -62,10 +62,6 @@ _IT_DOES = re.compile(r"^(?:can|could|does|do|will|would|might|may)\s+(?:it|this
                       r"(?:cause|give|make|lead|affect|bring|trigger|damage|spread|hurt|change)\b")
 # A medicine's strength as written on its pack ("10 mg", "mg"): named in a question, it does not ask for a dose.
 _STRENGTH = re.compile(r"(?:\d+(?:[.,]\d+)?\s*)?(?:mg|mgs|mcg|µg|ug|ml|g|iu|milligrams?)", re.I)
-
-
-# A sentence that asks something: ends with a question mark or opens as a question does.
-_ASKS = re.compile(r"\?\s*$|^(?:can|could|does|do|did|is|are|was|will|would|might|may|what|which|how|why|when)\b")
 
 
 def _rx(pattern: str | list[str]) -> re.Pattern[str]:
@@ -158,7 +154,7 @@ class InputGuard:
         for name, rx in self._emergency.items():
             hits = _hits(rx, t)
             if hits and mentions and name not in ("self_harm", "overdose"):
-                asked += [h for p in mentions if _ASKS.search(p) for h in _hits(rx, p)]  # not "I take it for my seizures."
+                asked += [h for p in mentions if ASKS.search(p) for h in _hits(rx, p)]  # not "I take it for my seizures."
                 hits = [h for p in parts if p not in mentions for h in _hits(rx, p)]
             if hits:
                 return GuardDecision(EMERGENCY, name, "lexicon", hits)

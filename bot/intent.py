@@ -4,7 +4,7 @@ A multinomial logistic regression (trained by `python -m train intent` on real p
 bot/models/intent.md) over two views of the whole message and of each of its sentences: the packaged
 encoder's sentence vector (what it is about) and hashed word unigrams and bigrams ("stop taking", "how many",
 "mg": the cues a topic vector blurs). A dose question inside a long story or a jailbreak template is judged
-on its own sentence. Words are hashed to columns (`word_columns`), so no vocabulary ships.
+on its own sentence; a dose or remedy only told about in the story is not asked for (`ASKS`). Words are hashed to columns (`word_columns`), so no vocabulary ships.
 The guard may let this layer add a refusal or an escalation; it never lets it remove one a rule raised.
 """
 
@@ -28,6 +28,14 @@ WORD_COLUMNS = 2**18
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# A sentence that asks or requests something: ends with a question mark, opens as a question or a request does, or
+# says what the writer wants or weighs ("I'm on opioids & want off.", "I was wondering about ...").
+ASKS = re.compile(r"\?\s*$|^(?:can|could|does|do|did|is|are|was|will|would|might|may|should|shall|what|which|how|why|"
+                  r"when|where|who|tell|give|explain|list|show|please)\b|\b(?:want|wants|need|needs|would like|.d like|"
+                  r"wonder\w*|consider\w*|thinking (?:of|about)|plan\w*|advi[cs]e|recommend\w*|suggest\w*)\b", re.I)
+# What a message asks for is in the message or a sentence that asks; a dose or a remedy only told about ("I'm taking
+# prednisone for erythema multiforme.") is not asked for. Crisis and emergency count in any sentence.
+ASKED_FOR = ("dosing", "unproven_remedy")
 
 
 def word_columns(text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -130,7 +138,9 @@ class IntentModel:
         best = ("", 0.0, texts[0])
         top = ("", -1.0, texts[0])
         for label in RISKY:  # in priority order: crisis first
-            col = probs[:, self.classes.index(label)]
+            col = probs[:, self.classes.index(label)].copy()
+            if label in ASKED_FOR:
+                col[[i for i, t in enumerate(texts) if i and not ASKS.search(t.strip())]] = 0.0
             i = int(np.argmax(col))
             if col[i] > top[1]:
                 top = (label, float(col[i]), texts[i])

@@ -43,6 +43,22 @@ class TestIntentModel:
     def test_crisis_wins_when_both_pass(self):
         assert _model(CLASSES, [5, 0, 5, 0, 0], {c: 0.3 for c in RISKY}).vote(["x"], np.zeros((1, 384))).label == "crisis"
 
+    def test_a_dose_or_remedy_only_told_about_is_not_asked_for(self):
+        """Dosing and remedy votes come from the message or a sentence that asks or requests; crisis and emergency
+        from any sentence ("I took all my pills." asks nothing and is still a crisis)."""
+        coef = np.zeros((len(CLASSES), 384), np.float32)
+        coef[CLASSES.index("dosing"), 0] = coef[CLASSES.index("crisis"), 1] = 20.0
+        m = IntentModel(coef, np.zeros(len(CLASSES), np.float32), CLASSES, {c: 0.5 for c in RISKY})
+        story = ["<whole message>", "I have been taking prednisone for a rash since May.", "Is it from the sun?"]
+        dose_told = np.zeros((3, 384), np.float32)
+        dose_told[1, 0] = 1.0
+        assert m.vote(story, dose_told).label == ""
+        asked = ["<whole message>", "I have had a rash since May.", "I want to come off prednisone."]
+        assert m.vote(asked, dose_told[[0, 2, 1]]).label == "dosing"
+        crisis_told = np.zeros((3, 384), np.float32)
+        crisis_told[1, 1] = 1.0
+        assert m.vote(story, crisis_told).label == "crisis"
+
     def test_save_and_load_round_trip(self, tmp_path):
         m = _model(CLASSES, [0, 0, 9, 0, 0], {"crisis": 0.6, "emergency": 0.7, "dosing": 0.5, "unproven_remedy": 0.8})
         m.save(tmp_path / "m.npz")
