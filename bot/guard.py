@@ -98,6 +98,7 @@ class InputGuard:
         self._remedy_intent = _rx(g["remedy_intent"])
         self._emergency = {name: _rx(p) for name, p in g["emergency"].items()}
         self._mention = _rx(g["emergency_mention"])
+        self._container = _rx(g["overdose_container"])
         self._happening = _rx(g["happening"])
         self._manipulation = _rx(g["manipulation"])
         self._elliptical = _rx(g["elliptical"])
@@ -158,6 +159,11 @@ class InputGuard:
                 hits = [h for p in parts if p not in mentions for h in _hits(rx, p)]
             if hits:
                 return GuardDecision(EMERGENCY, name, "lexicon", hits)
+        for part in parts:  # a container of a medicine swallowed: an overdose, whichever medicine it is
+            container = _hits(self._container, part)
+            named = (self.drugs_in(part) or _hits(self._medicine, part)) if container else []
+            if named:
+                return GuardDecision(EMERGENCY, "overdose", "lexicon", container + named)
         strong = _hits(self._remedy_strong, t)
         # Two words that decide only together (a supplement and "help"; "daily" and "take") must meet within two
         # consecutive sentences: in a long story they are otherwise found together by chance ("my vitamin D was

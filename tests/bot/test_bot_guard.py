@@ -135,6 +135,10 @@ def test_unproven_remedies_are_refused(chatbot, message):
         # chest pain and breathlessness in the other languages the lexicons read
         "J'ai une douleur dans la poitrine", "Не могу дышать", "Non riesco a respirare", "Dor no peito",
         "Nie mogę oddychać", "Боль в груди",
+        # a container of any medicine swallowed, whatever the words around it
+        "I swallowed a big bottle of tylenol an hour ago, will my liver be ok?",
+        "My son downed half a pack of his ADHD tablets",
+        "I took the whole pack an hour ago",
     ],
 )
 def test_emergencies_come_first(chatbot, message):
@@ -318,6 +322,8 @@ def test_output_guard_catches_what_composition_lets_through(chatbot, monkeypatch
         "Why do I keep having blood counts done on azathioprine?",  # a habit, not whether to continue
         "my grandma has lung cancer and now numb hands, is that paraneoplastic?",  # a grandmother, not her remedy
         "My friends keep asking about my medications. How do I explain PNS to them?",  # friends, not their pills
+        "I ate a whole box of chocolates yesterday, does sugar feed tumours?",  # a box of something not a medicine
+        "I drank an entire bottle of wine at the party. Is alcohol bad with PNS?",
     ],
 )
 def test_the_rules_do_not_fire_on_look_alikes_of_the_new_patterns(chatbot, message):
