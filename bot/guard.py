@@ -187,9 +187,12 @@ class InputGuard:
                 amount = []  # "Lisinopril 10 mg is for what purpose": a strength named, not asked for
             if amount and (named or medicine or take):
                 return GuardDecision(REFUSAL, DOSING, "lexicon", amount + named + medicine + take, topic=_first(drugs))
-        change = _hits(self._change, t)
         medicine = _hits(self._medicine, t)
-        subject = drugs or medicine
+        # A change word and a medicine also decide only together, so they too must meet within two sentences: "Should
+        # I think about switching to formula milk?" after a story naming carbamazepine does not ask to change it.
+        change = list(dict.fromkeys(
+            h for win in windows if self._medicine.search(win) or any(d in win or misspelt(win, [d]) for d in drugs)
+            for h in _hits(self._change, win)))
         # "since starting pyridostigmine" reports the past, it does not ask to change anything
         verbs = [self._verb_drug]
         if drugs:
@@ -197,7 +200,7 @@ class InputGuard:
         verb_drug = list(dict.fromkeys(
             m.group(0) for rx in verbs for m in rx.finditer(t)
             if not re.search(r"\b(?:since|after|when|before)\s+(?:i\s+)?$", t[max(0, m.start() - 12):m.start()])))
-        if (change and subject) or verb_drug:
+        if change or verb_drug:
             return GuardDecision(REFUSAL, DOSING, "lexicon", change + verb_drug + drugs + medicine, topic=_first(drugs))
         return GuardDecision(ALLOW, layer="lexicon", topic=_first(drugs), on_topic=bool(self._health.search(t) or drugs),
                              asked_about=list(dict.fromkeys(asked)))
