@@ -140,8 +140,11 @@ class InputGuard:
     def drugs_in(self, text: str) -> list[str]:
         folded = fold(text)
         found = _hits(self._drugs, folded)
-        if self.drug_finder is not None:  # any medicine of the maintained dictionary, brand names too
-            found += [w.lower() for w, _ in self.drug_finder.find(text) if w.lower() not in found]
+        # any medicine a patient takes that the maintained dictionary knows (brand names too) and the classes they are
+        # named by; not its other substances: "How many antibodies are tested?" asks about what the documents
+        # describe, "How much water should I drink?" about water
+        if self.drug_finder is not None:
+            found += [w.lower() for w, _ in self.drug_finder.medicines(text, classes=True) if w.lower() not in found]
         return found + [name for name in misspelt(folded, self._drug_names) if name not in found]
 
     def lexicon(self, text: str) -> GuardDecision:

@@ -325,6 +325,9 @@ def test_output_guard_catches_what_composition_lets_through(chatbot, monkeypatch
         "My friends keep asking about my medications. How do I explain PNS to them?",  # friends, not their pills
         "I ate a whole box of chocolates yesterday, does sugar feed tumours?",  # a box of something not a medicine
         "I drank an entire bottle of wine at the party. Is alcohol bad with PNS?",
+        # antibodies are what the documents describe, a substance of the medicine dictionary but not a medicine
+        "How many antibodies are tested for paraneoplastic syndrome?",
+        "Do the antibodies change over time?",
         # a change word two sentences away from the medicine asks to change something else
         "I have been taking carbamazepine for my seizures. My baby sleeps a lot. Should I think about switching to "
         "formula milk?",
