@@ -107,6 +107,7 @@ class InputGuard:
         self._not_dosing = _rx(g["not_dosing"])
         self._informational = _rx(g["informational"])
         self._informational_safety = _rx(g["informational_safety"])
+        self._fatal_question = _rx(g["fatal_question"])
         # the first line of each refusal and emergency reply (prompts/messages.yaml) and the decision that gives it
         self._reply_openings = [(prompts.load("messages")[key].splitlines()[0], action, reason) for key, action, reason in (
             ("emergency_self_harm", EMERGENCY, "self_harm"), ("emergency", EMERGENCY, "emergency"),
@@ -278,6 +279,9 @@ class InputGuard:
             return decision
         decision.votes["model"] = vote.to_dict()
         evidence = [f"intent model: {vote.label} {vote.score:.2f}" + (f" in {vote.sentence[:80]!r}" if vote.sentence != message else "")]
+        if vote.label == "crisis" and decision.action == ALLOW and self._fatal_question.search(fold(message)):
+            decision.votes["model_not_applied"] = "a crisis vote on a question whether the illness can be fatal"
+            return decision
         if vote.label in ("crisis", "emergency") and decision.action != EMERGENCY:
             reason = "self_harm" if vote.label == "crisis" else "model"
             return GuardDecision(EMERGENCY, reason, "model", evidence, decision.topic, decision.manipulation, votes=decision.votes)
