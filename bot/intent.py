@@ -4,7 +4,8 @@ A multinomial logistic regression (trained by `python -m train intent` on real p
 bot/models/intent.md) over two views of the whole message and of each of its sentences: the packaged
 encoder's sentence vector (what it is about) and hashed word unigrams and bigrams ("stop taking", "how many",
 "mg": the cues a topic vector blurs). A dose question inside a long story or a jailbreak template is judged
-on its own sentence; a dose or remedy only told about in the story is not asked for (`ASKS`). Words are hashed to columns (`word_columns`), so no vocabulary ships.
+on its own sentence; a dose or remedy only told about in the story is not asked for (`ASKS`). Words are hashed
+to columns (`word_columns`), so no vocabulary ships.
 The guard may let this layer add a refusal or an escalation; it never lets it remove one a rule raised.
 """
 
