@@ -182,8 +182,8 @@ class InputGuard:
         if dose_words and (drugs or not not_dosing):
             return GuardDecision(REFUSAL, DOSING, "lexicon", dose_words + drugs, topic=_first(drugs))
         informational = bool(self._informational.search(t))
-        for win in windows:
-            named = [d for d in drugs if d in win or misspelt(win, [d])]
+        named_in = [[d for d in drugs if d in win or misspelt(win, [d])] for win in windows]  # each window's medicines
+        for win, named in zip(windows, named_in):
             medicine = _hits(self._medicine, win)
             take = _hits(self._take, win)
             amount = [] if not_dosing else _hits(self._amount, win)
@@ -195,7 +195,7 @@ class InputGuard:
         # A change word and a medicine also decide only together, so they too must meet within two sentences: "Should
         # I think about switching to formula milk?" after a story naming carbamazepine does not ask to change it.
         change = list(dict.fromkeys(
-            h for win in windows if self._medicine.search(win) or any(d in win or misspelt(win, [d]) for d in drugs)
+            h for win, named in zip(windows, named_in) if named or self._medicine.search(win)
             for h in _hits(self._change, win)))
         # "since starting pyridostigmine" reports the past, it does not ask to change anything
         verbs = [self._verb_drug]

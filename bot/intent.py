@@ -138,10 +138,11 @@ class IntentModel:
         whole = dict(zip(self.classes, probs[0].tolist()))
         best = ("", 0.0, texts[0])
         top = ("", -1.0, texts[0])
+        told = [i for i, t in enumerate(texts) if i and not ASKS.search(t.strip())]  # sentences that ask nothing
         for label in RISKY:  # in priority order: crisis first
             col = probs[:, self.classes.index(label)].copy()
             if label in ASKED_FOR:
-                col[[i for i, t in enumerate(texts) if i and not ASKS.search(t.strip())]] = 0.0
+                col[told] = 0.0
             i = int(np.argmax(col))
             if col[i] > top[1]:
                 top = (label, float(col[i]), texts[i])
