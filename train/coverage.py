@@ -15,9 +15,11 @@ evidence checks would answer (where the model decides):
                items (expect no_answer) as the hardest negatives.
 Split by group (consumer question, MedQuAD focus, eval item), never by row: train 70 / validation 15 / locked
 test 15. Model: scikit-learn logistic regression (balanced class weights) over the standardised features of
-bot.coverage.FEATURES. Threshold: the highest that keeps every covered question of training and validation
-answered (a wrong abstention costs a patient a true answer; a wrong answer here is a quote the guard already
-checked is safe, only beside the point).
+bot.coverage.FEATURES. Threshold: the highest that keeps COVERED_KEPT (99%) of the covered questions of training and
+validation answered (a wrong abstention costs a patient a true answer; a wrong answer here is a quote the guard
+already checked is safe, only beside the point). Not 100%: then one outlier sets it (an elliptical follow-up,
+"What does it depend on?", scored 0.07 where the next covered question scored 0.21), and the threshold moved
+from 0.20 to 0.07 on a retrain of the answerability model under it.
 Own-set items in the training split are in-sample for the eval gate; validation and locked test are not.
 """
 
@@ -42,6 +44,7 @@ EVAL_SETS = Path(__file__).resolve().parent.parent / "eval" / "sets"
 LABELS_FILE = Path(__file__).with_name("labels") / "coverage_topic.tsv"
 TOPIC = re.compile(r"cancer|tumou?r|paraneoplast|oncolog|chemo|lymphom|leuk[ae]?mi|carcinom|myasthen|lambert|"
                    r"neuropath|encephal|cerebell|myositis|cushing|metasta|malignan|neoplas|sarcoma|myeloma", re.I)
+COVERED_KEPT = 0.99
 CURVE = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 CAPS = {"medquad_qa": 1500}
 CONSUMER = ("medical-safety/askdocs", "medical-safety/non-medical", "mqp/healthtap", "covid-q", "healthfc")
@@ -174,9 +177,10 @@ def train(encode=None, folder: Path | None = None, sample: int = 0, with_test: b
 
     val = "val" if any(q.covered for q in parts["val"][0]) else "train"
     p_val, q_val = probs(val), parts[val][0]
-    # the highest threshold that keeps every covered question of training and validation answered
+    # the highest threshold that keeps COVERED_KEPT of the covered questions of training and validation answered
     pos = np.sort(np.concatenate([p[[q.covered for q in parts[name][0]]] for name, p in (("train", probs("train")), (val, p_val))]))
-    model.threshold = float(np.clip(pos[0] - 1e-4, 0.01, 0.99)) if len(pos) else 0.5
+    below = int(len(pos) * (1 - COVERED_KEPT))  # how many covered questions may fall under it
+    model.threshold = float(np.clip(pos[below] - 1e-4, 0.01, 0.99)) if len(pos) else 0.5
     metrics = {
         "sources": dict(collections.Counter(q.source for qs, _ in parts.values() for q in qs)),
         "questions": dict(asked),
