@@ -161,5 +161,11 @@ def test_shipped_model_card_matches_the_recipe(name, module, load):
     assert "validation" in numbers and "locked_test" in numbers
     for f in module.FILES:  # the card names a hash for every pool file the recipe reads
         assert re.search(rf"`{f}\.jsonl\.gz`: `[0-9a-f]{{64}}`", card)
-    load()
+    model = load()
     assert (MODELS / f"{name}.npz").stat().st_size < 25_000_000
+    # the card's numbers describe the weights next to it (a retrain that writes one but not the other fails here)
+    if name == "coverage":
+        assert numbers["threshold"] == round(model.threshold, 4)
+        assert numbers["weights"] == {f: round(float(c), 3) for f, c in zip(coverage.FEATURES, model.coef)}
+    if name == "answerability":
+        assert numbers["validation"]["chosen"]["threshold"] == round(model.threshold, 2)
