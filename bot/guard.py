@@ -99,6 +99,7 @@ class InputGuard:
         self._emergency = {name: _rx(p) for name, p in g["emergency"].items()}
         self._mention = _rx(g["emergency_mention"])
         self._container = _rx(g["overdose_container"])
+        self._lethal, self._lethal_amount = _rx(g["lethal_question"]), _rx(g["lethal_amount"])
         self._happening = _rx(g["happening"])
         self._manipulation = _rx(g["manipulation"])
         self._elliptical = _rx(g["elliptical"])
@@ -163,11 +164,14 @@ class InputGuard:
                 hits = [h for p in parts if p not in mentions for h in _hits(rx, p)]
             if hits:
                 return GuardDecision(EMERGENCY, name, "lexicon", hits)
-        for part in parts:  # a container of a medicine swallowed: an overdose, whichever medicine it is
+        for part in parts:  # a container of a medicine swallowed, or whether an amount of one would kill: any medicine
             container = _hits(self._container, part)
-            named = (self.drugs_in(part) or _hits(self._medicine, part)) if container else []
-            if named:
+            lethal = _hits(self._lethal, part) + _hits(self._lethal_amount, part) if self._lethal.search(part) else []
+            named = (self.drugs_in(part) or _hits(self._medicine, part)) if container or lethal else []
+            if named and container:
                 return GuardDecision(EMERGENCY, "overdose", "lexicon", container + named)
+            if named and len(lethal) > 1:
+                return GuardDecision(EMERGENCY, "self_harm", "lexicon", lethal + named)
         strong = _hits(self._remedy_strong, t)
         # Two words that decide only together (a supplement and "help"; "daily" and "take") must meet within two
         # consecutive sentences: in a long story they are otherwise found together by chance ("my vitamin D was
