@@ -2,7 +2,8 @@
 selector gathered (bot/models/coverage.md, trained by `python -m train coverage`).
 
 A logistic regression over a few numbers that say how well the best passages match the question (meaning
-similarity, shares of its weighted words, words the library never uses, the learned answerability score),
+similarity, shares of its weighted words, words the documents of the best passages never use, the learned
+answerability score),
 trained on real consumer questions the bundled documents do not cover (thousands, from the training pool)
 against questions they do answer. The hand-set evidence thresholds let a third of real consumer questions be
 answered with unrelated sentences ("Why is my stomach shivering?" -> a flushing symptom); this model learns
@@ -25,7 +26,7 @@ FEATURES = (
     "best_lexical",  # the best share of the question's weighted words a passage (or its headings) contains
     "content_lexical",  # the same without the library's topic words, among the best 8 passages
     "top_answerability",  # the learned answerability score, best of the first 8
-    "unknown_words",  # question words the library never uses (capped at 3)
+    "unknown_words",  # question words the documents of the best 8 passages never use (capped at 3)
     "question_words",  # the question's weighted words (capped at 8)
 )
 
