@@ -33,7 +33,7 @@ W_COSINE, W_LEXICAL, W_CHUNK = 0.55, 0.35, 0.10
 MIN_COSINE = 0.32  # below this and below MIN_LEXICAL: the documents do not cover the question
 MIN_LEXICAL = 0.12
 TOPIC_IDF = 1.9  # idf below this: a word in more than ~15% of passages, the library's topic itself
-UNKNOWN_WORD_MAX_COSINE = 0.5  # a question word the best passages' documents never use, no word matched: abstain below this
+UNKNOWN_WORD_MAX_COSINE = 0.5  # a word the best passages' documents never use, no word matched: abstain below this
 KEEP_RATIO = 0.88  # further quotes must score at least this share of the best
 GROUP_RATIO = 0.75  # neighbouring list items join a quote above this share of the best
 MAX_GROUP = 4
@@ -262,8 +262,8 @@ class PassageSelector:
         # Words of the question that the documents of the best passages never use: the documents the answer would
         # come from, not the whole library (in a library of thousands of pages almost every word is used somewhere,
         # and "Can I still donate blood?" found nothing unknown).
-        near = {s.passage.source for s in ranked[:8]}
-        missing = self.uncovered(query, self.focus.terms.stems if about else frozenset().union(*(lib.source_stems[d] for d in near)))
+        near = frozenset().union(*(lib.source_stems[d] for d in {s.passage.source for s in ranked[:8]}))
+        missing = self.uncovered(query, self.focus.terms.stems if about else near)
         evidence = {"best_cosine": round(best_cos, 3), "best_lexical": round(best_lex, 3),
                     "content_lexical": round(content, 3), "unknown_words": missing}
         evidence.update(focus.trace)

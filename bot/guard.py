@@ -166,11 +166,12 @@ class InputGuard:
                 return GuardDecision(EMERGENCY, name, "lexicon", hits)
         for part in parts:  # a container of a medicine swallowed, or whether an amount of one would kill: any medicine
             container = _hits(self._container, part)
-            lethal = _hits(self._lethal, part) + _hits(self._lethal_amount, part) if self._lethal.search(part) else []
+            amount = _hits(self._lethal_amount, part) if self._lethal.search(part) else []
+            lethal = _hits(self._lethal, part) + amount if amount else []
             named = (self.drugs_in(part) or _hits(self._medicine, part)) if container or lethal else []
             if named and container:
                 return GuardDecision(EMERGENCY, "overdose", "lexicon", container + named)
-            if named and len(lethal) > 1:
+            if named and lethal:
                 return GuardDecision(EMERGENCY, "self_harm", "lexicon", lethal + named)
         strong = _hits(self._remedy_strong, t)
         # Two words that decide only together (a supplement and "help"; "daily" and "take") must meet within two
