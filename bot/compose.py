@@ -262,8 +262,8 @@ class PassageSelector:
         # Words of the question that the documents of the best passages never use: the documents the answer would
         # come from, not the whole library (in a library of thousands of pages almost every word is used somewhere,
         # and "Can I still donate blood?" found nothing unknown).
-        near = frozenset().union(*(lib.source_stems[d] for d in {s.passage.source for s in ranked[:8]}))
-        missing = self.uncovered(query, self.focus.terms.stems if about else near)
+        missing = self.uncovered(query, self.focus.terms.stems if about else frozenset().union(
+            *(lib.source_stems[d] for d in {s.passage.source for s in ranked[:8]})))
         evidence = {"best_cosine": round(best_cos, 3), "best_lexical": round(best_lex, 3),
                     "content_lexical": round(content, 3), "unknown_words": missing}
         evidence.update(focus.trace)

@@ -166,8 +166,9 @@ class InputGuard:
                 return GuardDecision(EMERGENCY, name, "lexicon", hits)
         for part in parts:  # a container of a medicine swallowed, or whether an amount of one would kill: any medicine
             container = _hits(self._container, part)
-            amount = _hits(self._lethal_amount, part) if self._lethal.search(part) else []
-            lethal = _hits(self._lethal, part) + amount if amount else []
+            kills = _hits(self._lethal, part)
+            amount = _hits(self._lethal_amount, part) if kills else []
+            lethal = kills + amount if amount else []
             named = (self.drugs_in(part) or _hits(self._medicine, part)) if container or lethal else []
             if named and container:
                 return GuardDecision(EMERGENCY, "overdose", "lexicon", container + named)

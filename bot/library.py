@@ -86,7 +86,7 @@ class Library:
         # every stem each document uses (text and headings): what "the documents never use this word" reads
         stems: dict[str, set[str]] = {}
         for pid, p in self.passages.items():
-            stems.setdefault(p.source, set()).update(self.passage_terms[pid] | self.heading_terms[p.section])
+            stems.setdefault(p.source, set()).update(self.passage_terms[pid], self.heading_terms[p.section])
         self.source_stems: dict[str, frozenset[str]] = {s: frozenset(v) for s, v in stems.items()}
         self._vectors: dict[str, np.ndarray] = {}
         self._warm_ids: list[str] = []
