@@ -223,6 +223,8 @@ def test_off_topic_is_out_of_scope(chatbot, message):
     reply = chatbot.ask(message, [])
     assert reply.kind == "out_of_scope", (reply.kind, reply.trace)
     assert reply.quotes == ()
+    # an off-topic reply still sends a health question to a professional, and urgent ones to help
+    assert "doctor or pharmacist" in reply.text and "988" in reply.text
 
 
 @pytest.mark.parametrize("message", ["What is hypercalcemia?", "What is COPD?", "what specialist should I see"])
