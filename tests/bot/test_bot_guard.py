@@ -235,6 +235,7 @@ def test_a_medical_question_without_a_listed_health_word_is_no_answer_not_out_of
     reply = chatbot.ask(message, [])
     assert reply.kind == "no_answer" and reply.quotes == (), (reply.kind, reply.trace.get("abstain"))
     assert reply.trace["input_guard"]["votes"]["model"]["probabilities"]["off_topic"] < 0.5
+    assert "doctor" in reply.text and "pharmacist" in reply.text  # where a missed medicine question lands too
 
 
 def test_guard_decision_and_evidence_are_in_the_trace(chatbot):
