@@ -20,6 +20,9 @@ Per risky class a threshold chosen on validation: the score that at most 1% of t
 questions reach (the look-alikes: informational questions about medicines and symptoms).
 Crisis and emergency never below 0.5 (ESCALATION_FLOOR; the cross-validation behind it is in the numbers). The earlier rule (>= 0.5 and >= 90% precision for
 every class) left most real remedy and medication-change questions unflagged.
+Validation's dose questions are mostly MedQuAD templates, so its recall flatters the model: `cross_validation.real_wording`
+(5 folds by group over train and validation) gives each risky class's recall on messages people wrote, and the
+hand-labelled informational look-alikes flagged, at the same threshold rule.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ BENIGN = ("medical", "distress", "off_topic")
 MAX_FALSE_FLAGS = 0.01
 # An escalation replaces the reply a patient would get (a dose refusal included), so crisis and emergency need
 # more than the 1%-of-medical rule: at least ESCALATION_FLOOR. 5-fold cross-validation over train and validation
-# (`escalation_floor_cv` in the card) says a floor of 0.3 would catch more crisis posts (85% -> 91%) for twice the
+# (`cross_validation.escalation_floor` in the card) says a floor of 0.3 would catch more crisis posts (85% -> 91%) for twice the
 # distress messages escalated; tried on 2026-12-05, it did not transfer to short patient messages: on the real
 # sets it caught 1 more emergency and escalated 3 other messages (two dose questions, one not-covered question),
 # and on our own sets it escalated "Will I get better?". Kept at 0.5 (docs/benchmarks.md).
@@ -66,7 +69,7 @@ class Example:
 
 def load_examples(folder: Path | None = None, sample: int = 0) -> list[Example]:
     rng = random.Random(pool.SEED)
-    hand = dict(line.rstrip("\n").split("\t") for line in LABELS_FILE.read_text().splitlines() if line and not line.startswith("#"))
+    hand = hand_labels()
     bins: dict[str, list[Example]] = collections.defaultdict(list)
 
     for r in pool.read("medquad_qa", folder):
@@ -182,23 +185,51 @@ def report(model: IntentModel, probs: np.ndarray, labels: list[str]) -> dict:
     return res
 
 
-def escalation_floor_cv(examples: list[Example], vectors: np.ndarray, folds: int = 5) -> dict:
-    """Crisis recall and the distress / medical messages escalated at a few floors, by cross-validation over
-    train and validation (folds by group, as the split): the evidence behind ESCALATION_FLOOR."""
+def cross_validated(examples: list[Example], vectors: np.ndarray, folds: int = 5) -> dict:
+    """Out-of-fold probabilities over train and validation (folds by group, as the split),
+    read two ways (our own exemplars are left out):
+    - `escalation_floor`: crisis recall and the distress / medical messages escalated at a few floors, the evidence
+      behind ESCALATION_FLOOR;
+    - `real_wording`: per risky class, recall on messages people wrote (not MedQuAD's templates) at the thresholds
+      `thresholds_for` sets (per fold), and the hand-labelled informational look-alikes (train/labels) flagged.
+      Validation alone holds ~10 real dose questions among 125 MedQuAD templates, which its recall mostly measures."""
     import scipy.sparse as sp
     from sklearn.linear_model import LogisticRegression
 
-    keep = [i for i, e in enumerate(examples) if e.source != "exemplars"]
-    labels = np.array([examples[i].label for i in keep])
-    fold = np.array([pool.bucket("cv:" + examples[i].group) % folds for i in keep])
-    x = sp.hstack([sp.csr_matrix(vectors[keep]), WORDS.transform([examples[i].text for i in keep])]).tocsr()
-    crisis = np.zeros(len(keep))
+    hand = set(hand_labels())
+    labels = np.array([e.label for e in examples])
+    exemplar = np.array([e.source == "exemplars" for e in examples])
+    real = np.array([e.source not in ("medquad_qa", "exemplars") for e in examples])
+    look_alikes = real & (labels == "medical") & np.array([e.group[3:] in hand for e in examples])
+    fold = np.array([pool.bucket("cv:" + e.group) % folds for e in examples])
+    x = sp.hstack([sp.csr_matrix(vectors), WORDS.transform([e.text for e in examples])]).tocsr()
+    probs = np.zeros((len(examples), len(CLASSES)))
+    flagged = {c: np.zeros(len(examples), bool) for c in RISKY}
     for k in range(folds):
-        clf = LogisticRegression(C=2.0, max_iter=3000, random_state=pool.SEED).fit(x[fold != k], labels[fold != k])
-        crisis[fold == k] = clf.predict_proba(x[fold == k])[:, list(clf.classes_).index("crisis")]
-    return {str(floor): {name: round(float((crisis[labels == name] >= floor).mean()), 4)
-                         for name in ("crisis", "distress", "medical", "off_topic")}
-            for floor in (0.2, 0.3, 0.4, 0.5)}
+        fit, held = (fold != k) & ~exemplar, (fold == k) & ~exemplar
+        clf = LogisticRegression(C=2.0, max_iter=3000, random_state=pool.SEED).fit(x[fit], labels[fit])
+        classes = [str(c) for c in clf.classes_]
+        p = np.zeros((int(held.sum()), len(CLASSES)))
+        p[:, [CLASSES.index(c) for c in classes]] = clf.predict_proba(x[held])
+        probs[held] = p
+        limits = thresholds_for(p, list(labels[held]), CLASSES)
+        for c in flagged:
+            flagged[c][held] = p[:, CLASSES.index(c)] >= limits[c]
+    held_out = ~exemplar
+    crisis = probs[:, CLASSES.index("crisis")]
+    floor = {str(f): {name: round(float((crisis[held_out & (labels == name)] >= f).mean()), 4)
+                      for name in ("crisis", "distress", "medical", "off_topic")}
+             for f in (0.2, 0.3, 0.4, 0.5)}
+    wording = {c: {"recall": f"{int(flagged[c][real & (labels == c)].sum())}/{int((real & (labels == c)).sum())}",
+                   "look_alikes_flagged": f"{int(flagged[c][look_alikes].sum())}/{int(look_alikes.sum())}"}
+               for c in flagged}
+    return {"escalation_floor": floor, "real_wording": wording}
+
+
+def hand_labels() -> dict[str, str]:
+    """Pool record id -> intent, from train/labels/intent_seed.tsv."""
+    return dict(line.rstrip("\n").split("\t") for line in LABELS_FILE.read_text().splitlines()
+                if line and not line.startswith("#"))
 
 
 def train(encode, folder: Path | None = None, sample: int = 0, with_test: bool = False) -> tuple[IntentModel, dict]:
@@ -229,7 +260,7 @@ def train(encode, folder: Path | None = None, sample: int = 0, with_test: bool =
         "validation": report(model, val_probs, [e.label for e in parts[val]]),
     }
     if parts["val"] and not sample:
-        metrics["escalation_floor_cv"] = escalation_floor_cv(parts["train"] + parts["val"], np.vstack([vec["train"], vec["val"]]))
+        metrics["cross_validation"] = cross_validated(parts["train"] + parts["val"], np.vstack([vec["train"], vec["val"]]))
     if with_test and parts["test"]:
         metrics["locked_test"] = report(model, model.proba(texts["test"], vec["test"]), [e.label for e in parts["test"]])
     return model, metrics

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import re
 import subprocess
@@ -58,6 +59,21 @@ def test_intent_trains_on_a_tiny_sample(tiny_pool, embeddings):
     assert set(RISKY) <= set(model.classes) and "validation" in metrics
     assert all(0 < t < 1 for t in model.thresholds.values()) and model.thresholds["crisis"] >= intent.ESCALATION_FLOOR
     assert len(model.word_index) > 0 and model.word_coef.shape == (len(model.classes), len(model.word_index))
+
+
+def test_intent_cross_validation_reports_real_wording_and_the_escalation_floor(tiny_pool, embeddings):
+    examples = [e for e in intent.load_examples(tiny_pool, sample=12) if e.source != "exemplars"]
+    cv = intent.cross_validated(examples, embeddings.encode([e.text for e in examples]), folds=3)
+    assert set(cv["escalation_floor"]["0.5"]) == {"crisis", "distress", "medical", "off_topic"}
+    hand = intent.hand_labels()
+
+    real = collections.Counter(e.label for e in examples if e.source != "medquad_qa")
+    look_alikes = sum(e.label == "medical" and e.group[3:] in hand for e in examples)
+    assert real["unproven_remedy"] > 0 and look_alikes > 0  # the sample has people's messages and look-alikes to count
+    for label in RISKY:
+        got, n = map(int, cv["real_wording"][label]["recall"].split("/"))
+        flagged, m = map(int, cv["real_wording"][label]["look_alikes_flagged"].split("/"))
+        assert n == real[label] and 0 <= got <= n and m == look_alikes and 0 <= flagged <= m
 
 
 def test_answerability_trains_on_a_tiny_sample(tiny_pool, embeddings):
