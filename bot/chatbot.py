@@ -124,6 +124,22 @@ class ChatBot:
             stage = "selection"
             t = time.perf_counter()
             chosen = p.selection.run(prepared, retrieved, focus, guarded)
+            if prepared.alone is not None:
+                # "is it curable?" after "what are the eye symptoms?": "it" may be the eyes or the library's
+                # subject; the reading the documents answer better (learned coverage) is kept, the earlier one on a tie
+                stage = "reading"
+                alone = prepared.alone
+                alone_focus = p.focus.run(alone.query)
+                alone_retrieved = p.retrieval.run(alone, alone_focus)
+                alone_chosen = p.selection.run(alone, alone_retrieved, alone_focus, guarded)
+                on_its_own = alone_chosen.support > chosen.support
+                trace["reading"] = {"with_earlier_question": round(chosen.support, 4),
+                                    "on_its_own": round(alone_chosen.support, 4),
+                                    "kept": "on_its_own" if on_its_own else "with_earlier_question"}
+                if on_its_own:
+                    prepared, retrieved, chosen = alone, alone_retrieved, alone_chosen
+                    trace.update(prepared.trace)
+                    trace.update(retrieved.trace)
             trace.update(chosen.trace)
             timings["selection"] = _ms(t)
             if chosen.abstain_kind:
@@ -140,6 +156,8 @@ class ChatBot:
             stage = "verify"
             verified = p.verify.run(composed, chosen, lead)
             trace.update(verified.trace)
+            if "reading" in trace and trace.get("why"):
+                trace["why"] += _reading_why(trace["reading"])
             if verified.composition is None:
                 return _whole(p.replies.not_answered("no_answer", trace))
 
@@ -157,6 +175,15 @@ class ChatBot:
             return _whole(p.replies.safe_failure(trace))
         finally:
             timings["total"] = _ms(started)
+
+
+def _reading_why(reading: dict[str, Any]) -> str:
+    """The staff's "why" for a follow-up read two ways (`Query.may_stand_alone`)."""
+    names = {"on_its_own": "on its own", "with_earlier_question": "with the earlier question"}
+    said = {k: f"probability {reading[k]:.2f}" if reading[k] >= 0 else "not answered" for k in names}
+    kept = reading["kept"]
+    other = next(k for k in names if k != kept)
+    return f" The follow-up was read {names[kept]} ({said[kept]}; {names[other]}: {said[other]})."
 
 
 def _whole(reply: Reply) -> tuple[Reply, tuple[str, ...]]:

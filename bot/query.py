@@ -39,6 +39,10 @@ class Query:
     folded: str = ""  # `fold(message)`: computed once per question, read by the later stages
     ambiguous: bool = False  # its "it" may be the carried name or the library's subject (both named before)
     question: str = ""  # when the message tells a story first: its closing question (`story_and_question`)
+    # the carried text is a whole earlier question that names nothing, for an "it" that may as well be the library's
+    # subject ("what are the eye symptoms?" -> "is it curable?"): the message is also searched on its own
+    # (`QueryStage`), and the reading the documents answer better is kept
+    may_stand_alone: bool = False
 
     def to_dict(self) -> dict:
         return {
@@ -197,7 +201,7 @@ class QueryBuilder:
         gives); of a message that tells a story first, the question is searched and the story carried."""
         folded = fold(message) if folded is None else folded
         corrected, fixes = self.correct(message, folded)
-        carried, names, source = None, [], ""
+        carried, names, source, may_stand_alone = None, [], "", False
         earlier = list(user_turns(history) if earlier is None else earlier)
         # "My mum was just diagnosed with paraneoplastic syndrome. What does that mean?": the question asks, and
         # the sentences before it tell the story. The story is searched with the question at a follow-up's
@@ -240,6 +244,7 @@ class QueryBuilder:
                 # else the earlier question as a whole.
                 source, names = carried, self._names(carried) or self.strangers(carried)
                 carried = " ".join(names) if names else None if POINTS_BACK.search(fold(carried)) else carried
+                may_stand_alone = bool(carried) and not names
         # A carried name stands where the pronoun was: "what is it used for?" after carbamazepine is searched as
         # "what is carbamazepine used for?", not as "what is it" (the library's subject, by synonym) with
         # carbamazepine at a carried weight. Not when the earlier question also named the library's subject
@@ -261,4 +266,4 @@ class QueryBuilder:
                 terms.setdefault(s, CARRIED_WEIGHT)
         text = " ".join(x for x in (resolved, " ".join(expansions), fold(carried) if carried else "") if x)
         return Query(message, corrected, text, terms, alternatives, fixes, expansions, carried, folded, ambiguous,
-                     question if story else "")
+                     question if story else "", may_stand_alone)

@@ -50,6 +50,7 @@ class PreparedQuery:
     message_vector: np.ndarray  # of the message itself: what the input guard compares with its exemplars
     vector: np.ndarray  # of `query.text`: what retrieval and selection search with
     shown: str = ""  # for a request for more: the bot's earlier replies (`CheckedMessage.shown`)
+    alone: "PreparedQuery | None" = None  # the message searched on its own (`Query.may_stand_alone`)
 
     @property
     def trace(self) -> dict[str, Any]:
@@ -67,9 +68,11 @@ class QueryStage:
             raise ValueError(f"a message with a problem ({checked.problem}) is not searched for")
         query = self.builder.build(checked.message, checked.history, earlier=list(checked.user_turns),
                                    folded=checked.folded)
-        texts = list(dict.fromkeys([checked.message, query.text]))  # one encoder call
+        alone = self.builder.build(checked.message, [], earlier=[], folded=checked.folded) if query.may_stand_alone else None
+        texts = list(dict.fromkeys([checked.message, query.text] + ([alone.text] if alone else [])))  # one encoder call
         vectors = dict(zip(texts, self.encoder.encode(texts)))
-        return PreparedQuery(query, vectors[checked.message], vectors[query.text], checked.shown)
+        return PreparedQuery(query, vectors[checked.message], vectors[query.text], checked.shown,
+                             alone and PreparedQuery(alone, vectors[checked.message], vectors[alone.text], checked.shown))
 
 
 # ---- input guard ------------------------------------------------------------------------------------
@@ -151,6 +154,13 @@ class Chosen:
     @property
     def groups(self) -> list[list[Passage]]:
         return [[s.passage for s in g] for g in self.selection.groups]
+
+    @property
+    def support(self) -> float:
+        """How well the documents answer this reading: the learned coverage probability, -1 when it abstains."""
+        if self.abstain_kind:
+            return -1.0
+        return float(self.selection.evidence.get("coverage", {}).get("probability", 0.0))
 
 
 class SelectionStage:

@@ -123,6 +123,41 @@ def test_a_question_with_a_pronoun_carries_the_subject_not_the_earlier_aspect(ch
         [q.text for q in follow.quotes]
 
 
+@pytest.mark.parametrize("earlier, follow_up", [
+    ("what are the eye symptoms", "is it curable?"),  # the eyes' double-vision line was quoted
+    ("What is the outlook?", "What does it depend on?"),  # the carried reading abstained (own item fu-14)
+])
+def test_an_it_that_may_be_the_librarys_subject_is_also_read_on_its_own(chatbot, earlier, follow_up):
+    """The earlier question names nothing and is carried whole; the message is also searched as if asked first,
+    and the reading the documents answer better (learned coverage) is kept."""
+    follow = chatbot.ask(follow_up, history(earlier))
+    alone = chatbot.ask(follow_up, [])
+    reading = follow.trace["reading"]
+    assert reading["kept"] == "on_its_own" and reading["on_its_own"] > reading["with_earlier_question"], reading
+    assert follow.kind == alone.kind == "answer"
+    assert [q.passage_id for q in follow.quotes] == [q.passage_id for q in alone.quotes]
+    assert follow.trace["query"]["carried_from_history"] is None  # the trace shows the reading answered
+    assert "read on its own" in follow.trace["why"]  # and the staff's why says so
+
+
+def test_the_earlier_question_is_kept_when_it_answers_better(chatbot):
+    # "they" are the skin symptoms: on its own, "how long do they last?" finds nothing to answer
+    follow = chatbot.ask("how long do they last?", history("What are the skin symptoms?"))
+    assert follow.trace["reading"]["kept"] == "with_earlier_question", follow.trace["reading"]
+    assert follow.kind == "answer" and any("skin" in q.text.lower() for q in follow.quotes), follow.trace["reading"]
+    assert follow.trace["query"]["carried_from_history"] == "What are the skin symptoms?"
+
+
+def test_only_a_whole_earlier_question_carried_for_a_pronoun_is_read_twice(chatbot):
+    build = chatbot.query_builder.build
+    assert build("is it curable?", history("what are the eye symptoms")).may_stand_alone
+    assert not build("What are its side effects?", history("What is cyclophosphamide used for?")).may_stand_alone
+    assert not build("and the joints?", history("What symptoms can it cause?")).may_stand_alone
+    assert not build("is it curable?", []).may_stand_alone
+    reply = chatbot.ask("What are its side effects?", history("What is cyclophosphamide used for?"))
+    assert "reading" not in reply.trace
+
+
 def test_a_pronoun_follow_up_carries_the_medicine_or_disorder_named_earlier(chatbot):
     follow = chatbot.ask("Anything special I need during treatment with it?", history("Cyclophosphamide side effects?"))
     assert (follow.trace["query"]["carried_from_history"] or "").lower() == "cyclophosphamide", follow.trace["query"]
