@@ -62,6 +62,13 @@ _IT_DOES = re.compile(r"^(?:can|could|does|do|will|would|might|may)\s+(?:it|this
                       r"(?:cause|give|make|lead|affect|bring|trigger|damage|spread|hurt|change)\b")
 # A medicine's strength as written on its pack ("10 mg", "mg"): named in a question, it does not ask for a dose.
 _STRENGTH = re.compile(r"(?:\d+(?:[.,]\d+)?\s*)?(?:mg|mgs|mcg|µg|ug|ml|g|iu|milligrams?)", re.I)
+_AMOUNT_OF = re.compile(r"\b\d+(?:[.,]\d+)?\s*(?:mg|mgs|mcg|µg|ug|ml|g|iu|milligrams?)\s+of\b", re.I)
+
+
+def _strength_only(amounts: list[str], text: str) -> bool:
+    """Every amount found names a product's strength ("Lisinopril 10 mg is for what purpose"), none is an amount
+    of a medicine ("Is 20 mg of prednisolone used for asthma?")."""
+    return bool(amounts) and all(_STRENGTH.fullmatch(a) for a in amounts) and not _AMOUNT_OF.search(text)
 
 
 def _rx(pattern: str | list[str]) -> re.Pattern[str]:
@@ -193,7 +200,7 @@ class InputGuard:
             medicine = _hits(self._medicine, win)
             take = _hits(self._take, win)
             amount = [] if not_dosing else _hits(self._amount, win)
-            if amount and informational and all(_STRENGTH.fullmatch(a) for a in amount):
+            if informational and _strength_only(amount, win):
                 amount = []  # "Lisinopril 10 mg is for what purpose": a strength named, not asked for
             if amount and (named or medicine or take):
                 return GuardDecision(REFUSAL, DOSING, "lexicon", amount + named + medicine + take, topic=_first(drugs))
@@ -262,10 +269,14 @@ class InputGuard:
 
     def informational(self, message: str) -> bool:
         """Asks what a medicine is, does or goes with (side effects, interactions, alcohol, what it is for), and
-        neither an amount nor a change: "Does amoxicillin interact with birth control?"."""
+        neither an amount nor a change: "Does amoxicillin interact with birth control?". A strength that names the
+        product in such a question is not an amount asked for ("Metformin 500 mg is for what purpose?"), as in
+        the rules (`_strength_only`); not with the safety cues alone ("the difference between 200 mg and 400 mg")."""
         t = fold(message)
         asks = self._informational.search(t) or self._informational_safety.search(t)
-        return bool(asks) and not (self._amount.search(t) or self._change.search(t))
+        amounts = _hits(self._amount, t)
+        named = bool(self._informational.search(t)) and _strength_only(amounts, t)
+        return bool(asks) and not ((amounts and not named) or self._change.search(t))
 
     # ---- all layers -------------------------------------------------------------------------------
     def check(
