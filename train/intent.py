@@ -256,6 +256,7 @@ def train(encode, folder: Path | None = None, sample: int = 0, with_test: bool =
     model.thresholds = thresholds_for(val_probs, [e.label for e in parts[val]], classes)
     metrics = {
         "examples": {name: len(items) for name, items in parts.items()},
+        "thresholds": dict(sorted(model.thresholds.items())),
         "sources": dict(collections.Counter(e.source for e in examples)),
         "validation": report(model, val_probs, [e.label for e in parts[val]]),
     }

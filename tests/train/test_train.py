@@ -185,3 +185,5 @@ def test_shipped_model_card_matches_the_recipe(name, module, load):
         assert numbers["weights"] == {f: round(float(c), 3) for f, c in zip(coverage.FEATURES, model.coef)}
     if name == "answerability":
         assert numbers["validation"]["chosen"]["threshold"] == round(model.threshold, 2)
+    if name == "intent":
+        assert numbers["thresholds"] == model.thresholds
