@@ -61,8 +61,9 @@ _SAME_FOR = re.compile(r"(?:what if|and if|(?:and|or|what about|how about|and wh
 _IT_DOES = re.compile(r"^(?:can|could|does|do|will|would|might|may)\s+(?:it|this|that)\s+(?:\w+\s+)?"
                       r"(?:cause|give|make|lead|affect|bring|trigger|damage|spread|hurt|change)\b")
 # A medicine's strength as written on its pack ("10 mg", "mg"): named in a question, it does not ask for a dose.
-_STRENGTH = re.compile(r"(?:\d+(?:[.,]\d+)?\s*)?(?:mg|mgs|mcg|µg|ug|ml|g|iu|milligrams?)", re.I)
-_AMOUNT_OF = re.compile(r"\b\d+(?:[.,]\d+)?\s*(?:mg|mgs|mcg|µg|ug|ml|g|iu|milligrams?)\s+of\b", re.I)
+_UNIT = r"(?:mg|mgs|mcg|µg|ug|ml|g|iu|milligrams?)"
+_STRENGTH = re.compile(rf"(?:\d+(?:[.,]\d+)?\s*)?{_UNIT}", re.I)
+_AMOUNT_OF = re.compile(rf"\b\d+(?:[.,]\d+)?\s*{_UNIT}\s+of\b", re.I)  # "20 mg of prednisolone"
 
 
 def _strength_only(amounts: list[str], text: str) -> bool:
@@ -273,10 +274,10 @@ class InputGuard:
         product in such a question is not an amount asked for ("Metformin 500 mg is for what purpose?"), as in
         the rules (`_strength_only`); not with the safety cues alone ("the difference between 200 mg and 400 mg")."""
         t = fold(message)
-        asks = self._informational.search(t) or self._informational_safety.search(t)
+        informational = self._informational.search(t)
         amounts = _hits(self._amount, t)
-        named = bool(self._informational.search(t)) and _strength_only(amounts, t)
-        return bool(asks) and not ((amounts and not named) or self._change.search(t))
+        asks_amount = bool(amounts) and not (informational and _strength_only(amounts, t))
+        return bool(informational or self._informational_safety.search(t)) and not (asks_amount or self._change.search(t))
 
     # ---- all layers -------------------------------------------------------------------------------
     def check(

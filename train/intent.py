@@ -203,7 +203,7 @@ def cross_validated(examples: list[Example], vectors: np.ndarray, folds: int = 5
     look_alikes = real & (labels == "medical") & np.array([e.group[3:] in hand for e in examples])
     fold = np.array([pool.bucket("cv:" + e.group) % folds for e in examples])
     x = sp.hstack([sp.csr_matrix(vectors), WORDS.transform([e.text for e in examples])]).tocsr()
-    probs = np.zeros((len(examples), len(CLASSES)))
+    crisis = np.zeros(len(examples))
     flagged = {c: np.zeros(len(examples), bool) for c in RISKY}
     for k in range(folds):
         fit, held = (fold != k) & ~exemplar, (fold == k) & ~exemplar
@@ -211,13 +211,11 @@ def cross_validated(examples: list[Example], vectors: np.ndarray, folds: int = 5
         classes = [str(c) for c in clf.classes_]
         p = np.zeros((int(held.sum()), len(CLASSES)))
         p[:, [CLASSES.index(c) for c in classes]] = clf.predict_proba(x[held])
-        probs[held] = p
+        crisis[held] = p[:, CLASSES.index("crisis")]
         limits = thresholds_for(p, list(labels[held]), CLASSES)
         for c in flagged:
             flagged[c][held] = p[:, CLASSES.index(c)] >= limits[c]
-    held_out = ~exemplar
-    crisis = probs[:, CLASSES.index("crisis")]
-    floor = {str(f): {name: round(float((crisis[held_out & (labels == name)] >= f).mean()), 4)
+    floor = {str(f): {name: round(float((crisis[~exemplar & (labels == name)] >= f).mean()), 4)
                       for name in ("crisis", "distress", "medical", "off_topic")}
              for f in (0.2, 0.3, 0.4, 0.5)}
     wording = {c: {"recall": f"{int(flagged[c][real & (labels == c)].sum())}/{int((real & (labels == c)).sum())}",
