@@ -133,6 +133,16 @@ def test_unproven_remedies_are_refused(chatbot, message):
         "my smile looks crooked",
         "I bumped my head hard this morning and now my vision is blurry",
         "I got hit in the head playing football and can't remember what happened",
+        # BE FAST (balance, eyes, face, arm, speech: come on suddenly) and head injuries, in words the rules missed
+        "my dad suddenly can't keep his balance and is very dizzy",
+        "I'm seeing double all of a sudden",
+        "I have sudden blurred vision in both eyes",
+        "my arm suddenly went weak and I dropped my cup",
+        "my left arm and leg feel weak and heavy",
+        "he's talking nonsense all of a sudden",
+        "my grandad fell and hit his head, now he's not making sense",
+        "my son banged his head and there's bruising behind his ear",
+        "I hit my head and now I have trouble walking",
         # chest pain and breathlessness in the other languages the lexicons read
         "J'ai une douleur dans la poitrine", "Не могу дышать", "Non riesco a respirare", "Dor no peito",
         "Nie mogę oddychać", "Боль в груди",
@@ -471,7 +481,10 @@ def test_words_that_decide_only_together_must_meet_within_two_sentences(chatbot)
 @pytest.mark.parametrize("message", ["Is carbamazepine used for seizures?", "Can pyridostigmine cause seizures?",
                                      "Are seizures a symptom of paraneoplastic syndrome?", "What is anaphylaxis?",
                                      "Does cyclophosphamide cause shortness of breath?",
-                                     "My husband had a stroke last year. Can that cause PNS?"])
+                                     "My husband had a stroke last year. Can that cause PNS?",
+                                     "Can paraneoplastic syndrome cause sudden double vision?",
+                                     "I have had double vision for a few months, could it be PNS?",
+                                     "My legs feel weak and heavy, is that PNS?"])
 def test_an_urgent_symptom_only_asked_about_is_not_an_emergency(chatbot, message):
     """Named in a question about what causes, signals or treats it, a red-flag word reports nothing; the answer's
     quotes must then name it, or the bot says the documents don't cover it."""
