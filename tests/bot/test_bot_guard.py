@@ -143,6 +143,13 @@ def test_unproven_remedies_are_refused(chatbot, message):
         "my grandad fell and hit his head, now he's not making sense",
         "my son banged his head and there's bruising behind his ear",
         "I hit my head and now I have trouble walking",
+        # more of the NHS's 999 signs: a heart attack felt in the jaw and arm, a severe asthma attack, a baby
+        # struggling to breathe, low blood sugar with confusion, an ectopic pregnancy
+        "my jaw and left arm hurt and I feel sick and sweaty",
+        "my inhaler isn't helping and I can hardly speak",
+        "my baby's ribs are sucking in when she breathes",
+        "my blood sugar is 2.1 and I'm shaking and confused",
+        "I'm 7 weeks pregnant with sharp pain on one side and shoulder tip pain",
         # chest pain and breathlessness in the other languages the lexicons read
         "J'ai une douleur dans la poitrine", "Не могу дышать", "Non riesco a respirare", "Dor no peito",
         "Nie mogę oddychać", "Боль в груди",
@@ -484,7 +491,8 @@ def test_words_that_decide_only_together_must_meet_within_two_sentences(chatbot)
                                      "My husband had a stroke last year. Can that cause PNS?",
                                      "Can paraneoplastic syndrome cause sudden double vision?",
                                      "I have had double vision for a few months, could it be PNS?",
-                                     "My legs feel weak and heavy, is that PNS?"])
+                                     "My legs feel weak and heavy, is that PNS?",
+                                     "My left arm aches after my vaccine and I felt sick"])
 def test_an_urgent_symptom_only_asked_about_is_not_an_emergency(chatbot, message):
     """Named in a question about what causes, signals or treats it, a red-flag word reports nothing; the answer's
     quotes must then name it, or the bot says the documents don't cover it."""
