@@ -256,20 +256,25 @@ class PassageSelector:
             for pid, prob in zip(ids, self.model.score(vector, vectors, lexical)):
                 seen[pid].answerability = float(prob)
         ranked = sorted(seen.values(), key=lambda s: -s.score)
-        best_cos = max(s.cosine for s in ranked)
-        best_lex = max(s.lexical for s in ranked)
-        content = max(self.lexical(query, s.passage, content_only=True) for s in ranked[:8])
+        # The evidence is read from the passages the answer would come from: with a subject focus, those on the
+        # best passage's side of the head start (the subject's documents, or the others), not the whole library
+        # ("Can I still donate blood?" was answered from a blood-count sentence because a MedQuAD page, never
+        # quoted, matched the question). Without focus (the bundled corpus) every passage is on one side.
+        side = ranked[0].passage.source in focus.documents
+        evident = [s for s in ranked if (s.passage.source in focus.documents) == side]
+        best_cos = max(s.cosine for s in evident)
+        best_lex = max(s.lexical for s in evident)
+        content = max(self.lexical(query, s.passage, content_only=True) for s in evident[:8])
         # Words of the question that the documents of the best passages never use: the documents the answer would
-        # come from, not the whole library (in a library of thousands of pages almost every word is used somewhere,
-        # and "Can I still donate blood?" found nothing unknown).
-        missing = self.uncovered(query, self.focus.terms.stems if about else frozenset().union(
-            *(lib.source_stems[d] for d in {s.passage.source for s in ranked[:8]})))
+        # come from, not the whole library (in a library of thousands of pages almost every word is used somewhere).
+        missing = self.uncovered(query, self.focus.terms.stems if side else frozenset().union(
+            *(lib.source_stems[d] for d in {s.passage.source for s in evident[:8]})))
         evidence = {"best_cosine": round(best_cos, 3), "best_lexical": round(best_lex, 3),
                     "content_lexical": round(content, 3), "unknown_words": missing}
         evidence.update(focus.trace)
         evidence["coverage"] = {
             "best_cosine": round(best_cos, 4), "best_lexical": round(best_lex, 4), "content_lexical": round(content, 4),
-            "top_answerability": round(max(s.answerability for s in ranked[:8]), 4),
+            "top_answerability": round(max(s.answerability for s in evident[:8]), 4),
             "unknown_words": min(len(missing), 3),
             "question_words": min(sum(1 for w in query.terms.values() if w >= 1.0), 8),
         }
