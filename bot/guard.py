@@ -39,7 +39,8 @@ class GuardDecision:
     manipulation: list[str] = field(default_factory=list)
     on_topic: bool = True
     votes: dict[str, Any] = field(default_factory=dict)  # each layer's vote, for the trace
-    # urgent symptoms only asked about ("Can pyridostigmine cause seizures?"): an answer's quotes must name them
+    # what an answer's quotes must name: urgent symptoms only asked about ("Can pyridostigmine cause seizures?"), and
+    # the condition a medicine question is asked in ("Can I breastfeed on carbamazepine?": breastfeeding)
     asked_about: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,7 +116,8 @@ class InputGuard:
         self._dose_words = _rx(g["dose_words"])
         self._not_dosing = _rx(g["not_dosing"])
         self._informational = _rx(g["informational"])
-        self._informational_safety = _rx(g["informational_safety"])
+        self._conditions = {name: _rx(p) for name, p in g["asked_conditions"].items()}
+        self._informational_safety = _rx([*g["asked_conditions"].values(), g["informational_safety"]])
         self._fatal_question = _rx(g["fatal_question"])
         # the first line of each refusal and emergency reply (prompts/messages.yaml) and the decision that gives it
         self._reply_openings = [(prompts.load("messages")[key].splitlines()[0], action, reason) for key, action, reason in (
@@ -220,6 +222,8 @@ class InputGuard:
             if not re.search(r"\b(?:since|after|when|before)\s+(?:i\s+)?$", t[max(0, m.start() - 12):m.start()])))
         if change or verb_drug:
             return GuardDecision(REFUSAL, DOSING, "lexicon", change + verb_drug + drugs + medicine, topic=_first(drugs))
+        if drugs or medicine:
+            asked += [name for name, rx in self._conditions.items() if rx.search(t)]
         return GuardDecision(ALLOW, layer="lexicon", topic=_first(drugs), on_topic=bool(self._health.search(t) or drugs),
                              asked_about=list(dict.fromkeys(asked)))
 
@@ -358,7 +362,7 @@ class InputGuard:
             return GuardDecision(EMERGENCY, was_emergency.reason, "conversation",
                                  [f"follows an emergency ({was_emergency.reason}): {', '.join(was_emergency.evidence[:2])}"])
         # "Can PNS cause seizures?" (only asked about) -> "she's having one now": the symptom asked about is happening
-        asked = previous[-1].asked_about if previous else []
+        asked = [h for h in (previous[-1].asked_about if previous else []) if h not in self._conditions]
         if asked and decision.action != EMERGENCY and self._happening.search(folded):
             kind = next((name for name, rx in self._emergency.items() if any(rx.search(h) for h in asked)), "emergency")
             return GuardDecision(EMERGENCY, kind, "conversation",

@@ -526,6 +526,22 @@ def test_an_urgent_symptom_asked_about_and_happening_is_an_emergency(chatbot, me
     assert chatbot.ask(message, []).kind == "emergency"
 
 
+@pytest.mark.parametrize(("message", "condition"), [("I'm pregnant, can I take pyridostigmine?", "pregnancy"),
+                                                    ("Can I breastfeed on carbamazepine?", "breastfeeding")])
+def test_a_medicine_question_in_pregnancy_or_breastfeeding_needs_a_quote_that_says_so(chatbot, message, condition):
+    """The medicine's other cells ("The drug is clinically incompatible with alcohol.") had been the answer."""
+    reply = chatbot.ask(message, [])
+    assert reply.kind == "no_answer" and reply.quotes == (), [q.text for q in reply.quotes]
+    assert reply.trace["input_guard"]["asked_about"] == [condition]
+    assert f"don't mention {condition}" in reply.text
+
+
+def test_a_condition_asked_about_is_not_an_urgent_symptom_in_the_next_turn(chatbot):
+    first = "Is carbamazepine safe while breastfeeding?"
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": chatbot.ask(first, []).text}]
+    assert chatbot.ask("I'm taking it right now", history).kind != "emergency"
+
+
 def test_a_question_about_a_symptom_no_quote_names_says_so(chatbot):
     reply = chatbot.ask("Can pyridostigmine cause seizures?", [])
     assert reply.kind == "no_answer"
