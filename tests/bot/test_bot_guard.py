@@ -164,6 +164,7 @@ def test_unproven_remedies_are_refused(chatbot, message):
         "my baby's ribs are sucking in when she breathes",
         "my blood sugar is 2.1 and I'm shaking and confused",
         "I'm 7 weeks pregnant with sharp pain on one side and shoulder tip pain",
+        "he's been vomiting for two days and now he's not peeing and very drowsy",  # severe dehydration or sepsis
         # chest pain and breathlessness in the other languages the lexicons read
         "J'ai une douleur dans la poitrine", "Не могу дышать", "Non riesco a respirare", "Dor no peito",
         "Nie mogę oddychać", "Боль в груди",
@@ -506,7 +507,8 @@ def test_words_that_decide_only_together_must_meet_within_two_sentences(chatbot)
                                      "Can paraneoplastic syndrome cause sudden double vision?",
                                      "I have had double vision for a few months, could it be PNS?",
                                      "My legs feel weak and heavy, is that PNS?",
-                                     "My left arm aches after my vaccine and I felt sick"])
+                                     "My left arm aches after my vaccine and I felt sick",
+                                     "I'm confused about why I'm not peeing much on cyclophosphamide"])
 def test_an_urgent_symptom_only_asked_about_is_not_an_emergency(chatbot, message):
     """Named in a question about what causes, signals or treats it, a red-flag word reports nothing; the answer's
     quotes must then name it, or the bot says the documents don't cover it."""
