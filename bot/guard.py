@@ -379,7 +379,9 @@ class InputGuard:
                 return GuardDecision(REFUSAL, DOSING, "semantic", ev, decision.topic, decision.manipulation)
             if label == "unproven_remedy":
                 return GuardDecision(REFUSAL, UNPROVEN_REMEDY, "semantic", ev, None, decision.manipulation)
-            if label == "emergency":
+            # the nearest example cannot tell a symptom asked about ("What causes chest pain?") from one happening;
+            # the lexicon has read that sentence as asked about, and nothing in the message says it is happening
+            if label == "emergency" and not [h for h in decision.asked_about if h not in self._conditions]:
                 return GuardDecision(EMERGENCY, "semantic", "semantic", ev)
             if label == "out_of_scope" and not decision.on_topic:
                 return GuardDecision(OUT_OF_SCOPE, None, "semantic", ev, on_topic=False)

@@ -508,7 +508,9 @@ def test_words_that_decide_only_together_must_meet_within_two_sentences(chatbot)
                                      "I have had double vision for a few months, could it be PNS?",
                                      "My legs feel weak and heavy, is that PNS?",
                                      "My left arm aches after my vaccine and I felt sick",
-                                     "I'm confused about why I'm not peeing much on cyclophosphamide"])
+                                     "I'm confused about why I'm not peeing much on cyclophosphamide",
+                                     "What causes chest pain?", "What are the treatments for stroke?",
+                                     "Does smoking increase heart attack risk?"])
 def test_an_urgent_symptom_only_asked_about_is_not_an_emergency(chatbot, message):
     """Named in a question about what causes, signals or treats it, a red-flag word reports nothing; the answer's
     quotes must then name it, or the bot says the documents don't cover it."""
@@ -523,7 +525,8 @@ def test_an_urgent_symptom_only_asked_about_is_not_an_emergency(chatbot, message
                                      "Is chest pain a side effect of prednisolone? I have crushing chest pain",
                                      "Does PNS cause seizures? I have been having them this week",
                                      "What causes fainting? I keep passing out",
-                                     "Can a stroke cause PNS? My dad's face is drooping"])
+                                     "Can a stroke cause PNS? My dad's face is drooping",
+                                     "What causes my chest pain?", "I have chest pain, what causes it?"])
 def test_an_urgent_symptom_asked_about_and_happening_is_an_emergency(chatbot, message):
     assert chatbot.ask(message, []).kind == "emergency"
 
