@@ -171,7 +171,7 @@ class PassageSelector:
     def uncovered(self, query: Query, stems: frozenset[str] | None = None) -> list[str]:
         """Words of the question the library (or only `stems`) never uses, and no synonym explains: it does
         not cover them."""
-        stems = self.library.terms.stems if stems is None else stems
+        stems = self.library.quotable_stems if stems is None else stems
         return [
             t for t, w in query.terms.items()
             if w >= 1.0 and t not in stems and t not in self._generic and not (query.alternatives.get(t, set()) & stems)
@@ -267,8 +267,8 @@ class PassageSelector:
         content = max(self.lexical(query, s.passage, content_only=True) for s in evident[:8])
         # Words of the question that the documents of the best passages never use: the documents the answer would
         # come from, not the whole library (in a library of thousands of pages almost every word is used somewhere).
-        missing = self.uncovered(query, self.focus.terms.stems if side else frozenset().union(
-            *(lib.source_stems[d] for d in {s.passage.source for s in evident[:8]})))
+        missing = self.uncovered(query, frozenset().union(*(lib.source_stems.get(d, frozenset()) for d in (
+            self.focus.documents if side else {s.passage.source for s in evident[:8]}))))
         evidence = {"best_cosine": round(best_cos, 3), "best_lexical": round(best_lex, 3),
                     "content_lexical": round(content, 3), "unknown_words": missing}
         evidence.update(focus.trace)

@@ -83,11 +83,15 @@ class Library:
             if p.section not in self.heading_terms:
                 self.heading_terms[p.section] = frozenset(analyze(" ".join(p.section)))
         self.terms = self.term_stats(None)
-        # every stem each document uses (text and headings): what "the documents never use this word" reads
+        # every stem each document uses where it may be quoted (text and headings of untagged passages): what
+        # "the documents never use this word" reads; a word only a dosing line uses ("per kilogram of weight")
+        # is one no answer can quote
         stems: dict[str, set[str]] = {}
         for pid, p in self.passages.items():
-            stems.setdefault(p.source, set()).update(self.passage_terms[pid], self.heading_terms[p.section])
+            if not p.tags:
+                stems.setdefault(p.source, set()).update(self.passage_terms[pid], self.heading_terms[p.section])
         self.source_stems: dict[str, frozenset[str]] = {s: frozenset(v) for s, v in stems.items()}
+        self.quotable_stems: frozenset[str] = frozenset().union(*self.source_stems.values())
         self._vectors: dict[str, np.ndarray] = {}
         self._warm_ids: list[str] = []
         self._warm_matrix: np.ndarray | None = None

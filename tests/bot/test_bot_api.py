@@ -173,3 +173,15 @@ def test_a_name_the_documents_only_mention_is_given_back_as_the_patient_wrote_it
     assert as_written("medical cannabis", "something else") == "medical cannabis"
     reply = chatbot.ask("Tell me about Guillain-Barré syndrome", [])
     assert reply.kind == "no_answer" and "Barré" in reply.text and "barr " not in reply.text
+
+
+def test_a_word_only_a_tagged_passage_uses_is_a_word_the_documents_never_use(chatbot):
+    """"weight" is in the bundled documents only in a dosing line ("per kilogram of weight per day"), which is never
+    quoted: a question about weight gain was answered with a list item that names the medicine."""
+    lib = chatbot.library
+    tagged_only = lib.terms.stems - lib.quotable_stems
+    assert {"weight", "kilogram"} <= tagged_only and "prednisolon" in lib.quotable_stems
+    assert all(p.tags for p in lib.passages.values() if "weight" in lib.passage_terms[p.id])
+    reply = chatbot.ask("Does prednisolone cause weight gain?", [])
+    assert reply.kind == "no_answer" and not reply.quotes
+    assert "weight" in reply.trace["abstain"]["unknown_words"]
