@@ -185,3 +185,4 @@ def test_a_word_only_a_tagged_passage_uses_is_a_word_the_documents_never_use(cha
     reply = chatbot.ask("Does prednisolone cause weight gain?", [])
     assert reply.kind == "no_answer" and not reply.quotes
     assert "weight" in reply.trace["abstain"]["unknown_words"]
+    assert "the documents never use" in reply.trace["abstain"]["why"] and "weight" in reply.trace["abstain"]["why"]
