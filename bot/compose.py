@@ -169,8 +169,8 @@ class PassageSelector:
         ]
 
     def uncovered(self, query: Query, stems: frozenset[str] | None = None) -> list[str]:
-        """Words of the question the library (or only `stems`) never uses, and no synonym explains: it does
-        not cover them."""
+        """Words of the question the library (or only `stems`) never uses where it may be quoted, and no synonym
+        explains: it does not cover them."""
         stems = self.library.quotable_stems if stems is None else stems
         return [
             t for t, w in query.terms.items()
