@@ -90,7 +90,7 @@ class Selection:
         if runner is not None:
             text += f"; the best passage not quoted scored {runner.score:.2f}"
         if "not_quoted" in self.evidence:
-            text += f" (never quoted here: {self.evidence['not_quoted']})"
+            text += f"; left out, as quotes and as evidence: {self.evidence['not_quoted']}"
         if self.more:
             text += f"; {self.evidence['more_available']} more passage(s) as good were left for \"tell me more\""
         coverage = self.evidence.get("coverage", {})
@@ -232,9 +232,18 @@ class PassageSelector:
             chunk_prior.setdefault(pid, 0.0)
         ids = [pid for pid in chunk_prior if not about or lib.passages[pid].source in focus.documents]
         asked = self.asked_medicines(query)
-        if asked:  # never another medicine's section for a question about one (`other_medicine`); if nothing else
-            # was retrieved, `unnamed` below says the documents don't mention the medicine asked about
-            ids = [pid for pid in ids if not self.other_medicine(lib.passages[pid].section, asked)] or ids
+        not_quoted = ""
+        # Never another medicine's section for a question about one (`other_medicine`; if nothing else was retrieved,
+        # `unnamed` below says the documents don't mention the medicine asked about), and no medicine's section for
+        # a question about no medicine at all: in a leaflet table "the drug" is that row's medicine, and "Long-term
+        # treatment with the drug is not recommended." (under Methylprednisolone) read as the answer to "How long
+        # does treatment last?". Left out before scoring, they are no evidence either: the evidence is read from
+        # passages that may be quoted. Kept when nothing else was retrieved.
+        if asked or (self.medicines is not None and not self.about_medicines(query)):
+            kept = [pid for pid in ids if not self.other_medicine(lib.passages[pid].section, asked)]
+            if not asked and kept and len(kept) < len(ids):
+                not_quoted = "passages under a medicine's own heading (the question names no medicine)"
+            ids = kept or ids
         if not ids:
             return Selection(abstain=True, why="no eligible passage retrieved")
         vectors = lib.passage_vectors(ids)
@@ -294,19 +303,12 @@ class PassageSelector:
             self.name_unnamed(query, ranked[: self.max_quotes], evidence, findings)
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"weak evidence: best cosine {best_cos:.2f} < {MIN_COSINE} and best lexical {best_lex:.2f} < {MIN_LEXICAL}")
-        # Nor is a question about no medicine at all quoted from a medicine's own section: in a leaflet table "the
-        # drug" is that row's medicine, and "Long-term treatment with the drug is not recommended." (under
-        # Methylprednisolone) read as the answer to "How is it treated?". Those cells still count as evidence that
-        # the documents cover the question (above); they are only not quoted, unless nothing else was retrieved.
-        quotable = ranked
-        if self.medicines is not None and not asked and not self.about_medicines(query):
-            quotable = [s for s in ranked if not self.other_medicine(s.passage.section, asked)] or ranked
-            if len(quotable) < len(ranked):
-                evidence["not_quoted"] = "passages under a medicine's own heading: the question names no medicine"
+        if not_quoted:
+            evidence["not_quoted"] = not_quoted
         # A sentence that asks a question states nothing, however close its words are to the patient's: "What is
         # meant by the term ...?" is the document's lead-in to its answer, never the answer (it still counts as
         # evidence, above).
-        quotable = [s for s in quotable if not asks(s.passage.text)]
+        quotable = [s for s in ranked if not asks(s.passage.text)]
         # As good as the answer: a passage that would join the best one. What a request for more quotes (not yet
         # quoted, `shown`), and what the answer says is left for one (`Selection.more`).
         bar = GROUP_RATIO * quotable[0].score if quotable else 0.0
