@@ -280,6 +280,8 @@ class PassageSelector:
             self.focus.documents if side else {s.passage.source for s in evident[:8]}))))
         evidence = {"best_cosine": round(best_cos, 3), "best_lexical": round(best_lex, 3),
                     "content_lexical": round(content, 3), "unknown_words": missing}
+        if not_quoted:
+            evidence["not_quoted"] = not_quoted
         evidence.update(focus.trace)
         evidence["coverage"] = {
             "best_cosine": round(best_cos, 4), "best_lexical": round(best_lex, 4), "content_lexical": round(content, 4),
@@ -303,11 +305,10 @@ class PassageSelector:
             self.name_unnamed(query, ranked[: self.max_quotes], evidence, findings)
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"weak evidence: best cosine {best_cos:.2f} < {MIN_COSINE} and best lexical {best_lex:.2f} < {MIN_LEXICAL}")
-        if not_quoted:
-            evidence["not_quoted"] = not_quoted
         # A sentence that asks a question states nothing, however close its words are to the patient's: "What is
-        # meant by the term ...?" is the document's lead-in to its answer, never the answer (it still counts as
-        # evidence, above).
+        # meant by the term ...?" is the document's lead-in to its answer, never the answer. It is evidence that the
+        # documents take the question up (above): without it "What does paraneoplastic mean in simple words"
+        # abstained (tried on 2026-12-06).
         quotable = [s for s in ranked if not asks(s.passage.text)]
         # As good as the answer: a passage that would join the best one. What a request for more quotes (not yet
         # quoted, `shown`), and what the answer says is left for one (`Selection.more`).
