@@ -240,6 +240,11 @@ class InputGuard:
         decisions = (self.replied(reply) for reply in reversed(replies))
         return next((d for d in decisions if d is not None and d.action == EMERGENCY), None)
 
+    def red_flags_asked(self, decision: GuardDecision) -> list[str]:
+        """The urgent symptoms a message only asks about (`asked_about` without the conditions a medicine question
+        is asked in: pregnancy and breastfeeding are not red flags)."""
+        return [h for h in decision.asked_about if h not in self._conditions]
+
     # ---- layer 2: exemplars -----------------------------------------------------------------------
     def semantic(self, vector: np.ndarray | None) -> tuple[str, float, float, str]:
         """(label, similarity, margin over the nearest benign exemplar, the exemplar)."""
@@ -362,7 +367,7 @@ class InputGuard:
             return GuardDecision(EMERGENCY, was_emergency.reason, "conversation",
                                  [f"follows an emergency ({was_emergency.reason}): {', '.join(was_emergency.evidence[:2])}"])
         # "Can PNS cause seizures?" (only asked about) -> "she's having one now": the symptom asked about is happening
-        asked = [h for h in (previous[-1].asked_about if previous else []) if h not in self._conditions]
+        asked = self.red_flags_asked(previous[-1]) if previous else []
         if asked and decision.action != EMERGENCY and self._happening.search(folded):
             kind = next((name for name, rx in self._emergency.items() if any(rx.search(h) for h in asked)), "emergency")
             return GuardDecision(EMERGENCY, kind, "conversation",
@@ -381,7 +386,7 @@ class InputGuard:
                 return GuardDecision(REFUSAL, UNPROVEN_REMEDY, "semantic", ev, None, decision.manipulation)
             # the nearest example cannot tell a symptom asked about ("What causes chest pain?") from one happening;
             # the lexicon has read that sentence as asked about, and nothing in the message says it is happening
-            if label == "emergency" and not [h for h in decision.asked_about if h not in self._conditions]:
+            if label == "emergency" and not self.red_flags_asked(decision):
                 return GuardDecision(EMERGENCY, "semantic", "semantic", ev)
             if label == "out_of_scope" and not decision.on_topic:
                 return GuardDecision(OUT_OF_SCOPE, None, "semantic", ev, on_topic=False)
