@@ -276,8 +276,8 @@ class PassageSelector:
         content = max(self.lexical(query, s.passage, content_only=True) for s in evident[:8])
         # Words of the question that the documents of the best passages never use: the documents the answer would
         # come from, not the whole library (in a library of thousands of pages almost every word is used somewhere).
-        missing = self.uncovered(query, frozenset().union(*(lib.source_stems.get(d, frozenset()) for d in (
-            self.focus.documents if side else {s.passage.source for s in evident[:8]}))))
+        missing = self.uncovered(query, self.focus.quotable_stems if side else frozenset().union(
+            *(lib.source_stems.get(d, frozenset()) for d in {s.passage.source for s in evident[:8]})))
         evidence = {"best_cosine": round(best_cos, 3), "best_lexical": round(best_lex, 3),
                     "content_lexical": round(content, 3), "unknown_words": missing}
         if not_quoted:

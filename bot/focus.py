@@ -67,6 +67,8 @@ class SubjectFocus:
         key = tuple(sorted(self.documents))
         # the subject's documents weigh words among themselves: "stage" says much among them
         self.terms: TermStats = library.term_stats(key) if self.documents else library.terms
+        # the words the subject's documents use where they may be quoted ("the documents never use this word")
+        self.quotable_stems = frozenset().union(*(library.source_stems.get(s, frozenset()) for s in key))
         self.passage_ids = [pid for s in key for pid in library.eligible_by_source.get(s, [])[:MAX_DOCUMENT_PASSAGES]]
         library.passage_vectors(self.passage_ids)  # embedded once, at start, not at the first question
         library.chunk_matrix(key)  # read once, at start: retrieval searches them on their own
