@@ -289,7 +289,10 @@ class PassageSelector:
             "unknown_words": min(len(missing), 3),
             "question_words": min(sum(1 for w in query.terms.values() if w >= 1.0), 8),
         }
-        if any(len(w) > 3 for w in missing) and content == 0.0 and self.content_terms(query):
+        # The rules below read only what is asked: not a word told after the question (`Query.told`: "What is it? My
+        # doctor said it today"). The learned coverage check above reads every word, as it was trained.
+        asked_missing = [w for w in missing if w not in query.told]
+        if any(len(w) > 3 for w in asked_missing) and content == 0.0 and self.content_terms(query):
             # Its only words beyond the topic are ones no good passage has, one of them a word the library never
             # uses: "Is paraneoplastic syndrome contagious?" (the topic alone carries the meaning similarity). Not
             # for a word of three letters, most often a misspelt little word ("wat is paraneoplastic syndrom").
@@ -297,7 +300,7 @@ class PassageSelector:
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"no passage has a word of the question beyond the topic; the documents never use "
                                  f"{', '.join(missing)}")
-        if missing and best_lex < MIN_LEXICAL and best_cos < UNKNOWN_WORD_MAX_COSINE:
+        if asked_missing and best_lex < MIN_LEXICAL and best_cos < UNKNOWN_WORD_MAX_COSINE:
             self.name_unnamed(query, ranked[: self.max_quotes], evidence, findings)  # the reply says which name
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"the documents never use {', '.join(missing)}; best lexical {best_lex:.2f}")

@@ -43,6 +43,7 @@ class Query:
     # subject ("what are the eye symptoms?" -> "is it curable?"): the message is also searched on its own
     # (`QueryStage`), and the reading the documents answer better is kept
     may_stand_alone: bool = False
+    told: frozenset[str] = frozenset()  # stems only the statements after an opening question use (`story_and_question`)
 
     def to_dict(self) -> dict:
         return {
@@ -91,12 +92,21 @@ def sentences_of(text: str) -> list[str]:
 
 
 def story_and_question(message: str) -> tuple[str, str]:
-    """The statements a message opens with, and the question it ends with ("", message when it is not shaped so)."""
+    """The statements a message tells and the question it asks, when it is shaped as one of the two: statements,
+    then the questions that close it ("My mum was just diagnosed. What does that mean?"); or the questions that
+    open it, then statements ("What is that? My doctor mentioned it today and I didn't catch it.").
+    ("", message) when it is not shaped so (only questions, only statements, or both on either side)."""
     parts = sentences_of(message)
-    if len(parts) < 2 or not parts[-1].endswith("?") or parts[0].endswith("?"):
+    asks = [p.endswith("?") for p in parts]
+    if len(parts) < 2 or asks[0] == asks[-1]:
         return "", message
-    first = next(i for i in range(len(parts) - 1, 0, -1) if not parts[i - 1].endswith("?"))  # the closing questions
-    return " ".join(parts[:first]), " ".join(parts[first:])
+    if asks[-1]:
+        first = next(i for i in range(len(parts) - 1, 0, -1) if not asks[i - 1])  # the closing questions
+        return " ".join(parts[:first]), " ".join(parts[first:])
+    end = asks.index(False)  # the opening questions
+    if any(asks[end:]):
+        return "", message
+    return " ".join(parts[end:]), " ".join(parts[:end])
 
 
 def applied(folded: str, fixes: dict[str, str]) -> str:
@@ -210,6 +220,14 @@ class QueryBuilder:
         # in it. A story the guard would refuse lends only its names. The conversation before is not carried too.
         story, question = story_and_question(message)
         asked, asked_folded, asked_corrected = message, folded, corrected
+        told: frozenset[str] = frozenset()
+        if story and not message.rstrip().endswith(question):
+            # "What is that? My doctor mentioned it today and I didn't catch it.": the question comes first, and
+            # the sentences after it are searched with it (they often go on with what is asked: "Can it affect the
+            # eyes? I keep seeing double since last week."), but they are not what is asked: a
+            # word only they use ("today", "catch") is no sign that the documents miss the question (`told`).
+            told = frozenset(analyze(applied(fold(story), fixes))) - frozenset(analyze(applied(fold(question), fixes)))
+            story = ""
         if story:
             # the message's corrections, not a second search for them (the question is part of the message)
             asked, asked_folded = question, fold(question)
@@ -266,4 +284,4 @@ class QueryBuilder:
                 terms.setdefault(s, CARRIED_WEIGHT)
         text = " ".join(x for x in (resolved, " ".join(expansions), fold(carried) if carried else "") if x)
         return Query(message, corrected, text, terms, alternatives, fixes, expansions, carried, folded, ambiguous,
-                     question if story else "", may_stand_alone)
+                     question if story else "", may_stand_alone, told)

@@ -564,7 +564,9 @@ class TestAStoryBeforeTheQuestion:
         ("Is it bad? What now?", "", "Is it bad? What now?"),  # only questions: no story
         ("What is it?", "", "What is it?"),
         ("I have breast cancer.", "", "I have breast cancer."),  # no question
-        ("Is it bad? I am scared.", "", "Is it bad? I am scared."),  # the question does not close the message
+        ("Is it bad? I am scared.", "I am scared.", "Is it bad?"),  # the question opens the message
+        ("What is it? Is it bad? My doctor said it. I forgot.", "My doctor said it. I forgot.", "What is it? Is it bad?"),
+        ("Is it bad? I am scared. What now?", "", "Is it bad? I am scared. What now?"),  # questions on both sides
         ("they said paraneoplastic. what is that?", "they said paraneoplastic.", "what is that?"),  # lower case
         ("Dr. Smith said so. Is it true?", "Dr. Smith said so.", "Is it true?"),  # not after an abbreviation
         ("I saw it, e.g. on TV. Is it real?", "I saw it, e.g. on TV.", "Is it real?"),
@@ -632,6 +634,29 @@ class TestAStoryBeforeTheQuestion:
         assert reply.kind == "refusal", reply.trace  # the guard judges the whole message, story included
         query = chatbot.query_builder.build("I take 400 mg of carbamazepine twice a day. What are its side effects?")
         assert query.carried == "carbamazepine" and "400" not in query.text
+
+
+class TestStatementsAfterTheQuestion:
+    """"What is paraneoplastic syndrome? My doctor said it today and I didn't understand" had been `no_answer`:
+    "today" and "understand", words the documents never use, were read as part of what was asked. Statements after
+    an opening question are searched with it, as before, but their words are not what is asked."""
+
+    @pytest.mark.parametrize("message", [
+        "what is paraneoplastic syndrome? my doctor said it today and I didn't understand",
+        "What are the symptoms of paraneoplastic syndrome? Asking for my grandmother.",
+    ])
+    def test_words_only_told_after_the_question_do_not_make_it_uncovered(self, chatbot, message):
+        reply = chatbot.ask(message, [])
+        assert reply.kind == "answer", reply.trace.get("abstain")
+        assert reply.trace["query"]["carried_from_history"] is None  # searched whole, nothing carried
+
+    def test_what_the_question_asks_is_still_read(self, chatbot):
+        reply = chatbot.ask("Is paraneoplastic syndrome contagious? My husband has it.", [])
+        assert reply.kind == "no_answer" and "contagi" in reply.trace["abstain"]["unknown_words"], reply.trace["abstain"]
+
+    def test_only_words_the_question_does_not_use_are_told(self, chatbot):
+        query = chatbot.query_builder.build("Can children get it? My children are small and sleep badly.")
+        assert "children" not in query.told and "children" in query.terms and {"small", "sleep"} <= query.told
 
 
 def test_a_sentence_that_asks_is_never_quoted(chatbot):
