@@ -299,11 +299,11 @@ class PassageSelector:
             self.name_unnamed(query, ranked[: self.max_quotes], evidence, findings)
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"no passage has a word of the question beyond the topic; the documents never use "
-                                 f"{', '.join(missing)}")
+                                 f"{', '.join(asked_missing)}")
         if asked_missing and best_lex < MIN_LEXICAL and best_cos < UNKNOWN_WORD_MAX_COSINE:
             self.name_unnamed(query, ranked[: self.max_quotes], evidence, findings)  # the reply says which name
             return Selection(scored=ranked, abstain=True, evidence=evidence,
-                             why=f"the documents never use {', '.join(missing)}; best lexical {best_lex:.2f}")
+                             why=f"the documents never use {', '.join(asked_missing)}; best lexical {best_lex:.2f}")
         if best_cos < MIN_COSINE and best_lex < MIN_LEXICAL:
             self.name_unnamed(query, ranked[: self.max_quotes], evidence, findings)
             return Selection(scored=ranked, abstain=True, evidence=evidence,

@@ -651,8 +651,10 @@ class TestStatementsAfterTheQuestion:
         assert reply.trace["query"]["carried_from_history"] is None  # searched whole, nothing carried
 
     def test_what_the_question_asks_is_still_read(self, chatbot):
-        reply = chatbot.ask("Is paraneoplastic syndrome contagious? My husband has it.", [])
-        assert reply.kind == "no_answer" and "contagi" in reply.trace["abstain"]["unknown_words"], reply.trace["abstain"]
+        reply = chatbot.ask("Is paraneoplastic syndrome contagious? My husband was told so today.", [])
+        why = reply.trace["abstain"]["why"]
+        assert reply.kind == "no_answer" and "contagi" in why and "today" not in why, reply.trace["abstain"]
+        assert "today" in reply.trace["abstain"]["unknown_words"]  # the learned check reads every word
 
     def test_only_words_the_question_does_not_use_are_told(self, chatbot):
         query = chatbot.query_builder.build("Can children get it? My children are small and sleep badly.")
