@@ -105,10 +105,12 @@ _EFFECT = (r"(?:help\w*|improv\w*|reliev\w*|reduc\w*|protect\w*|cur(?:e|es|ed|in
            r"|fight\w*|treat(?:s|ed|ing)?|boost\w*|lower\w*|ease\w*|heal(?:s|ed|ing)?|shrink\w*|kill\w*|benefit\w*|effective"
            r"|stop(?:s|ping)?|starv\w*|calm\w*|sooth\w*|useful|helpful|beneficial|worth (?:it|trying|taking|using)"
            r"|good for|good against|better than|as good as)")
-_EFFICACY = re.compile(rf"^\W*(?:does|do|can|could|will|would|is|are|should)\s+(?P<subject>.{{2,60}}?)\s+"
+# A subject never runs past the end of its sentence: "Is chemo part of the treatment? Please help!" asks nothing of
+# "chemo ... Please".
+_EFFICACY = re.compile(rf"^\W*(?:does|do|can|could|will|would|is|are|should)\s+(?P<subject>[^?!]{{2,60}}?)\s+"
                        rf"(?:really\s+|actually\s+|also\s+)?{_EFFECT}\b"
                        r"|\bhow (?:effective|good|helpful|useful) (?:is|are)\s+(?P<subject2>.{2,60}?)(?:\s+(?:for|against|in|at|with)\b|[?.!]|$)"
-                       r"|^\W*(?:should|could|can|shall) (?:i|we|he|she|my \w+) (?:try|give|use) (?P<subject3>.{2,60}?)\s+(?:for|on|against|to)\b")
+                       r"|^\W*(?:should|could|can|shall) (?:i|we|he|she|my \w+) (?:try|give|use) (?P<subject3>[^?!]{2,60}?)\s+(?:for|on|against|to)\b")
 # Words of a subject slot that name no thing ("taking regular extra doses of ..."), besides stop words.
 _NOT_A_SUBJECT = STOPWORDS | {"taking", "eating", "drinking", "using", "intake", "regular", "daily", "extra", "high",
                               "low", "dose", "doses", "any", "some", "products", "product", "treatment", "therapy",

@@ -382,6 +382,14 @@ def test_an_efficacy_question_about_what_the_documents_name_is_answered(chatbot,
     assert reply.kind == "answer", reply.trace
 
 
+def test_an_efficacy_subject_ends_with_its_sentence(chatbot):
+    """"Is chemo part of the treatment? Please help!" had been `no_answer`, "the question is about chemo part of the
+    treatment? Please": the efficacy shape ("Is X ... help") was read across the question mark."""
+    assert chatbot.selector.efficacy_subject(chatbot.query_builder.build("Is chemo part of the treatment? Please help!")) is None
+    reply = chatbot.ask("Is chemo part of the treatment? Please help!", [])
+    assert reply.kind == "answer", reply.trace.get("abstain")
+
+
 @pytest.mark.parametrize("question", ["Why does my knee click when I climb stairs?", "what helps a sore throat"])
 def test_a_question_the_documents_only_half_match_is_not_answered(chatbot, question):
     """The learned coverage check (bot/coverage.py): a word or two in common is not an answer."""
