@@ -280,6 +280,8 @@ class PassageSelector:
         # come from, not the whole library (in a library of thousands of pages almost every word is used somewhere).
         missing = self.uncovered(query, self.focus.quotable_stems if side else frozenset().union(
             *(lib.source_stems.get(d, frozenset()) for d in {s.passage.source for s in evident[:8]})))
+        # Only what is asked: not a word told after the question (`Query.told`: "What is it? My doctor said it today").
+        asked_missing = [w for w in missing if w not in query.told]
         evidence = {"best_cosine": round(best_cos, 3), "best_lexical": round(best_lex, 3),
                     "content_lexical": round(content, 3), "unknown_words": missing}
         if not_quoted:
@@ -288,12 +290,9 @@ class PassageSelector:
         evidence["coverage"] = {
             "best_cosine": round(best_cos, 4), "best_lexical": round(best_lex, 4), "content_lexical": round(content, 4),
             "top_answerability": round(max(s.answerability for s in evident[:8]), 4),
-            "unknown_words": min(len(missing), 3),
+            "unknown_words": min(len(asked_missing), 3),
             "question_words": min(sum(1 for w in query.terms.values() if w >= 1.0), 8),
         }
-        # The rules below read only what is asked: not a word told after the question (`Query.told`: "What is it? My
-        # doctor said it today"). The learned coverage check above reads every word, as it was trained.
-        asked_missing = [w for w in missing if w not in query.told]
         if any(len(w) > 3 for w in asked_missing) and content == 0.0 and self.content_terms(query):
             # Its only words beyond the topic are ones no good passage has, one of them a word the library never
             # uses: "Is paraneoplastic syndrome contagious?" (the topic alone carries the meaning similarity). Not

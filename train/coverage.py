@@ -15,11 +15,14 @@ evidence checks would answer (where the model decides):
                items (expect no_answer) as the hardest negatives.
 Split by group (consumer question, MedQuAD focus, eval item), never by row: train 70 / validation 15 / locked
 test 15. Model: scikit-learn logistic regression (balanced class weights) over the standardised features of
-bot.coverage.FEATURES. Threshold: the highest that keeps COVERED_KEPT (99%) of the covered questions of training and
-validation answered (a wrong abstention costs a patient a true answer; a wrong answer here is a quote the guard
-already checked is safe, only beside the point). Not 100%: then one outlier sets it (an elliptical follow-up,
-"What does it depend on?", scored 0.07 where the next covered question scored 0.21), and the threshold moved
-from 0.20 to 0.07 on a retrain of the answerability model under it.
+bot.coverage.FEATURES. Threshold: the score under which COVERED_BELOW (2%) of the covered questions of training and
+validation fall (a wrong abstention costs a patient a true answer; a wrong answer here is a quote the guard
+already checked is safe, only beside the point), estimated by the Harrell-Davis quantile (scipy), a weighted
+average of every covered score. Not the lowest few scores themselves: with 243 covered questions the 1% point
+was the third-lowest score, and leaving words told after a question out of one feature moved it from 0.250 to
+0.220 on a retrain (and with it 4 abstentions on the real and held-out sets); the Harrell-Davis 2% estimate moved
+0.275 -> 0.270 (docs/benchmarks.md, 2026-12-06, session 10). Not 0%: then one outlier sets it (an elliptical
+follow-up, "What does it depend on?", scored 0.07 where the next covered question scored 0.21).
 Own-set items in the training split are in-sample for the eval gate; validation and locked test are not.
 """
 
@@ -44,7 +47,7 @@ EVAL_SETS = Path(__file__).resolve().parent.parent / "eval" / "sets"
 LABELS_FILE = Path(__file__).with_name("labels") / "coverage_topic.tsv"
 TOPIC = re.compile(r"cancer|tumou?r|paraneoplast|oncolog|chemo|lymphom|leuk[ae]?mi|carcinom|myasthen|lambert|"
                    r"neuropath|encephal|cerebell|myositis|cushing|metasta|malignan|neoplas|sarcoma|myeloma", re.I)
-COVERED_KEPT = 0.99
+COVERED_BELOW = 0.02
 CURVE = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
 CAPS = {"medquad_qa": 1500}
 CONSUMER = ("medical-safety/askdocs", "medical-safety/non-medical", "mqp/healthtap", "covid-q", "healthfc")
@@ -144,6 +147,7 @@ def report(probs: np.ndarray, questions: list[Question], threshold: float) -> di
 
 def train(encode=None, folder: Path | None = None, sample: int = 0, with_test: bool = False, bot=None) -> tuple[CoverageModel, dict]:
     """`encode` is unused: the bot's own encoder embeds (`bot`, default: built from the VERBATIM_* settings)."""
+    from scipy.stats.mstats import hdquantiles
     from sklearn.linear_model import LogisticRegression
 
     if bot is None:
@@ -177,10 +181,9 @@ def train(encode=None, folder: Path | None = None, sample: int = 0, with_test: b
 
     val = "val" if any(q.covered for q in parts["val"][0]) else "train"
     p_val, q_val = probs(val), parts[val][0]
-    # the highest threshold that keeps COVERED_KEPT of the covered questions of training and validation answered
-    pos = np.sort(np.concatenate([p[[q.covered for q in parts[name][0]]] for name, p in (("train", probs("train")), (val, p_val))]))
-    below = int(len(pos) * (1 - COVERED_KEPT))  # how many covered questions may fall under it
-    model.threshold = float(np.clip(pos[below] - 1e-4, 0.01, 0.99)) if len(pos) else 0.5
+    # the score under which COVERED_BELOW of the covered questions of training and validation fall
+    pos = np.concatenate([p[[q.covered for q in parts[name][0]]] for name, p in (("train", probs("train")), (val, p_val))])
+    model.threshold = float(np.clip(hdquantiles(pos, [COVERED_BELOW])[0], 0.01, 0.99)) if len(pos) > 1 else 0.5
     metrics = {
         "sources": dict(collections.Counter(q.source for qs, _ in parts.values() for q in qs)),
         "questions": dict(asked),

@@ -88,7 +88,7 @@ def test_an_answer_about_the_patients_own_case_says_the_documents_cant_tell(chat
 
 
 @pytest.mark.parametrize("message", ["What is paraneoplastic syndrome?", "Can it affect my heart?",
-                                     "Is it caused by the tumour pressing on things, or something else?"])
+                                     "Is it caused by the cancer itself or by something else?"])  # answered; the lead is not personal
 def test_a_general_question_keeps_the_plain_lead(chatbot, message):
     reply = chatbot.ask(message, [])
     assert reply.text.startswith(prompts.message("answer_lead"))

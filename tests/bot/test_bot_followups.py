@@ -647,7 +647,8 @@ class TestAStoryBeforeTheQuestion:
 class TestStatementsAfterTheQuestion:
     """"What is paraneoplastic syndrome? My doctor said it today and I didn't understand" had been `no_answer`:
     "today" and "understand", words the documents never use, were read as part of what was asked. Statements after
-    an opening question are searched with it, as before, but their words are not what is asked."""
+    an opening question are searched with it, as before, but their words are not what is asked (neither for the
+    rules nor for the learned coverage check's count of never-used words)."""
 
     @pytest.mark.parametrize("message", [
         "what is paraneoplastic syndrome? my doctor said it today and I didn't understand",
@@ -662,7 +663,8 @@ class TestStatementsAfterTheQuestion:
         reply = chatbot.ask("Is paraneoplastic syndrome contagious? My husband was told so today.", [])
         why = reply.trace["abstain"]["why"]
         assert reply.kind == "no_answer" and "contagi" in why and "today" not in why, reply.trace["abstain"]
-        assert "today" in reply.trace["abstain"]["unknown_words"]  # the learned check reads every word
+        assert "today" in reply.trace["abstain"]["unknown_words"]  # shown in the trace
+        assert reply.trace["abstain"]["coverage"]["unknown_words"] == 1  # the learned check counts only "contagious"
 
     def test_only_words_the_question_does_not_use_are_told(self, chatbot):
         query = chatbot.query_builder.build("Can children get it? My children are small and sleep badly.")
