@@ -224,8 +224,8 @@ class QueryBuilder:
         if story and not message.rstrip().endswith(question):
             # "What is that? My doctor mentioned it today and I didn't catch it.": the question comes first, and
             # the sentences after it are searched with it (they often go on with what is asked: "Can it affect the
-            # eyes? I keep seeing double since last week."), but they are not what is asked: a
-            # word only they use ("today", "catch") is no sign that the documents miss the question (`told`).
+            # eyes? I keep seeing double since last week."), but they are not what is asked: a word only they use
+            # ("today", "catch") is no sign that the documents miss the question (`told`).
             told = frozenset(analyze(applied(fold(story), fixes))) - frozenset(analyze(applied(fold(question), fixes)))
             story = ""
         if story:
