@@ -145,9 +145,15 @@ def report(probs: np.ndarray, questions: list[Question], threshold: float) -> di
             "curve (threshold: [covered answered, pool not covered answered])": curve}
 
 
+def threshold_for(covered: np.ndarray) -> float:
+    """The score under which COVERED_BELOW of the covered questions' scores fall (Harrell-Davis estimate)."""
+    from scipy.stats.mstats import hdquantiles
+
+    return float(np.clip(hdquantiles(covered, [COVERED_BELOW])[0], 0.01, 0.99)) if len(covered) > 1 else 0.5
+
+
 def train(encode=None, folder: Path | None = None, sample: int = 0, with_test: bool = False, bot=None) -> tuple[CoverageModel, dict]:
     """`encode` is unused: the bot's own encoder embeds (`bot`, default: built from the VERBATIM_* settings)."""
-    from scipy.stats.mstats import hdquantiles
     from sklearn.linear_model import LogisticRegression
 
     if bot is None:
@@ -181,9 +187,8 @@ def train(encode=None, folder: Path | None = None, sample: int = 0, with_test: b
 
     val = "val" if any(q.covered for q in parts["val"][0]) else "train"
     p_val, q_val = probs(val), parts[val][0]
-    # the score under which COVERED_BELOW of the covered questions of training and validation fall
-    pos = np.concatenate([p[[q.covered for q in parts[name][0]]] for name, p in (("train", probs("train")), (val, p_val))])
-    model.threshold = float(np.clip(hdquantiles(pos, [COVERED_BELOW])[0], 0.01, 0.99)) if len(pos) > 1 else 0.5
+    model.threshold = threshold_for(np.concatenate([p[[q.covered for q in parts[name][0]]]
+                                                    for name, p in (("train", probs("train")), (val, p_val))]))
     metrics = {
         "sources": dict(collections.Counter(q.source for qs, _ in parts.values() for q in qs)),
         "questions": dict(asked),

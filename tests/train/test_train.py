@@ -92,6 +92,22 @@ def test_coverage_trains_on_a_tiny_sample(tiny_pool, chatbot):
     assert all(q.record in coverage.hand_labels() for q in coverage.near_topic(tiny_pool))
 
 
+def test_the_coverage_threshold_is_not_set_by_one_score():
+    """The threshold reads every covered score (Harrell-Davis), so one question scoring a little lower moves it by
+    little: the third-lowest score, the rule before, jumped to that question's score (0.250 -> 0.220 on a retrain)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    scores = np.concatenate([[0.10, 0.15], rng.uniform(0.25, 1.0, 241)])  # two outliers, as the shipped check has
+    before = coverage.threshold_for(scores)
+    moved = scores.copy()
+    moved[np.argsort(scores)[2]] = 0.22  # the third-lowest covered question scores 0.03 lower
+    assert abs(coverage.threshold_for(moved) - before) < 0.01
+    assert abs(np.sort(moved)[2] - np.sort(scores)[2]) > 0.02  # what the old rule read moved by the full 0.03
+    assert 0.15 < before < 0.30  # the 2% point: above the two outliers, among the lowest of the rest
+    assert coverage.threshold_for(np.array([0.4])) == 0.5  # one covered question: no estimate
+
+
 def test_disorders_build_on_a_tiny_sample(tiny_pool, embeddings):
     finder, metrics = disorders.train(folder=tiny_pool, dictionary=embeddings.dictionary)
     assert metrics["names"] == len(finder.names) > 0 and 0 <= metrics["validation"]["medquad_questions_naming_their_focus"] <= 1
