@@ -64,7 +64,7 @@ def items(sample: int = 0) -> list:
 def framed(bot, ctx, questions: list, frames: dict = FRAMES) -> dict:
     """Per group of remarks and per remark: the items still grounded when wrapped in it, and what the ones
     grounded when asked plainly got instead (reply kinds)."""
-    from eval.metrics import wilson
+    from eval.metrics import Rate
     from eval.runner import run_items
     from eval.scoring import score_run
 
@@ -73,8 +73,7 @@ def framed(bot, ctx, questions: list, frames: dict = FRAMES) -> dict:
         return [score_run(r, ctx) for r in run_items(bot, wrapped, progress=False)]
 
     def rate(k: int, n: int) -> dict:
-        low, high = wilson(k, n) if n else (0.0, 0.0)
-        return {"k": k, "n": n, "ci95": [round(low, 3), round(high, 3)]}
+        return Rate(k, n).to_dict()  # k, n, value and its 95% Wilson interval, as the eval reports them
 
     plain = ask(lambda q: q)
     result: dict = {"items": len(questions), "plain": rate(sum(r["pass"] for r in plain), len(questions))}

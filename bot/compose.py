@@ -348,7 +348,7 @@ class PassageSelector:
                 return Selection(scored=ranked, abstain=True, evidence=evidence,
                                  why=f"the best passages match only in part: learned coverage {covered:.2f} < "
                                      f"{self.coverage.threshold:.2f} (best cosine {best_cos:.2f}, words {best_lex:.0%}"
-                                     + (f"; the documents never use {', '.join(missing)})" if missing else ")"))
+                                     + (f"; the documents never use {', '.join(asked_missing)})" if asked_missing else ")"))
         return Selection(groups=groups, scored=ranked, evidence=evidence)
 
     def efficacy_subject(self, query: Query) -> tuple[str, list[str], set[str], list[tuple[str, str]]] | None:
