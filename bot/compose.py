@@ -107,6 +107,8 @@ _EFFECT = (r"(?:help\w*|improv\w*|reliev\w*|reduc\w*|protect\w*|cur(?:e|es|ed|in
            r"|good for|good against|better than|as good as)")
 # A subject never runs past the end of its sentence: "Is chemo part of the treatment? Please help!" asks nothing of
 # "chemo ... Please".
+# A medicine's side-effects heading (`PassageSelector.unanswered_aspect`).
+_SIDE_EFFECTS = re.compile(r"\bside.?effects?\b|\badverse\b", re.I)
 _EFFICACY = re.compile(rf"^\W*(?:does|do|can|could|will|would|is|are|should)\s+(?P<subject>[^?!]{{2,60}}?)\s+"
                        rf"(?:really\s+|actually\s+|also\s+)?{_EFFECT}\b"
                        r"|\bhow (?:effective|good|helpful|useful) (?:is|are)\s+(?P<subject2>.{2,60}?)(?:\s+(?:for|against|in|at|with)\b|[?.!]|$)"
@@ -301,6 +303,11 @@ class PassageSelector:
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"no passage has a word of the question beyond the topic; the documents never use "
                                  f"{', '.join(asked_missing)}")
+        aspect = self.unanswered_aspect(query, ranked, asked)
+        if any(len(w) > 3 for w in aspect):
+            self.name_unnamed(query, ranked[: self.max_quotes], evidence, findings)
+            return Selection(scored=ranked, abstain=True, evidence=evidence,
+                             why=f"the passages about {', '.join(sorted(asked))} never use {', '.join(aspect)}")
         if asked_missing and best_lex < MIN_LEXICAL and best_cos < UNKNOWN_WORD_MAX_COSINE:
             self.name_unnamed(query, ranked[: self.max_quotes], evidence, findings)  # the reply says which name
             return Selection(scored=ranked, abstain=True, evidence=evidence,
@@ -426,6 +433,37 @@ class PassageSelector:
                 return found
         return frozenset()
 
+    def unanswered_aspect(self, query: Query, ranked: list[Scored], asked: frozenset[str]) -> list[str]:
+        """The words the question asks about a medicine the documents describe, when its own passages (its table
+        cells and their headings) have none of them: "Can I drink alcohol while on methylprednisolone?" was
+        answered with two methylprednisolone cells, about long-term use and side effects. The medicine's name is
+        the question's topic there, as "paraneoplastic syndrome" is for "Is PNS contagious?" (the rule in
+        `select`). Not when its side effects come first: they name effects in clinical words ("dyspepsia",
+        "bradycardia") that a patient's words ("upset my stomach", "slow down my heart rate") don't match; nor when
+        a question type reads what is asked and a passage naming the medicine has that type's answer ("What is
+        Imuran used for?": "immunosuppressant drugs (cyclophosphamide, azathioprine);"). There whether the
+        passages answer is left to the evidence, as before."""
+        if not asked:
+            return []
+        lib = self.library
+        own = [s for s in ranked if self._names(s.passage.section) & asked]
+        if not own or _SIDE_EFFECTS.search(own[0].passage.section[-1]):
+            return []
+        named = [set(analyze(g)) for g in asked]
+        naming = [s.passage.text for s in ranked
+                  if s in own or any(n <= lib.passage_terms.get(s.passage.id, frozenset()) for n in named)]
+        question = query.folded or fold(query.message)
+        if any(q.search(question) and any(a.search(text) for text in naming) for _, q, a, _ in self._types):
+            return []
+        names = set().union(*named)
+        for text in (query.message, query.carried or ""):
+            names.update(analyze(" ".join(written for written, _ in self.medicines.substances(text))))
+        aspect = [t for t in self.content_terms(query)
+                  if query.terms[t] >= 1.0 and t not in names and t not in query.told]
+        stems = frozenset().union(*(lib.passage_terms.get(s.passage.id, frozenset())
+                                    | lib.heading_terms.get(s.passage.section, frozenset()) for s in own))
+        return [] if any(({t} | query.alternatives.get(t, set())) & stems for t in aspect) else aspect
+
     def about_medicines(self, query: Query) -> bool:
         """Whether the question (or the topic carried into it) names a medicine, a class of them or a substance,
         or asks about medicines in general ("the side effects of the treatment", "the tablets")."""
@@ -444,10 +482,15 @@ class PassageSelector:
         """Whether the section's headings name medicines, none of them asked about: "The drug is clinically
         incompatible with alcohol." under Carbamazepine would read as the answer to "Is methylprednisolone safe
         with alcohol?" ("the drug" is whichever the patient asked about)."""
+        named = self._names(section)
+        return bool(named) and not named & asked
+
+    def _names(self, section: tuple[str, ...]) -> frozenset[str]:
+        """The generic names of the medicines the section's headings name (cached per section)."""
         named = self._section_medicines.get(section)
         if named is None:
             named = self._section_medicines[section] = frozenset(g for _, g in self.medicines.find("\n".join(section)))
-        return bool(named) and not named & asked
+        return named
 
     def name_unnamed(self, query: Query, chosen: list[Scored], evidence: dict, findings: tuple[str, ...] = ()) -> str | None:
         """Records in `evidence` the names the question asks about that `chosen` does not name (`unnamed`), and

@@ -415,6 +415,26 @@ def test_the_topic_itself_is_still_answered(chatbot, question):
     assert chatbot.ask(question, []).kind == "answer"
 
 
+@pytest.mark.parametrize("question", ["Can I drink alcohol while on methylprednisolone?",
+                                      "Is pyridostigmine safe with alcohol?", "What are the brand names of azathioprine?"])
+def test_what_a_medicines_own_passages_never_mention_is_not_answered_from_them(chatbot, question):
+    """A documented medicine's name is the question's topic: its cells ("Long-term treatment with the drug is not
+    recommended.") share it, not the aspect asked about. Alcohol is in another medicine's cell (carbamazepine's)."""
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "no_answer" and not reply.quotes, reply.trace
+    assert reply.trace["abstain"]["why"].startswith("the passages about "), reply.trace["abstain"]
+
+
+@pytest.mark.parametrize("question, quoted", [
+    ("Can I drink wine with carbamazepine?", "incompatible with alcohol"),  # a synonym finds the aspect in its cell
+    ("Can carbamazepine make me sleepy?", "Drowsiness"),  # side effects: clinical words, left to the evidence
+    ("What is Imuran used for?", "immunosuppressant drugs"),  # a question type, answered by a list naming it
+])
+def test_an_aspect_its_passages_answer_in_other_words_is_still_answered(chatbot, question, quoted):
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "answer" and any(quoted in q.text for q in reply.quotes), reply.trace
+
+
 def test_the_coverage_model_leaves_covered_questions_answered(chatbot):
     reply = chatbot.ask("Can paraneoplastic syndrome affect the skin?", [])
     assert reply.kind == "answer", reply.trace
