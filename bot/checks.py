@@ -20,42 +20,11 @@ import prompts
 from ingest.text import fold
 
 from .replies import Replies
+from .small_talk import SmallTalk
 from .types import user_turns
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 HISTORY_TURNS = 20  # the most recent turns read from a history
-_NOT_WORDS = re.compile(r"[^\w\s]+|_")
-
-
-class SmallTalk:
-    """Whether a folded message is, as a whole, small talk: "about" when it asks about the bot itself ("are you a
-    real doctor?", a greeting included), "more" when it asks for more of the last answer ("ok, tell me more"),
-    "greeting" when it only greets, "closing" when it only thanks, acknowledges or says goodbye (a greeting with
-    thanks included), else None."""
-
-    def __init__(self, phrases: dict[str, list[str]] | None = None) -> None:
-        phrases = prompts.load("answering")["small_talk"] if phrases is None else phrases
-        self.kind_of = {fold(p): kind for kind, words in phrases.items() for p in words}
-        alternatives = "|".join(re.escape(p) for p in sorted(self.kind_of, key=len, reverse=True))
-        self._phrases = re.compile(rf"\s*\b({alternatives})\b\s*")
-
-    def __call__(self, folded: str) -> str | None:
-        bare = " ".join(_NOT_WORDS.sub(" ", folded).split())
-        kinds, at = set(), 0
-        while at < len(bare):
-            m = self._phrases.match(bare, at)
-            if not m:
-                return None
-            kinds.add(self.kind_of[m.group(1)])
-            at = m.end()
-        if not kinds:
-            return None
-        for kind in ("about", "more"):
-            if kind in kinds:
-                return kind
-        return "greeting" if kinds == {"greeting"} else "closing"
-
-
 def clean_history(history: Any, limit: int) -> list[dict[str, str]]:
     """Keep well-formed {"role", "content"} turns; anything else in the history is ignored, not fatal."""
     out: list[dict[str, str]] = []

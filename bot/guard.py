@@ -21,6 +21,7 @@ import prompts
 from ingest.safety import DOSING, UNPROVEN_REMEDY, DosePatterns
 from ingest.text import fold
 
+from .small_talk import SmallTalk
 from .drugs import DrugFinder, misspelt
 from .intent import ASKS, IntentModel, IntentVote, sentences
 from .query import ACRONYM, POINTS_BACK, sentences_of
@@ -119,6 +120,7 @@ class InputGuard:
         self._conditions = {name: _rx(p) for name, p in g["asked_conditions"].items()}
         self._informational_safety = _rx([*g["asked_conditions"].values(), g["informational_safety"]])
         self._fatal_question = _rx(g["fatal_question"])
+        self._small_talk = SmallTalk()
         # the first line of each refusal and emergency reply (prompts/messages.yaml) and the decision that gives it
         self._reply_openings = [(prompts.load("messages")[key].splitlines()[0], action, reason) for key, action, reason in (
             ("emergency_self_harm", EMERGENCY, "self_harm"), ("emergency", EMERGENCY, "emergency"),
@@ -265,6 +267,15 @@ class InputGuard:
         first = vector[None, :] if vector is not None else self._embed(texts[:1])
         return self._intent.vote(texts, np.vstack([first, rest]))
 
+    def fears_prognosis(self, message: str) -> bool:
+        """A question whether the illness can kill (`fatal_question`: "Am I going to die?"), alone or with nothing
+        around it but a greeting or thanks ("Hello. Am I going to die?", "Will this kill me? Thank you."): a
+        patient's fear about prognosis. Any other sentence beside it ("Help!", "I can't go on.") leaves the learned
+        crisis vote as it is."""
+        parts = [fold(p) for p in sentences_of(message)]
+        return (any(self._fatal_question.search(p) for p in parts)
+                and all(self._fatal_question.search(p) or self._small_talk(p) in ("greeting", "closing") for p in parts))
+
     def screen_crisis(self, message: str) -> GuardDecision | None:
         """For a message declined as too long: still escalate crisis or emergency language anywhere in it."""
         decision = self.lexicon(message)
@@ -306,7 +317,7 @@ class InputGuard:
             return decision
         decision.votes["model"] = vote.to_dict()
         evidence = [f"intent model: {vote.label} {vote.score:.2f}" + (f" in {vote.sentence[:80]!r}" if vote.sentence != message else "")]
-        if vote.label == "crisis" and decision.action == ALLOW and self._fatal_question.search(fold(message)):
+        if vote.label == "crisis" and decision.action == ALLOW and self.fears_prognosis(message):
             decision.votes["model_not_applied"] = "a crisis vote on a question whether the illness can be fatal"
             return decision
         if vote.label in ("crisis", "emergency") and decision.action != EMERGENCY:

@@ -545,7 +545,7 @@ class TestSmallTalk:
         ("Hello, does atorvastatin cause weight loss?", None), ("thanks, and what causes it?", None),
     ])
     def test_only_a_whole_message_of_small_talk_counts(self, message, kind):
-        from bot.checks import SmallTalk
+        from bot.small_talk import SmallTalk
         from ingest.text import fold
 
         assert SmallTalk()(fold(message)) == kind
@@ -715,7 +715,7 @@ class TestTellMeMore:
         ("more about the eyes", None), ("What else can cause it?", None), ("thanks", "closing"),
     ])
     def test_what_asks_for_more(self, message, kind):
-        from bot.checks import SmallTalk
+        from bot.small_talk import SmallTalk
         from ingest.text import fold
 
         assert SmallTalk()(fold(message)) == kind
