@@ -43,7 +43,7 @@ class Query:
     # subject ("what are the eye symptoms?" -> "is it curable?"): the message is also searched on its own
     # (`QueryStage`), and the reading the documents answer better is kept
     may_stand_alone: bool = False
-    told: frozenset[str] = frozenset()  # stems only the statements after an opening question use (`story_and_question`)
+    told: frozenset[str] = frozenset()  # stems only the statements after an opening question (`story_and_question`) or a request beside a question (`QueryBuilder.requests`) use
 
     def to_dict(self) -> dict:
         return {
@@ -191,6 +191,25 @@ class QueryBuilder:
         return [w for w in dict.fromkeys(words(corrected)) if len(w) >= 5 and w.isalpha() and w not in self._known
                 and (w not in self._dictionary or w in named) and stem(w) not in self._stems]
 
+    def requests(self, message: str, fixes: dict[str, str]) -> frozenset[str]:
+        """The words only a request for help uses beside a question ("What is paraneoplastic syndrome? Any
+        advice?"): a question sentence that asks about nothing, with no word the library or its synonyms know,
+        nothing pointed back at ("Is it contagious?" points back) and no name, beside one that asks about
+        something. Like the words told after a question (`Query.told`), they are no sign that the documents miss
+        what is asked."""
+        questions = [p for p in sentences_of(message) if p.rstrip().endswith("?")]
+
+        def asks_nothing(question: str) -> bool:
+            folded = applied(fold(question), fixes)
+            return not (POINTS_BACK.search(folded) or (self._names and self._names(question))
+                        or (self._is_name and self._is_name(question)) or set(analyze(folded)) & self._stems)
+
+        requests = [q for q in questions if asks_nothing(q)]
+        if not requests or len(requests) == len(questions):
+            return frozenset()
+        stems = lambda texts: frozenset(analyze(applied(fold(" ".join(texts)), fixes)))  # noqa: E731
+        return stems(requests) - stems(q for q in questions if q not in requests)
+
     def expand(self, corrected: str) -> tuple[list[str], dict[str, set[str]]]:
         found: list[str] = []
         alternatives: dict[str, set[str]] = {}
@@ -228,6 +247,7 @@ class QueryBuilder:
             # ("today", "catch") is no sign that the documents miss the question (`told`).
             told = frozenset(analyze(applied(fold(story), fixes))) - frozenset(analyze(applied(fold(question), fixes)))
             story = ""
+        told |= self.requests(message, fixes)
         if story:
             # the message's corrections, not a second search for them (the question is part of the message)
             asked, asked_folded = question, fold(question)

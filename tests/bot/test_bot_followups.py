@@ -691,6 +691,27 @@ class TestStatementsAfterTheQuestion:
         assert "children" not in query.told and "children" in query.terms and {"small", "sleep"} <= query.told
 
 
+class TestARequestBesideAQuestion:
+    """"What is paraneoplastic syndrome? Any advice?" had been `no_answer` ("the documents never use advic"). A
+    question sentence that asks about nothing (no word the library knows, nothing pointed back at, no name) beside
+    one that asks about something is a request for help with it: its words are not what is asked."""
+
+    @pytest.mark.parametrize("message", ["What is paraneoplastic syndrome? Any advice?", "How is it treated? Any ideas?"])
+    def test_the_question_beside_a_request_is_answered(self, chatbot, message):
+        reply = chatbot.ask(message, [])
+        assert reply.kind == "answer", reply.trace.get("abstain")
+
+    @pytest.mark.parametrize("message", ["What is PNS? Is it contagious?", "Is PNS contagious? Any advice?"])
+    def test_a_second_question_that_points_back_is_still_asked(self, chatbot, message):
+        reply = chatbot.ask(message, [])
+        assert reply.kind == "no_answer" and "contagi" in reply.trace["abstain"]["why"], reply.trace["abstain"]
+
+    def test_a_request_alone_is_what_is_asked(self, chatbot):
+        assert chatbot.query_builder.build("Any advice?").told == frozenset()
+        assert chatbot.query_builder.build("Can I fly? Any tips?").told == frozenset()  # two requests: both asked
+        assert chatbot.query_builder.build("What is PNS? Any tips?").told == {"tip"}
+
+
 def test_a_sentence_that_asks_is_never_quoted(chatbot):
     """The document's own "What is meant by the term "paraneoplastic syndrome"?" had been the only quote for
     "What does paraneoplastic mean in simple words"; a question states nothing."""
