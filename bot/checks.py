@@ -78,6 +78,9 @@ class MessageChecks:
         history = self._without_small_talk(cleaned)
         folded = fold(message)
         small_talk = self.small_talk(folded)
+        if small_talk is None:
+            message = self.small_talk.without_salutation(message)
+            folded = fold(message)
         shown = "\n".join(m["content"] for m in cleaned if m["role"] == "assistant") if small_talk == "more" else ""
         personal = any(rx.search(folded) for rx in self._self_assessment)
         return CheckedMessage(message, history, tuple(user_turns(history)), folded, small_talk=small_talk, shown=shown,

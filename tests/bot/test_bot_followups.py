@@ -712,6 +712,37 @@ class TestARequestBesideAQuestion:
         assert chatbot.query_builder.build("What is PNS? Any tips?").told == {"tip"}
 
 
+class TestASalutation:
+    """"hey guys, what is PNS?" was answered with neurological sentences (the definition question type reads the
+    message's start), "hey guys, can it be cured?" got the emergency reply (the learned crisis vote). A greeting
+    and at most two words for whom, the first of them from `addressees` (prompts/answering.yaml), are taken off
+    the message before the guard and the search read it."""
+
+    @pytest.mark.parametrize("text, expected", [
+        ("hey guys, what are the symptoms?", "what are the symptoms?"),
+        ("Hi doctor Smith, is it curable?", "is it curable?"),
+        ("Hi there Dr. Smith, what is it?", "what is it?"),
+        ("Hello. Am I going to die?", "Am I going to die?"),
+        ("hi im dying, what do i do", "hi im dying, what do i do"),  # not someone addressed: left as it is
+        ("Hi Anna, what is it?", "Hi Anna, what is it?"),
+        ("Help! Will this kill me?", "Help! Will this kill me?"),
+        ("Hi", "Hi"),
+    ])
+    def test_what_a_salutation_is(self, text, expected):
+        from bot.small_talk import SmallTalk
+        assert SmallTalk().without_salutation(text) == expected
+
+    @pytest.mark.parametrize("message, kind, quoted", [
+        ("hey guys, what is PNS?", "answer", "A paraneoplastic syndrome is"),
+        ("Hi doctor, can it be cured?", "answer", "There are no cures"),
+        ("hi im dying, what do i do", "emergency", None),
+        ("Hi doctor, how much prednisone should I take?", "refusal", None),
+    ])
+    def test_the_rest_of_the_message_is_what_is_judged(self, chatbot, message, kind, quoted):
+        reply = chatbot.ask(message, [])
+        assert reply.kind == kind and (quoted is None or any(q.text.startswith(quoted) for q in reply.quotes)), reply.trace
+
+
 def test_a_sentence_that_asks_is_never_quoted(chatbot):
     """The document's own "What is meant by the term "paraneoplastic syndrome"?" had been the only quote for
     "What does paraneoplastic mean in simple words"; a question states nothing."""
