@@ -24,7 +24,7 @@ from .disorders import DisorderFinder
 from .drugs import DrugFinder, misspelt, name_words
 from .focus import FocusDecision, SubjectFocus
 from .library import Library
-from .query import POINTS_BACK, Query
+from .query import POINTS_BACK, Query, sentences_of
 from .retrieval import Candidate
 from .types import Quote
 
@@ -172,6 +172,14 @@ class PassageSelector:
             for name, t in cfg["question_types"].items()
         ]
 
+    def question_types(self, query: Query) -> list[tuple[re.Pattern, float]]:
+        """The answer shape and boost of each question type (prompts/answering.yaml) that reads the message or one
+        of its sentences: a type that reads a question's opening words ("What is ...?") reads it also after a
+        sentence before it ("Help! What is PNS?")."""
+        message = query.folded or fold(query.message)
+        texts = [message, *sentences_of(message)[1:]]
+        return [(a, b) for _, q, a, b in self._types if any(q.search(t) for t in texts)]
+
     def uncovered(self, query: Query, stems: frozenset[str] | None = None) -> list[str]:
         """Words of the question the library (or only `stems`) never uses where it may be quoted, and no synonym
         explains: it does not cover them."""
@@ -252,8 +260,7 @@ class PassageSelector:
             return Selection(abstain=True, why="no eligible passage retrieved")
         vectors = lib.passage_vectors(ids)
         cosines = vectors @ vector
-        question = query.folded or fold(query.message)
-        boosts = [(a, b) for _, q, a, b in self._types if q.search(question)]
+        boosts = self.question_types(query)
         for pid, cos in zip(ids, cosines):
             p = lib.passages[pid]
             lex = self.lexical(query, p)
@@ -452,8 +459,7 @@ class PassageSelector:
         named = [set(analyze(g)) for g in asked]
         naming = [s.passage.text for s in ranked
                   if s in own or any(n <= lib.passage_terms.get(s.passage.id, frozenset()) for n in named)]
-        question = query.folded or fold(query.message)
-        if any(q.search(question) and any(a.search(text) for text in naming) for _, q, a, _ in self._types):
+        if any(a.search(text) for a, _ in self.question_types(query) for text in naming):
             return []
         names = set().union(*named)
         for text in (query.message, query.carried or ""):

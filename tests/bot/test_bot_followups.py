@@ -743,6 +743,14 @@ class TestASalutation:
         assert reply.kind == kind and (quoted is None or any(q.text.startswith(quoted) for q in reply.quotes)), reply.trace
 
 
+@pytest.mark.parametrize("message", ["Help! What is PNS?", "I have a question. What is paraneoplastic syndrome?"])
+def test_a_question_type_reads_the_question_after_a_sentence_before_it(chatbot, message):
+    """The definition type reads a question's opening words; "Help! What is PNS?" had been answered with
+    neurological sentences."""
+    reply = chatbot.ask(message, [])
+    assert reply.kind == "answer" and reply.quotes[0].text.startswith("A paraneoplastic syndrome is"), reply.trace
+
+
 def test_a_sentence_that_asks_is_never_quoted(chatbot):
     """The document's own "What is meant by the term "paraneoplastic syndrome"?" had been the only quote for
     "What does paraneoplastic mean in simple words"; a question states nothing."""
