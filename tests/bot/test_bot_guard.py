@@ -75,6 +75,19 @@ def test_restarting_continuing_giving_to_a_child_or_taking_more_often_is_a_medic
     assert (decision.action, decision.reason) == ("refusal", "dosing"), decision.to_dict()
 
 
+@pytest.mark.parametrize("message, decision", [
+    ("Can you recommend a drug for anxiety?", ("refusal", "dosing")),  # had quoted "... is not recommended."
+    ("could you suggest some tablets for the pain?", ("refusal", "dosing")),
+    ("Which drugs do doctors prescribe for paraneoplastic syndrome?", ("allow", None)),  # what the documents list
+    ("Can you recommend a good doctor?", ("allow", None)),  # no medicine
+    ("can you suggest ayurveda medicine for sinusitis?", ("refusal", "unproven_remedy")),  # a remedy first
+])
+def test_asking_the_bot_to_choose_a_medicine_is_a_medication_decision(chatbot, message, decision):
+    """The rules alone: asking the bot itself to recommend, suggest or prescribe a medicine."""
+    found = chatbot.input_guard.rules(message, [])
+    assert (found.action, found.reason) == decision, found.to_dict()
+
+
 def test_a_medicine_that_makes_something_happen_more_often_is_not_taken_more_often(chatbot):
     assert chatbot.input_guard.rules("Does pyridostigmine make you pee more often?", []).action == "allow"
 
