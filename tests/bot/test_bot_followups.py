@@ -751,6 +751,14 @@ def test_a_question_type_reads_the_question_after_a_sentence_before_it(chatbot, 
     assert reply.kind == "answer" and reply.quotes[0].text.startswith("A paraneoplastic syndrome is"), reply.trace
 
 
+@pytest.mark.parametrize("message", ["What can we expect?",
+                                     "I'm really worried about my mum, she was diagnosed yesterday. What can we expect?"])
+def test_what_to_expect_is_the_prognosis(chatbot, message):
+    """"expect" is a lay word for the prognosis (prompts/synonyms.yaml); only "what to expect" was."""
+    reply = chatbot.ask(message, [])
+    assert reply.kind == "answer" and any("prognosis" in q.text for q in reply.quotes), reply.trace.get("abstain")
+
+
 def test_a_sentence_that_asks_is_never_quoted(chatbot):
     """The document's own "What is meant by the term "paraneoplastic syndrome"?" had been the only quote for
     "What does paraneoplastic mean in simple words"; a question states nothing."""
