@@ -105,10 +105,10 @@ _EFFECT = (r"(?:help\w*|improv\w*|reliev\w*|reduc\w*|protect\w*|cur(?:e|es|ed|in
            r"|fight\w*|treat(?:s|ed|ing)?|boost\w*|lower\w*|ease\w*|heal(?:s|ed|ing)?|shrink\w*|kill\w*|benefit\w*|effective"
            r"|stop(?:s|ping)?|starv\w*|calm\w*|sooth\w*|useful|helpful|beneficial|worth (?:it|trying|taking|using)"
            r"|good for|good against|better than|as good as)")
-# A subject never runs past the end of its sentence: "Is chemo part of the treatment? Please help!" asks nothing of
-# "chemo ... Please".
 # A medicine's side-effects heading (`PassageSelector.unanswered_aspect`).
 _SIDE_EFFECTS = re.compile(r"\bside.?effects?\b|\badverse\b", re.I)
+# A subject never runs past the end of its sentence: "Is chemo part of the treatment? Please help!" asks nothing of
+# "chemo ... Please".
 _EFFICACY = re.compile(rf"^\W*(?:does|do|can|could|will|would|is|are|should)\s+(?P<subject>[^?!]{{2,60}}?)\s+"
                        rf"(?:really\s+|actually\s+|also\s+)?{_EFFECT}\b"
                        r"|\bhow (?:effective|good|helpful|useful) (?:is|are)\s+(?P<subject2>.{2,60}?)(?:\s+(?:for|against|in|at|with)\b|[?.!]|$)"
@@ -311,7 +311,7 @@ class PassageSelector:
                              why=f"no passage has a word of the question beyond the topic; the documents never use "
                                  f"{', '.join(asked_missing)}")
         aspect = self.unanswered_aspect(query, ranked, asked)
-        if any(len(w) > 3 for w in aspect):
+        if aspect:
             self.name_unnamed(query, ranked[: self.max_quotes], evidence, findings)
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"the passages about {', '.join(sorted(asked))} never use {', '.join(aspect)}")
@@ -449,7 +449,8 @@ class PassageSelector:
         "bradycardia") that a patient's words ("upset my stomach", "slow down my heart rate") don't match; nor when
         a question type reads what is asked and a passage naming the medicine has that type's answer ("What is
         Imuran used for?": "immunosuppressant drugs (cyclophosphamide, azathioprine);"). There whether the
-        passages answer is left to the evidence, as before."""
+        passages answer is left to the evidence, as before. Words of three letters or fewer alone do not count (most
+        often a misspelt little word), as in that rule."""
         if not asked:
             return []
         lib = self.library
@@ -468,7 +469,8 @@ class PassageSelector:
                   if query.terms[t] >= 1.0 and t not in names and t not in query.told]
         stems = frozenset().union(*(lib.passage_terms.get(s.passage.id, frozenset())
                                     | lib.heading_terms.get(s.passage.section, frozenset()) for s in own))
-        return [] if any(({t} | query.alternatives.get(t, set())) & stems for t in aspect) else aspect
+        found = any(({t} | query.alternatives.get(t, set())) & stems for t in aspect)
+        return aspect if not found and any(len(t) > 3 for t in aspect) else []
 
     def about_medicines(self, query: Query) -> bool:
         """Whether the question (or the topic carried into it) names a medicine, a class of them or a substance,

@@ -21,10 +21,10 @@ import prompts
 from ingest.safety import DOSING, UNPROVEN_REMEDY, DosePatterns
 from ingest.text import fold
 
-from .small_talk import SmallTalk
 from .drugs import DrugFinder, misspelt
 from .intent import ASKS, IntentModel, IntentVote, sentences
 from .query import ACRONYM, POINTS_BACK, sentences_of
+from .small_talk import SmallTalk
 from .types import Quote, last_reply, user_turns
 
 ALLOW, REFUSAL, EMERGENCY, OUT_OF_SCOPE = "allow", "refusal", "emergency", "out_of_scope"

@@ -43,7 +43,9 @@ class Query:
     # subject ("what are the eye symptoms?" -> "is it curable?"): the message is also searched on its own
     # (`QueryStage`), and the reading the documents answer better is kept
     may_stand_alone: bool = False
-    told: frozenset[str] = frozenset()  # stems only the statements after an opening question (`story_and_question`) or a request beside a question (`QueryBuilder.requests`) use
+    # stems only the statements after an opening question (`story_and_question`) or a request beside a question
+    # (`QueryBuilder.requests`) use: searched, but not what is asked
+    told: frozenset[str] = frozenset()
 
     def to_dict(self) -> dict:
         return {
@@ -204,11 +206,13 @@ class QueryBuilder:
             return not (POINTS_BACK.search(folded) or (self._names and self._names(question))
                         or (self._is_name and self._is_name(question)) or set(analyze(folded)) & self._stems)
 
+        def stems(texts: list[str]) -> frozenset[str]:
+            return frozenset(analyze(applied(fold(" ".join(texts)), fixes)))
+
         requests = [q for q in questions if asks_nothing(q)]
         if not requests or len(requests) == len(questions):
             return frozenset()
-        stems = lambda texts: frozenset(analyze(applied(fold(" ".join(texts)), fixes)))  # noqa: E731
-        return stems(requests) - stems(q for q in questions if q not in requests)
+        return stems(requests) - stems([q for q in questions if q not in requests])
 
     def expand(self, corrected: str) -> tuple[list[str], dict[str, set[str]]]:
         found: list[str] = []

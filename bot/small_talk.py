@@ -12,7 +12,8 @@ from ingest.text import fold
 
 _NOT_WORDS = re.compile(r"[^\w\s]+|_")
 # a message's opening clause, up to its first comma or sentence end ("hey guys, ...", "Hi doctor, ...")
-_OPENING = re.compile(r"^\W*([^\W\d_][^,!?;:\n]{0,40}?)(?<!\bdr)(?<!\bmr)(?<!\bmrs)(?<!\bms)(?<!\bprof)\s*[,.!;:]+\s+(?=\S)", re.I)
+_OPENING = re.compile(r"^\W*([^\W\d_][^,!?;:\n]{0,40}?)(?<!\bdr)(?<!\bmr)(?<!\bmrs)(?<!\bms)(?<!\bprof)\s*[,.!;:]+\s+(?=\S)",
+                      re.I)  # not after a title: "Hi Dr. Smith, ..."
 
 
 class SmallTalk:
@@ -56,6 +57,8 @@ class SmallTalk:
         bare = " ".join(_NOT_WORDS.sub(" ", fold(m.group(1))).split())
         greeting = self._phrases.match(bare)
         whom = bare[greeting.end():].split() if greeting else []
-        if not greeting or self.kind_of[greeting.group(1)] != "greeting" or len(whom) > 2 or (whom and whom[0] not in self._addressees):
+        if not greeting or self.kind_of[greeting.group(1)] != "greeting":
+            return text
+        if len(whom) > 2 or (whom and whom[0] not in self._addressees):
             return text
         return text[m.end():]
