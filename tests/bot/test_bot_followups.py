@@ -781,6 +781,7 @@ class TestTellMeMore:
     @pytest.mark.parametrize("message, kind", [
         ("tell me more", "more"), ("Anything else?", "more"), ("ok, more please", "more"), ("thanks, go on", "more"),
         ("more about the eyes", None), ("What else can cause it?", None), ("thanks", "closing"),
+        ("Thanks for your help!", "closing"), ("Can you help me?", "about"),
     ])
     def test_what_asks_for_more(self, message, kind):
         from bot.small_talk import SmallTalk
