@@ -68,7 +68,8 @@ def test_a_change_verb_before_any_dictionary_medicine_is_a_medication_change(cha
 @pytest.mark.parametrize("message", ["I'm thinking of going back on my sleeping pills",
                                      "do I still need my insulin if my sugar is normal?",
                                      "Can I give my 2 year old Calpol?",
-                                     "my inhaler isn't working, can I use it more often?"])
+                                     "my inhaler isn't working, can I use it more often?",
+                                     "will it go away if I stopped antibiotics?"])
 def test_restarting_continuing_giving_to_a_child_or_taking_more_often_is_a_medication_change(chatbot, message):
     """The policy's start / stop / how often, in words the rules had missed (the learned vote missed them too)."""
     decision = chatbot.input_guard.rules(message, [])
@@ -86,6 +87,11 @@ def test_asking_the_bot_to_choose_a_medicine_is_a_medication_decision(chatbot, m
     """The rules alone: asking the bot itself to recommend, suggest or prescribe a medicine."""
     found = chatbot.input_guard.rules(message, [])
     assert (found.action, found.reason) == decision, found.to_dict()
+
+
+@pytest.mark.parametrize("message", ["What happens if I stopped eating sugar?", "If I stop worrying will my symptoms improve?"])
+def test_a_change_supposed_without_a_medicine_is_not_a_medication_change(chatbot, message):
+    assert chatbot.input_guard.rules(message, []).action == "allow"
 
 
 def test_a_medicine_that_makes_something_happen_more_often_is_not_taken_more_often(chatbot):
