@@ -44,6 +44,16 @@ _MEDICINE_WORDS = re.compile(r"\b(?:drugs?|medicines?|medications?|meds|tablets?
                              r"steroids?|chemo\w*|prescri\w*)\b")
 
 
+def misspelt_little(stem: str, message: str) -> bool:
+    """Whether a word of the message with this stem, of three letters or fewer, is a little word with a letter
+    missing: a stopword of one letter more without one of its letters ("wat", "wen", "hav"), not "eat" or "fly"."""
+    written = [w for w in words(message) if analyze(w) == [stem]]
+    if not written:  # not written as such (corrected, or carried from an earlier message): by its length, as before
+        return len(stem) <= 3
+    return all(len(w) <= 3 for w in written) and any(
+        len(s) == len(w) + 1 and any(s[:i] + s[i + 1:] == w for i in range(len(s))) for w in written for s in STOPWORDS)
+
+
 @dataclass
 class Scored:
     passage: Passage
@@ -302,10 +312,10 @@ class PassageSelector:
             "unknown_words": min(len(asked_missing), 3),
             "question_words": min(sum(1 for w in query.terms.values() if w >= 1.0), 8),
         }
-        if any(len(w) > 3 for w in asked_missing) and content == 0.0 and self.content_terms(query):
+        if any(not misspelt_little(w, query.message) for w in asked_missing) and content == 0.0 and self.content_terms(query):
             # Its only words beyond the topic are ones no good passage has, one of them a word the library never
-            # uses: "Is paraneoplastic syndrome contagious?" (the topic alone carries the meaning similarity). Not
-            # for a word of three letters, most often a misspelt little word ("wat is paraneoplastic syndrom").
+            # uses: "Is paraneoplastic syndrome contagious?" (the topic alone carries the meaning similarity), "What
+            # should I eat with PNS?". Not for a misspelt little word ("wat is paraneoplastic syndrom").
             self.name_unnamed(query, ranked[: self.max_quotes], evidence, findings)
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"no passage has a word of the question beyond the topic; the documents never use "

@@ -401,13 +401,20 @@ def test_a_question_the_documents_only_half_match_is_not_answered(chatbot, quest
 
 
 @pytest.mark.parametrize("question", ["Is PNS contagious?", "Is paraneoplastic syndrome hereditary?",
-                                      "What kind of doctor treats paraneoplastic syndrome?"])
+                                      "What kind of doctor treats paraneoplastic syndrome?",
+                                      "what should I eat with paraneoplastic syndrome", "can i fly with pns"])
 def test_a_question_whose_words_beyond_the_topic_no_passage_has_is_not_answered(chatbot, question):
     """The topic carries the meaning similarity; "PNS" is a name of the topic (its synonyms are topic words), not
     a word of its own that the neurological sentences share."""
     reply = chatbot.ask(question, [])
     assert reply.kind == "no_answer" and not reply.quotes, reply.trace
     assert "beyond the topic" in reply.trace["abstain"]["why"]
+
+
+def test_a_little_word_with_a_letter_missing_is_a_typo_not_a_word():
+    from bot.compose import misspelt_little
+    assert misspelt_little("wat", "wat is paraneoplastic syndrom") and misspelt_little("hav", "do i hav it")
+    assert not misspelt_little("eat", "what should I eat") and not misspelt_little("kid", "can kids get it")
 
 
 @pytest.mark.parametrize("question", ["What is PNS?", "How is PNS treated?", "wat is paraneoplastic syndrom"])
