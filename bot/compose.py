@@ -320,7 +320,7 @@ class PassageSelector:
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"no passage has a word of the question beyond the topic; the documents never use "
                                  f"{', '.join(asked_missing)}")
-        aspect = self.unanswered_aspect(query, ranked, asked)
+        aspect = self.unanswered_aspect(query, ranked, asked, boosts)
         if aspect:
             self.name_unnamed(query, ranked[: self.max_quotes], evidence, findings)
             return Selection(scored=ranked, abstain=True, evidence=evidence,
@@ -450,7 +450,8 @@ class PassageSelector:
                 return found
         return frozenset()
 
-    def unanswered_aspect(self, query: Query, ranked: list[Scored], asked: frozenset[str]) -> list[str]:
+    def unanswered_aspect(self, query: Query, ranked: list[Scored], asked: frozenset[str],
+                          types: list[tuple[re.Pattern, float]]) -> list[str]:
         """The words the question asks about a medicine the documents describe, when its own passages (its table
         cells and their headings) have none of them: "Can I drink alcohol while on methylprednisolone?" was
         answered with two methylprednisolone cells, about long-term use and side effects. The medicine's name is
@@ -458,9 +459,9 @@ class PassageSelector:
         `select`). Not when its side effects come first: they name effects in clinical words ("dyspepsia",
         "bradycardia") that a patient's words ("upset my stomach", "slow down my heart rate") don't match; nor when
         a question type reads what is asked and a passage naming the medicine has that type's answer ("What is
-        Imuran used for?": "immunosuppressant drugs (cyclophosphamide, azathioprine);"). There whether the
-        passages answer is left to the evidence, as before. Words of three letters or fewer alone do not count (most
-        often a misspelt little word), as in that rule."""
+        Imuran used for?": "immunosuppressant drugs (cyclophosphamide, azathioprine);"; `types`: the question's
+        `question_types`). There whether the passages answer is left to the evidence, as before. A misspelt little
+        word alone does not count, as in that rule (`misspelt_little`)."""
         if not asked:
             return []
         lib = self.library
@@ -470,7 +471,7 @@ class PassageSelector:
         named = [set(analyze(g)) for g in asked]
         naming = [s.passage.text for s in ranked
                   if s in own or any(n <= lib.passage_terms.get(s.passage.id, frozenset()) for n in named)]
-        if any(a.search(text) for a, _ in self.question_types(query) for text in naming):
+        if any(a.search(text) for a, _ in types for text in naming):
             return []
         names = set().union(*named)
         for text in (query.message, query.carried or ""):
@@ -480,7 +481,7 @@ class PassageSelector:
         stems = frozenset().union(*(lib.passage_terms.get(s.passage.id, frozenset())
                                     | lib.heading_terms.get(s.passage.section, frozenset()) for s in own))
         found = any(({t} | query.alternatives.get(t, set())) & stems for t in aspect)
-        return aspect if not found and any(len(t) > 3 for t in aspect) else []
+        return aspect if not found and any(not misspelt_little(t, query.message) for t in aspect) else []
 
     def about_medicines(self, query: Query) -> bool:
         """Whether the question (or the topic carried into it) names a medicine, a class of them or a substance,

@@ -118,6 +118,11 @@ def applied(folded: str, fixes: dict[str, str]) -> str:
     return folded
 
 
+def _stems(text: str, fixes: dict[str, str]) -> frozenset[str]:
+    """The stems of a text's words, its spelling corrections applied."""
+    return frozenset(analyze(applied(fold(text), fixes)))
+
+
 class QueryBuilder:
     def __init__(
         self,
@@ -200,19 +205,18 @@ class QueryBuilder:
         something. Like the words told after a question (`Query.told`), they are no sign that the documents miss
         what is asked."""
         questions = [p for p in sentences_of(message) if p.rstrip().endswith("?")]
+        if len(questions) < 2:
+            return frozenset()
 
         def asks_nothing(question: str) -> bool:
             folded = applied(fold(question), fixes)
-            return not (POINTS_BACK.search(folded) or (self._names and self._names(question))
-                        or (self._is_name and self._is_name(question)) or set(analyze(folded)) & self._stems)
-
-        def stems(texts: list[str]) -> frozenset[str]:
-            return frozenset(analyze(applied(fold(" ".join(texts)), fixes)))
+            return not (POINTS_BACK.search(folded) or set(analyze(folded)) & self._stems
+                        or (self._names and self._names(question)) or (self._is_name and self._is_name(question)))
 
         requests = [q for q in questions if asks_nothing(q)]
         if not requests or len(requests) == len(questions):
             return frozenset()
-        return stems(requests) - stems([q for q in questions if q not in requests])
+        return _stems(" ".join(requests), fixes) - _stems(" ".join(q for q in questions if q not in requests), fixes)
 
     def expand(self, corrected: str) -> tuple[list[str], dict[str, set[str]]]:
         found: list[str] = []
@@ -249,7 +253,7 @@ class QueryBuilder:
             # the sentences after it are searched with it (they often go on with what is asked: "Can it affect the
             # eyes? I keep seeing double since last week."), but they are not what is asked: a word only they use
             # ("today", "catch") is no sign that the documents miss the question (`told`).
-            told = frozenset(analyze(applied(fold(story), fixes))) - frozenset(analyze(applied(fold(question), fixes)))
+            told = _stems(story, fixes) - _stems(question, fixes)
             story = ""
         told |= self.requests(message, fixes)
         if story:
