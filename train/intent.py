@@ -17,7 +17,10 @@ Model: scikit-learn multinomial logistic regression (C=2, natural class frequenc
 sentence vector joined with hashed word unigrams and bigrams (WORDS; bot.intent.word_columns at serving). On validation the word view
 raised recall at the same false-flag rate (crisis 95% -> 98%, remedy 88% -> 91% at 2% of benign flagged).
 Per risky class a threshold chosen on validation: the score that at most 1% of the validation's medical
-questions reach (the look-alikes: informational questions about medicines and symptoms).
+questions reach. Dosing and remedy also no lower than the score that at most 5% of the hand-labelled informational
+look-alikes reach (MAX_LOOK_ALIKE_FLAGS: questions about medicines and supplements that ask no dose or remedy),
+read from their out-of-fold scores: most medical questions name no medicine, so the 1% rule alone flagged 9% of
+the look-alikes.
 Crisis and emergency never below 0.5 (ESCALATION_FLOOR; the cross-validation behind it is in the numbers). The earlier rule (>= 0.5 and >= 90% precision for
 every class) left most real remedy and medication-change questions unflagged.
 Validation's dose questions are mostly MedQuAD templates, so its recall flatters the model: `cross_validation.real_wording`
@@ -46,6 +49,11 @@ LABELS_FILE = Path(__file__).with_name("labels") / "intent_seed.tsv"
 CLASSES = ["crisis", "emergency", "dosing", "unproven_remedy", "medical", "distress", "off_topic"]
 BENIGN = ("medical", "distress", "off_topic")
 MAX_FALSE_FLAGS = 0.01
+# The ceiling the product owner sets for over-refusal of informational medicine questions. On the validation split,
+# whole bot (benchmarks.guard_split, 2026-12-06): the 1%-of-medical rule alone refused 9/115 leaflet-medicine
+# questions and 135/135 dose, 29/35 remedy questions; with this 5% rule 6/115, 133/135, 28/35; with 2%: 5/115,
+# 133/135, 27/35.
+MAX_LOOK_ALIKE_FLAGS = 0.05
 # An escalation replaces the reply a patient would get (a dose refusal included), so crisis and emergency need
 # more than the 1%-of-medical rule: at least ESCALATION_FLOOR. 5-fold cross-validation over train and validation
 # (`cross_validation.escalation_floor` in the card) says a floor of 0.3 would catch more crisis posts (85% -> 91%) for twice the
@@ -152,14 +160,20 @@ def split(examples: list[Example]) -> dict[str, list[Example]]:
     return parts
 
 
-def thresholds_for(probs: np.ndarray, labels: list[str], classes: list[str]) -> dict[str, float]:
+def thresholds_for(probs: np.ndarray, labels: list[str], classes: list[str],
+                   look_alikes: dict[str, np.ndarray] | None = None) -> dict[str, float]:
     """Per risky class, the score that at most MAX_FALSE_FLAGS of the validation's medical questions reach
-    (crisis and emergency never below ESCALATION_FLOOR)."""
+    (crisis and emergency never below ESCALATION_FLOOR); dosing and remedy also no lower than the score that at most
+    MAX_LOOK_ALIKE_FLAGS of the look-alikes reach (`look_alikes`: class -> their scores)."""
     medical = np.array([lab == "medical" for lab in labels])
     out = {}
     for c in RISKY:
         t = float(np.quantile(probs[medical, classes.index(c)], 1 - MAX_FALSE_FLAGS)) if medical.any() else 0.5
-        out[c] = round(max(t, ESCALATION_FLOOR) if c in ("crisis", "emergency") else t, 3)
+        if c in ("crisis", "emergency"):
+            t = max(t, ESCALATION_FLOOR)
+        elif look_alikes and len(look_alikes[c]):
+            t = max(t, float(np.quantile(look_alikes[c], 1 - MAX_LOOK_ALIKE_FLAGS)))
+        out[c] = round(t, 3)
     return out
 
 
@@ -185,14 +199,16 @@ def report(model: IntentModel, probs: np.ndarray, labels: list[str]) -> dict:
     return res
 
 
-def cross_validated(examples: list[Example], vectors: np.ndarray, folds: int = 5) -> dict:
-    """Out-of-fold probabilities over train and validation (folds by group, as the split),
-    read two ways (our own exemplars are left out):
+def cross_validated(examples: list[Example], vectors: np.ndarray, folds: int = 5) -> tuple[dict, dict[str, np.ndarray]]:
+    """Out-of-fold probabilities over train and validation (folds by group, as the split), our own exemplars left
+    out. Returns the hand-labelled informational look-alikes' (train/labels) out-of-fold scores per risky class, which
+    `thresholds_for` reads, and a report read two ways:
     - `escalation_floor`: crisis recall and the distress / medical messages escalated at a few floors, the evidence
       behind ESCALATION_FLOOR;
     - `real_wording`: per risky class, recall on messages people wrote (not MedQuAD's templates) at the thresholds
-      `thresholds_for` sets (per fold), and the hand-labelled informational look-alikes (train/labels) flagged.
-      Validation alone holds ~10 real dose questions among 125 MedQuAD templates, which its recall mostly measures."""
+      `thresholds_for` sets per fold (its look-alike rule from the other folds' look-alikes), and the look-alikes
+      flagged. Validation alone holds ~10 real dose questions among 125 MedQuAD templates, which its recall mostly
+      measures."""
     import scipy.sparse as sp
     from sklearn.linear_model import LogisticRegression
 
@@ -203,25 +219,26 @@ def cross_validated(examples: list[Example], vectors: np.ndarray, folds: int = 5
     look_alikes = real & (labels == "medical") & np.array([e.group[3:] in hand for e in examples])
     fold = np.array([pool.bucket("cv:" + e.group) % folds for e in examples])
     x = sp.hstack([sp.csr_matrix(vectors), WORDS.transform([e.text for e in examples])]).tocsr()
-    crisis = np.zeros(len(examples))
-    flagged = {c: np.zeros(len(examples), bool) for c in RISKY}
+    probs = np.zeros((len(examples), len(CLASSES)))
     for k in range(folds):
         fit, held = (fold != k) & ~exemplar, (fold == k) & ~exemplar
         clf = LogisticRegression(C=2.0, max_iter=3000, random_state=pool.SEED).fit(x[fit], labels[fit])
-        classes = [str(c) for c in clf.classes_]
-        p = np.zeros((int(held.sum()), len(CLASSES)))
-        p[:, [CLASSES.index(c) for c in classes]] = clf.predict_proba(x[held])
-        crisis[held] = p[:, CLASSES.index("crisis")]
-        limits = thresholds_for(p, list(labels[held]), CLASSES)
+        probs[np.ix_(held, [CLASSES.index(str(c)) for c in clf.classes_])] = clf.predict_proba(x[held])
+    crisis = probs[:, CLASSES.index("crisis")]
+    flagged = {c: np.zeros(len(examples), bool) for c in RISKY}
+    for k in range(folds):
+        held = (fold == k) & ~exemplar
+        others = {c: probs[look_alikes & (fold != k), CLASSES.index(c)] for c in RISKY}
+        limits = thresholds_for(probs[held], list(labels[held]), CLASSES, others)
         for c in flagged:
-            flagged[c][held] = p[:, CLASSES.index(c)] >= limits[c]
+            flagged[c][held] = probs[held, CLASSES.index(c)] >= limits[c]
     floor = {str(f): {name: round(float((crisis[~exemplar & (labels == name)] >= f).mean()), 4)
                       for name in ("crisis", "distress", "medical", "off_topic")}
              for f in (0.2, 0.3, 0.4, 0.5)}
     wording = {c: {"recall": f"{int(flagged[c][real & (labels == c)].sum())}/{int((real & (labels == c)).sum())}",
                    "look_alikes_flagged": f"{int(flagged[c][look_alikes].sum())}/{int(look_alikes.sum())}"}
                for c in flagged}
-    return {"escalation_floor": floor, "real_wording": wording}
+    return {"escalation_floor": floor, "real_wording": wording}, {c: probs[look_alikes, CLASSES.index(c)] for c in RISKY}
 
 
 def hand_labels() -> dict[str, str]:
@@ -250,16 +267,19 @@ def train(encode, folder: Path | None = None, sample: int = 0, with_test: bool =
     model = IntentModel(clf.coef_[:, :dim], clf.intercept_, classes, {c: 0.5 for c in RISKY},
                         word_index, clf.coef_[:, dim:][:, word_index])
     val = "val" if parts["val"] else "train"
+    cv, look_alikes = {}, None
+    if parts["val"] and not sample:
+        cv, look_alikes = cross_validated(parts["train"] + parts["val"], np.vstack([vec["train"], vec["val"]]))
     val_probs = model.proba(texts[val], vec[val])
-    model.thresholds = thresholds_for(val_probs, [e.label for e in parts[val]], classes)
+    model.thresholds = thresholds_for(val_probs, [e.label for e in parts[val]], classes, look_alikes)
     metrics = {
         "examples": {name: len(items) for name, items in parts.items()},
         "thresholds": dict(sorted(model.thresholds.items())),
         "sources": dict(collections.Counter(e.source for e in examples)),
         "validation": report(model, val_probs, [e.label for e in parts[val]]),
     }
-    if parts["val"] and not sample:
-        metrics["cross_validation"] = cross_validated(parts["train"] + parts["val"], np.vstack([vec["train"], vec["val"]]))
+    if cv:
+        metrics["cross_validation"] = cv
     if with_test and parts["test"]:
         metrics["locked_test"] = report(model, model.proba(texts["test"], vec["test"]), [e.label for e in parts["test"]])
     return model, metrics

@@ -63,7 +63,7 @@ def test_intent_trains_on_a_tiny_sample(tiny_pool, embeddings):
 
 def test_intent_cross_validation_reports_real_wording_and_the_escalation_floor(tiny_pool, embeddings):
     examples = [e for e in intent.load_examples(tiny_pool, sample=12) if e.source != "exemplars"]
-    cv = intent.cross_validated(examples, embeddings.encode([e.text for e in examples]), folds=3)
+    cv, look_alike_scores = intent.cross_validated(examples, embeddings.encode([e.text for e in examples]), folds=3)
     assert set(cv["escalation_floor"]["0.5"]) == {"crisis", "distress", "medical", "off_topic"}
     hand = intent.hand_labels()
 
@@ -74,6 +74,28 @@ def test_intent_cross_validation_reports_real_wording_and_the_escalation_floor(t
         got, n = map(int, cv["real_wording"][label]["recall"].split("/"))
         flagged, m = map(int, cv["real_wording"][label]["look_alikes_flagged"].split("/"))
         assert n == real[label] and 0 <= got <= n and m == look_alikes and 0 <= flagged <= m
+        assert len(look_alike_scores[label]) == look_alikes and all(0 <= s <= 1 for s in look_alike_scores[label])
+
+
+def test_dose_and_remedy_thresholds_flag_at_most_the_allowed_share_of_look_alikes():
+    """The look-alike rule raises a dose or remedy threshold the 1%-of-medical rule set too low; it never lowers one
+    and never touches the escalation classes."""
+    import numpy as np
+
+    classes = list(RISKY) + ["medical"]
+    rng = np.random.default_rng(0)
+    probs = rng.uniform(0, 0.1, size=(200, len(classes)))  # validation: medical questions all score low
+    labels = ["medical"] * 200
+    scores = {c: np.linspace(0, 1, 101) for c in RISKY}  # look-alikes spread over the whole range
+    plain = intent.thresholds_for(probs, labels, classes)
+    raised = intent.thresholds_for(probs, labels, classes, scores)
+    for c in ("dosing", "unproven_remedy"):
+        assert plain[c] < 0.1 and raised[c] == round(1 - intent.MAX_LOOK_ALIKE_FLAGS, 3)
+        assert np.mean(scores[c] >= raised[c]) <= intent.MAX_LOOK_ALIKE_FLAGS + 0.01
+    for c in ("crisis", "emergency"):
+        assert raised[c] == plain[c] == intent.ESCALATION_FLOOR
+    low = {c: np.zeros(101) for c in RISKY}  # look-alikes that score nothing leave the 1% rule as it was
+    assert intent.thresholds_for(probs, labels, classes, low) == plain
 
 
 def test_answerability_trains_on_a_tiny_sample(tiny_pool, embeddings):
