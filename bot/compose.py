@@ -120,7 +120,7 @@ _SIDE_EFFECTS = re.compile(r"\bside.?effects?\b|\badverse\b", re.I)
 # A subject never runs past the end of its sentence: "Is chemo part of the treatment? Please help!" asks nothing of
 # "chemo ... Please".
 _EFFICACY = re.compile(rf"^\W*(?:does|do|can|could|will|would|is|are|should)\s+(?P<subject>[^?!]{{2,60}}?)\s+"
-                       rf"(?:really\s+|actually\s+|also\s+)?{_EFFECT}\b"
+                       rf"(?:really\s+|actually\s+|also\s+|(?:used|given|taken|prescribed)\s+to\s+)?{_EFFECT}\b"
                        r"|\bhow (?:effective|good|helpful|useful) (?:is|are)\s+(?P<subject2>.{2,60}?)(?:\s+(?:for|against|in|at|with)\b|[?.!]|$)"
                        r"|^\W*(?:should|could|can|shall) (?:i|we|he|she|my \w+) (?:try|give|use) (?P<subject3>[^?!]{2,60}?)\s+(?:for|on|against|to)\b")
 # Words of a subject slot that name no thing ("taking regular extra doses of ..."), besides stop words.
@@ -399,14 +399,16 @@ class PassageSelector:
         or disorder name (those have their own check): a sentence matching the rest of the question ("joint
         pain") is not about it."""
         found = self.efficacy_subject(query)
-        return found[0] if found is not None and self._unknown_words(found) else None
+        return found[0] if found is not None and self._unknown_words(found, query) else None
 
-    def _unknown_words(self, found: tuple[str, list[str], set[str], list[tuple[str, str]]]) -> list[str]:
-        """The content words of an efficacy subject (`efficacy_subject`) that the documents never use and that are
-        no medicine or disorder name."""
+    def _unknown_words(self, found: tuple[str, list[str], set[str], list[tuple[str, str]]], query: Query) -> list[str]:
+        """The content words of an efficacy subject (`efficacy_subject`) that the documents never use, not even as a
+        synonym ("steroids": "corticosteroids"), and that are no medicine or disorder name. Not by stem: "cupping"
+        would be "cup", a word of a folk recipe."""
         _, content, named, _ = found
-        vocabulary = self.library.vocabulary
-        return [w for w in content if w not in vocabulary and w not in named]
+        vocabulary, stems = self.library.vocabulary, self.library.terms.stems
+        return [w for w in content if w not in vocabulary and w not in named
+                and not any(query.alternatives.get(t, set()) & stems for t in analyze(w))]
 
     def undocumented_subject(self, query: Query) -> str | None:
         """The subject of an efficacy question when a word of it is one that neither the documents, the medicine
@@ -416,7 +418,7 @@ class PassageSelector:
         found = self.efficacy_subject(query)
         if found is None or self.care is None or found[3]:
             return None
-        return found[0] if any(w not in self.care for w in self._unknown_words(found)) else None
+        return found[0] if any(w not in self.care for w in self._unknown_words(found, query)) else None
 
     def documented_subject(self, query: Query) -> str | None:
         """The subject of an efficacy question when the documents describe it as care ("Does physiotherapy

@@ -382,6 +382,23 @@ def test_an_efficacy_question_about_what_the_documents_name_is_answered(chatbot,
     assert reply.kind == "answer", reply.trace
 
 
+@pytest.mark.parametrize("question, subject", [("Are steroids used to treat it?", "steroids"),
+                                              ("Is physiotherapy given to help the pain?", "physiotherapy")])
+def test_an_efficacy_subject_is_what_is_used_not_how(chatbot, question, subject):
+    """"Are steroids used to treat it?" had been `no_answer`, "the question is about steroids used to, which the
+    documents never name": the subject ran on into "used to", and "steroids" counted as a word the documents never
+    use although they name corticosteroids (a synonym)."""
+    assert chatbot.selector.efficacy_subject(chatbot.query_builder.build(question))[0] == subject
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "answer", reply.trace.get("abstain")
+
+
+def test_a_remedy_is_not_documented_by_a_word_it_shares_a_stem_with(chatbot):
+    """"cupping" stems to "cup", a word of a folk recipe the documents hold: still a remedy nobody documents."""
+    reply = chatbot.ask("Can cupping therapy help with PNS?", [])
+    assert (reply.kind, reply.reason) == ("refusal", "unproven_remedy"), reply.trace
+
+
 def test_an_efficacy_subject_ends_with_its_sentence(chatbot):
     """"Is chemo part of the treatment? Please help!" had been `no_answer`, "the question is about chemo part of the
     treatment? Please": the efficacy shape ("Is X ... help") was read across the question mark."""
