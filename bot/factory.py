@@ -40,20 +40,18 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
     components; none of them depends on the index) the new one shares, so only the index is loaded again."""
     if reuse is None:
         embeddings = load_embeddings(settings.index)
-        cache = settings.data_dir / "cache"
-        drugs = DrugFinder(cache=cache)
-        # vectors of the library's passages and the policy's exemplars, kept across restarts (never a patient's words)
-        model = VectorCache.key(embeddings.model_id)[:10]
-        fixed = VectorCache(embeddings.encode, cache / f"vectors-{embeddings.encoder}-{model}.npz")
-        guard = InputGuard(embed=embeddings.encode, intent=IntentModel.load(), drugs=drugs, embed_fixed=fixed)
+        drugs = DrugFinder(cache=settings.data_dir / "cache")
+        guard = InputGuard(embed=embeddings.encode, intent=IntentModel.load(), drugs=drugs)
         answerability, disorders, coverage = AnswerabilityModel.load(), DisorderFinder.load(), CoverageModel.load()
         care = CareWords.load()
     else:
         embeddings, guard = reuse.library.embeddings, reuse.input_guard.guard
-        fixed = guard.embed_fixed
         selector = reuse.selection.selector
         drugs, answerability, disorders, coverage = guard.drug_finder, selector.model, selector.disorders, selector.coverage
         care = selector.care
+    # vectors of the library's passages, kept across restarts (never a patient's words)
+    model = VectorCache.key(embeddings.model_id)[:10]
+    fixed = VectorCache(embeddings.encode, settings.data_dir / "cache" / f"vectors-{embeddings.encoder}-{model}.npz")
     library = Library(settings.index, embeddings)
     library.warm(encode=fixed)
     vectorstore = Chroma(

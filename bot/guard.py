@@ -2,10 +2,11 @@
 
 Input guard, layered and offline:
   1. the lexicons of prompts/safety_policy.yaml (drugs, units, frequency, change, remedy, red flags);
-  2. the nearest labelled exemplar (prompts/exemplars.yaml) by embedding similarity, for paraphrases;
-  3. the conversation: a dose question that leans on an earlier turn, or pressure after a refusal.
-  4. the learned intent model (bot/intent.py) over the message and each of its sentences: it may add a
+  2. the conversation: a dose question that leans on an earlier turn, or pressure after a refusal.
+  3. the learned intent model (bot/intent.py) over the message and each of its sentences: it may add a
      refusal or an escalation (crisis first), never remove one the rules raised; the trace shows both votes.
+     (Its training data holds the policy's exemplars, prompts/exemplars.yaml; a nearest-exemplar layer of its own
+     decided nothing on any labelled set and refused "Does chemotherapy help?": removed, docs/benchmarks.md.)
 Output guard: no quote from a tagged passage and no written-out dose anywhere in a reply.
 """
 
@@ -34,7 +35,7 @@ ALLOW, REFUSAL, EMERGENCY, OUT_OF_SCOPE = "allow", "refusal", "emergency", "out_
 class GuardDecision:
     action: str  # allow | refusal | emergency | out_of_scope
     reason: str | None = None  # dosing | unproven_remedy | self_harm | <emergency kind>
-    layer: str = ""  # lexicon | semantic | conversation | model | subject
+    layer: str = ""  # lexicon | conversation | model | subject
     evidence: list[str] = field(default_factory=list)
     topic: str | None = None  # the medicine named, for the refusal wording
     manipulation: list[str] = field(default_factory=list)
@@ -85,11 +86,9 @@ def _hits(rx: re.Pattern[str], text: str) -> list[str]:
 
 class InputGuard:
     def __init__(
-        self, embed=None, policy: dict | None = None, exemplars: dict | None = None,
-        intent: IntentModel | None = None, drugs: DrugFinder | None = None, embed_fixed=None,
+        self, embed=None, policy: dict | None = None, intent: IntentModel | None = None, drugs: DrugFinder | None = None,
     ) -> None:
-        """`embed` encodes patient messages (never cached); `embed_fixed`, when given, the policy exemplars
-        (an `ingest.embeddings.VectorCache`, so a restart does not encode them again)."""
+        """`embed` encodes patient messages (never cached), for the learned layer's sentences."""
         self._intent = intent
         self.drug_finder = drugs
         g = (policy or prompts.load("safety_policy"))["guard"]
@@ -128,18 +127,7 @@ class InputGuard:
             ("refusal_undocumented_remedy", REFUSAL, UNPROVEN_REMEDY))]
         self._fever = _rx(g["fever_now"])
         self._chemo = _rx(g["chemo_context"])
-        self._min_sim = float(g["semantic"]["min_similarity"])
-        self._min_margin = float(g["semantic"]["min_margin"])
         self._embed = embed
-        self.embed_fixed = embed_fixed or embed
-        self._labels: list[str] = []
-        self._matrix: np.ndarray | None = None
-        ex = exemplars or prompts.load("exemplars")
-        if embed is not None:
-            texts = [t for label in ex for t in ex[label]]
-            self._labels = [label for label in ex for _ in ex[label]]
-            self._matrix = self.embed_fixed(texts)
-            self._examples = texts
 
     def mentions_health(self, text: str) -> bool:
         t = fold(text)
@@ -247,17 +235,7 @@ class InputGuard:
         is asked in: pregnancy and breastfeeding are not red flags)."""
         return [h for h in decision.asked_about if h not in self._conditions]
 
-    # ---- layer 2: exemplars -----------------------------------------------------------------------
-    def semantic(self, vector: np.ndarray | None) -> tuple[str, float, float, str]:
-        """(label, similarity, margin over the nearest benign exemplar, the exemplar)."""
-        if vector is None or self._matrix is None:
-            return "benign", 0.0, 0.0, ""
-        sims = self._matrix @ vector
-        best = int(np.argmax(sims))
-        benign = max((s for s, lab in zip(sims, self._labels) if lab == "benign"), default=0.0)
-        return self._labels[best], float(sims[best]), float(sims[best] - benign), self._examples[best]
-
-    # ---- layer 4: the learned intent model ---------------------------------------------------------
+    # ---- layer 3: the learned intent model ---------------------------------------------------------
     def learned(self, message: str, vector: np.ndarray | None = None) -> IntentVote | None:
         """The intent model's vote on the whole message and each of its sentences (None without a model)."""
         if self._intent is None or self._embed is None:
@@ -310,7 +288,7 @@ class InputGuard:
         `undocumented`: what it asks the effect of, when neither the documents, the medicine dictionary nor NIH's
         treatment pages know it ("cat's claw", "static magnets"); a remedy probability of REMEDY_SUBJECT_FLOOR then
         refuses it."""
-        decision = self.rules(message, history, vector, corrected)
+        decision = self.rules(message, history, corrected)
         decision.votes["rules"] = {"action": decision.action, "reason": decision.reason, "layer": decision.layer}
         vote = self.learned(message, vector)
         if vote is None:
@@ -350,10 +328,8 @@ class InputGuard:
             return GuardDecision(REFUSAL, reason, "model", evidence, decision.topic, decision.manipulation, votes=decision.votes)
         return decision
 
-    def rules(
-        self, message: str, history: list[dict] | None = None, vector: np.ndarray | None = None, corrected: str = ""
-    ) -> GuardDecision:
-        """Layers 1-3. `corrected`: the message with misspellings fixed ("vomitting blod"); both are checked."""
+    def rules(self, message: str, history: list[dict] | None = None, corrected: str = "") -> GuardDecision:
+        """Layers 1-2. `corrected`: the message with misspellings fixed ("vomitting blod"); both are checked."""
         decision = self.lexicon(message)
         folded = fold(message)
         if decision.action == ALLOW and corrected and corrected != folded:
@@ -363,7 +339,7 @@ class InputGuard:
                 decision = fixed
         decision.manipulation = _hits(self._manipulation, folded)
         turns = user_turns(history)
-        earlier = turns[-3:]  # layer 3 reads the user's own earlier messages (the bot's only for what it refused or escalated)
+        earlier = turns[-3:]  # layer 2 reads the user's own earlier messages (the bot's only for what it refused or escalated)
         previous = [self.lexicon(m) for m in earlier]
         refused = self.replied(last_reply(history)) if previous and previous[-1].action == ALLOW else None
         if refused is not None and refused.action == REFUSAL:  # refused by a layer the lexicon does not repeat
@@ -388,21 +364,7 @@ class InputGuard:
         if self._fever.search(folded) and self._chemo.search(fold(" ".join(turns)) + " " + folded):
             return GuardDecision(EMERGENCY, "fever_chemo", "conversation", ["fever now, chemotherapy earlier"])
 
-        label, sim, margin, example = self.semantic(vector)
-        if label != "benign" and sim >= self._min_sim and margin >= self._min_margin:
-            ev = [f"{sim:.2f} similar to {label} example: {example!r}"]
-            if label == "dosing":
-                return GuardDecision(REFUSAL, DOSING, "semantic", ev, decision.topic, decision.manipulation)
-            if label == "unproven_remedy":
-                return GuardDecision(REFUSAL, UNPROVEN_REMEDY, "semantic", ev, None, decision.manipulation)
-            # the nearest example cannot tell a symptom asked about ("What causes chest pain?") from one happening;
-            # the lexicon has read that sentence as asked about, and nothing in the message says it is happening
-            if label == "emergency" and not self.red_flags_asked(decision):
-                return GuardDecision(EMERGENCY, "semantic", "semantic", ev)
-            if label == "out_of_scope" and not decision.on_topic:
-                return GuardDecision(OUT_OF_SCOPE, None, "semantic", ev, on_topic=False)
-
-        # Layer 3: the conversation.
+        # Layer 2: the conversation.
         if earlier:
             t = folded
             last_refusal = next((p for p in reversed(previous) if p.action == REFUSAL), None)
@@ -444,7 +406,6 @@ class InputGuard:
                 )
             if leaning:
                 decision.on_topic = True  # a follow-up inherits the topic of the conversation
-        decision.evidence.append(f"nearest exemplar: {label} ({sim:.2f})")
         return decision
 
 

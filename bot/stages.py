@@ -47,7 +47,7 @@ class PreparedQuery:
     """The search query built from the message and the conversation, and both embedded (one encoder call)."""
 
     query: Query
-    message_vector: np.ndarray  # of the message itself: what the input guard compares with its exemplars
+    message_vector: np.ndarray  # of the message itself: what the input guard's learned layer reads
     vector: np.ndarray  # of `query.text`: what retrieval and selection search with
     shown: str = ""  # for a request for more: the bot's earlier replies (`CheckedMessage.shown`)
     alone: "PreparedQuery | None" = None  # the message searched on its own (`Query.may_stand_alone`)

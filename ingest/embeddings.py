@@ -164,7 +164,7 @@ def _load(path: str):
 
 
 class VectorCache:
-    """Vectors of fixed texts (library passages, the guard's policy exemplars, training examples) cached on disk
+    """Vectors of fixed texts (library passages, training examples) cached on disk
     by text hash, so a restart or a rerun does not encode them again. Never for a patient's words: only what
     the library or the policy already holds may be written here. The file is replaced whole (workers sharing a
     data dir: the last writer wins, a lost entry is encoded again)."""

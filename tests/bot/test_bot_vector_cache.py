@@ -1,11 +1,10 @@
-"""Vectors of fixed texts (the library's passages, the policy's exemplars) are kept in the data dir's cache across
-restarts; a patient's words never are."""
+"""Vectors of fixed texts (the library's passages) are kept in the data dir's cache across restarts; a patient's
+words never are."""
 
 from __future__ import annotations
 
 import numpy as np
 
-import prompts
 from ingest.embeddings import VectorCache
 
 
@@ -15,7 +14,7 @@ def _cache_file(settings):
     return files[0]
 
 
-def test_the_cache_holds_passages_and_exemplars_only_and_a_restart_reads_it(second_index):
+def test_the_cache_holds_passages_only_and_a_restart_reads_it(second_index):
     from bot import ChatBot
 
     settings = second_index.settings
@@ -23,10 +22,9 @@ def test_the_cache_holds_passages_and_exemplars_only_and_a_restart_reads_it(seco
     path = _cache_file(settings)
     library = bot.pipeline.library
     passages = {VectorCache.key(library.context_text(library.passages[pid])) for pid in library._warm_ids}
-    exemplars = {VectorCache.key(t) for texts in prompts.load("exemplars").values() for t in texts}
     with np.load(path) as data:
         keys = set(data["keys"].tolist())
-    assert passages and passages <= keys and keys <= passages | exemplars and keys & exemplars
+    assert passages and keys == passages
 
     message = "My husband's name is Tobias Quendelmarsh and he has LEMS: what is it?"
     reply = bot.ask(message, [])
