@@ -566,7 +566,7 @@ class PassageSelector:
         if not disorders and not medicines:
             return []
         lib = self.library
-        if disorders and not medicines and about_another_disorder(query, lib, disorders):
+        if disorders and not medicines and about_another_disorder(query, lib, disorders) and not self.relates(query, chosen, disorders):
             return disorders
         quoted = self._quoted_terms(chosen)
         if medicines:
@@ -581,6 +581,21 @@ class PassageSelector:
                 asked = list(dict.fromkeys(asked + medicines))
             return [written for written, generic in asked if not set(analyze(written)) <= quoted and generic not in generics]
         return [] if any(set(analyze(n)) <= quoted for n in disorders) else disorders
+
+    def relates(self, query: Query, chosen: list[Scored], names: list[str]) -> bool:
+        """Whether a chosen quote names one of `names` and another word the question asks about (beyond the topic):
+        "In case of thyroid cancer, hypocalcemia may develop." is about how the two relate, as "How is hypocalcemia
+        related to thyroid cancer?" asks, not a passing mention ("in breast cancer;", an item of a risk-factor list,
+        for "What are the symptoms of breast cancer?", whose only other word is the topic's)."""
+        lib = self.library
+        in_names = set().union(*(analyze(n) for n in names))
+        others = [t for t in self.content_terms(query) if t not in in_names]
+        for s in chosen:
+            terms = lib.passage_terms.get(s.passage.id, frozenset())
+            if (any(set(analyze(n)) <= terms for n in names)
+                    and any(({t} | query.alternatives.get(t, set())) & terms for t in others)):
+                return True
+        return False
 
     def _group(self, s: Scored, seen: dict[str, Scored], best: float, used: set[str]) -> list[Scored]:
         """Neighbouring list items of the same list that also answer join the quote."""

@@ -323,10 +323,20 @@ def test_a_cancer_the_documents_never_name_is_not_answered_with_the_general_outl
     "What is Cushing's syndrome?",  # a sentence opens with it: "Cushing's syndrome is hypercorticism ..."
     "Can paraneoplastic syndrome cause anemia?",  # asked about the documents' own subject
     "What are the symptoms of dermatomyositis?",  # a section heading names it
+    # a sentence names it beside the other thing asked about: "In case of thyroid cancer, hypocalcemia may develop"
+    "How is hypocalcemia related to thyroid cancer?",
 ])
 def test_a_disorder_the_documents_describe_is_still_answered(chatbot, question):
     reply = chatbot.ask(question, [])
     assert reply.kind == "answer", reply.trace
+
+
+@pytest.mark.parametrize("question", ["What are the symptoms of breast cancer?",  # "in breast cancer;": a list item
+                                      "Does breast cancer cause anemia?"])  # no quote names both
+def test_a_disorder_named_in_passing_is_still_not_an_answer(chatbot, question):
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "no_answer" and not reply.quotes, reply.trace.get("abstain")
+    assert "breast cancer" in reply.trace["abstain"]["names_not_quoted"]
 
 
 @pytest.mark.parametrize("question, subject", [("Does cat's claw improve joint disease symptoms?", "cat's claw"),
