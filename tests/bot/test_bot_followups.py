@@ -900,3 +900,13 @@ def test_a_symptom_asked_about_then_happening_is_an_emergency(chatbot, first, fo
     reply = chatbot.ask(follow_up, conversation(chatbot, first))
     assert reply.kind == "emergency"
     assert reply.trace["input_guard"]["layer"] == "conversation"
+
+
+@pytest.mark.parametrize("question", ["what is the treatment?", "what is the main treatment?"])
+def test_what_is_an_aspect_is_not_a_definition_question(chatbot, question):
+    """"what is the treatment?" had been `no_answer`: a synonym added "definition" to every question opening with
+    "what is", and that rare word outweighed "treatment" (a word of a fifth of the passages) in the word score. What
+    a definition question is, is the question type's to say (prompts/answering.yaml, `definition`)."""
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "answer" and any("treatment" in q.text.lower() for q in reply.quotes), reply.trace.get("abstain")
+    assert "definition" not in reply.trace["query"]["expansions"]
