@@ -138,13 +138,21 @@ def about_another_disorder(query: Query, lib: Library, disorders: list[str]) -> 
     """The question is about a disorder the library has no section or page about and no sentence opening with
     its name ("What are the symptoms of breast cancer?" where breast cancer is one item of a risk-factor list):
     whatever sentence names it, the documents only mention it in passing. Not when the question also points at
-    the library's own subject, by a pronoun ("Can it cause anaemia?"), a carried topic or a word of the titles
-    ("Can paraneoplastic syndrome cause anaemia?"): then a quote naming the disorder may well answer it."""
-    question = query.folded or fold(query.message)
-    if query.carried or POINTS_BACK.search(question) or set(words(question)) & lib.subject_words:
+    the library's own subject, by a pronoun ("Can it cause anaemia?"), a carried topic or a word of the titles,
+    also through a synonym ("Can paraneoplastic syndrome cause anaemia?", "Can melanoma cause PNS?"): then a quote
+    naming the disorder may well answer it."""
+    if points_at_subject(query, lib):
         return False
     return not any(set(analyze(n)) <= lib.described_terms or " ".join(words(n)) in lib.sentence_openings
                    for n in disorders)
+
+
+def points_at_subject(query: Query, lib: Library) -> bool:
+    """Whether the question points at the library's own subject: by a pronoun ("Does lymphoma cause it?"), a
+    carried topic, or a word of the titles, also through a synonym ("Can melanoma cause PNS?")."""
+    question = query.folded or fold(query.message)
+    return bool(query.carried or POINTS_BACK.search(question)
+                or set(words(" ".join([question, *query.expansions]))) & lib.subject_words)
 
 
 def as_written(name: str, text: str) -> str:
@@ -348,6 +356,7 @@ class PassageSelector:
                 return Selection(scored=ranked, abstain=True, evidence=evidence, why="every passage that answers was quoted already")
         if not quotable:
             return Selection(scored=ranked, abstain=True, evidence=evidence, why="only questions matched, no statement")
+        quotable = self.naming_first(query, quotable)
         top = quotable[0]
         groups: list[list[Scored]] = []
         used: set[str] = set()
@@ -581,6 +590,22 @@ class PassageSelector:
                 asked = list(dict.fromkeys(asked + medicines))
             return [written for written, generic in asked if not set(analyze(written)) <= quoted and generic not in generics]
         return [] if any(set(analyze(n)) <= quoted for n in disorders) else disorders
+
+    def naming_first(self, query: Query, quotable: list[Scored]) -> list[Scored]:
+        """The passages that name a disorder the question names, first (in their order), then the rest: for "Can
+        ovarian cancer cause paraneoplastic syndrome?" the definitions outscore "in ovarian cancer;" (an item of the
+        list of cancers it most often appears in), and the answer must name what was asked about (`unnamed`). Only
+        when the question relates it to the library's subject (`points_at_subject`): "I think I may have lymphoma
+        or lupus, what to do next?" and "What is the outlook for lung cancer?" ask about the cancer itself."""
+        if self.disorders is None or not points_at_subject(query, self.library):
+            return quotable
+        found = self.disorders.find(query.question or query.message)
+        if not found:
+            return quotable
+        names = [set(analyze(n)) for n in found]
+        terms = self.library.passage_terms
+        naming = [s for s in quotable if any(n <= terms.get(s.passage.id, frozenset()) for n in names)]
+        return naming + [s for s in quotable if s not in naming] if naming else quotable
 
     def relates(self, query: Query, chosen: list[Scored], names: list[str]) -> bool:
         """Whether a chosen quote names one of `names` and another word the question asks about (beyond the topic):

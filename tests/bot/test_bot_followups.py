@@ -910,3 +910,22 @@ def test_what_is_an_aspect_is_not_a_definition_question(chatbot, question):
     reply = chatbot.ask(question, [])
     assert reply.kind == "answer" and any("treatment" in q.text.lower() for q in reply.quotes), reply.trace.get("abstain")
     assert "definition" not in reply.trace["query"]["expansions"]
+
+
+@pytest.mark.parametrize("question, named", [
+    ("Can ovarian cancer cause paraneoplastic syndrome?", "ovarian cancer"),  # an item of the list of cancers
+    ("Is paraneoplastic syndrome common in testicular cancer?", "testicular cancer"),
+    ("Can melanoma cause PNS?", "melanoma"),  # "PNS" names the library's subject, as "paraneoplastic" does
+])
+def test_a_cancer_the_documents_list_is_quoted_by_name(chatbot, question, named):
+    """These had been `no_answer` ("the documents mention it only in passing"): the definitions outscored the
+    passage naming the cancer, so no chosen quote named it. A passage naming what the question names comes first."""
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "answer", reply.trace.get("abstain")
+    assert named in reply.quotes[0].text.lower()
+
+
+def test_a_cancer_named_without_the_subject_is_not_quoted_by_name(chatbot):
+    """Naming it first is for questions relating the cancer to the library's subject; this one asks for advice."""
+    reply = chatbot.ask("I think I might have melanoma, what should I do?", [])
+    assert reply.kind == "no_answer" and not reply.quotes, reply.trace.get("abstain")
