@@ -365,7 +365,7 @@ class PassageSelector:
                 break
             if s.passage.id in used or (groups and s.score < KEEP_RATIO * top.score):
                 continue
-            group = self._group(s, seen, top.score, used)
+            group = self._with_list(self._group(s, seen, top.score, used), seen, used)
             groups.append(group)
             used.update(g.passage.id for g in group)
         left = sum(1 for s in quotable if s.passage.id not in used and s.score >= bar)
@@ -622,6 +622,40 @@ class PassageSelector:
                 return True
         return False
 
+    @cached_property
+    def _lists(self) -> tuple[dict[tuple[str, int], Passage], dict[tuple[str, int], list[Passage]]]:
+        """Each list's lead-in sentence ("But most often the syndrome appears in the following pathologies:": the
+        last passage of the block before it, a statement ending with a colon) and its items, in order, by the
+        list's document and block."""
+        last: dict[tuple[str, int], Passage] = {}
+        items: dict[tuple[str, int], list[Passage]] = {}
+        for p in sorted(self.library.passages.values(), key=lambda p: (p.source, p.start)):
+            last[(p.source, p.block)] = p
+            if p.kind == "list_item":
+                items.setdefault((p.source, p.block), []).append(p)
+        leads = {(src, block + 1): p for (src, block), p in last.items()
+                 if p.kind == "sentence" and p.text.rstrip().endswith(":") and not p.tags and not asks(p.text)
+                 and (src, block + 1) in items}
+        return leads, items
+
+    def _with_list(self, group: list[Scored], seen: dict[str, Scored], used: set[str]) -> list[Scored]:
+        """A list and the sentence that introduces it are quoted together: items open with their lead-in ("in
+        ovarian cancer;" alone does not say what the list is of), and a lead-in quoted alone ("the following
+        physiotherapy procedures are allowed ...:") is followed by the list's first items (never a tagged one),
+        unless they are quoted already."""
+        leads, items = self._lists
+        first = group[0].passage
+        if first.kind == "list_item":
+            lead = leads.get((first.source, first.block))
+            if lead is None or lead.id in used or lead.section != first.section:
+                return group
+            return [seen.get(lead.id) or Scored(lead, 0.0, 0.0, 0.0, 0.0), *group]
+        key = (first.source, first.block + 1)
+        if len(group) > 1 or leads.get(key) is not first:
+            return group
+        follow = [p for p in items[key] if not p.tags and p.id not in used and p.section == first.section][:MAX_GROUP]
+        return [*group, *(seen.get(p.id) or Scored(p, 0.0, 0.0, 0.0, 0.0) for p in follow)]
+
     def _group(self, s: Scored, seen: dict[str, Scored], best: float, used: set[str]) -> list[Scored]:
         """Neighbouring list items of the same list that also answer join the quote."""
         if s.passage.kind != "list_item":
@@ -693,10 +727,13 @@ class QuoteComposer:
         for group in groups:
             qs = [self.quote(p) for p in group]
             quotes.extend(qs)
+            # a list's lead-in sentence (`PassageSelector._with_list`) opens it, its items follow
+            lead_in = [md_escape(q.text) for q, p in zip(qs, group) if p.kind != "list_item" and len(group) > 1]
+            items = qs[len(lead_in):]
             if len(qs) == 1:
                 block = "> " + md_escape(qs[0].text)
             else:
-                block = "\n".join("> - " + md_escape(q.text) for q in qs)
+                block = "".join("> " + t + "\n>\n" for t in lead_in) + "\n".join("> - " + md_escape(q.text) for q in items)
             first = qs[0]
             reviewed = " " + prompts.message("quote_reviewed", date=prompts.date_text(first.last_reviewed)) if first.last_reviewed else ""
             attribution = prompts.message("quote_attribution", title=md_escape(first.title), section=md_escape(first.section), reviewed=reviewed)

@@ -922,7 +922,24 @@ def test_a_cancer_the_documents_list_is_quoted_by_name(chatbot, question, named)
     passage naming the cancer, so no chosen quote named it. A passage naming what the question names comes first."""
     reply = chatbot.ask(question, [])
     assert reply.kind == "answer", reply.trace.get("abstain")
-    assert named in reply.quotes[0].text.lower()
+    assert any(named in q.text.lower() for q in reply.quotes[:2])  # after the list's lead-in, if it is a list item
+
+
+def test_a_list_is_quoted_with_its_lead_in(chatbot):
+    """"in ovarian cancer;" alone does not say what the list is of, and "the following physiotherapy procedures are
+    allowed ...:" alone lists nothing: each is quoted with the other (never a tagged item)."""
+    reply = chatbot.ask("Can ovarian cancer cause paraneoplastic syndrome?", [])
+    texts = [q.text for q in reply.quotes]
+    lead = texts.index("But most often the syndrome appears in the following pathologies:")
+    assert texts[lead + 1] == "in ovarian cancer;"
+    assert "> But most often the syndrome appears in the following pathologies:\n>\n> - in ovarian cancer;" in reply.text
+    reply = chatbot.ask("which physiotherapy procedures are allowed?", [])
+    library = chatbot.pipeline.library
+    passages = {p.text: p for p in library.passages.values()}
+    first = reply.quotes[0].text
+    assert first.endswith("procedures are allowed for paraneoplastic syndrome:")
+    items = [q.text for q in reply.quotes[1:]]
+    assert len(items) >= 2 and all(passages[t].kind == "list_item" and not passages[t].tags for t in items)
 
 
 def test_a_cancer_named_without_the_subject_is_not_quoted_by_name(chatbot):
