@@ -481,7 +481,7 @@ class PassageSelector:
             return []
         named = [set(analyze(g)) for g in asked]
         naming = [s.passage.text for s in ranked
-                  if s in own or any(n <= lib.passage_terms.get(s.passage.id, frozenset()) for n in named)]
+                  if s in own or self._mentions(s, named)]
         if any(a.search(text) for a, _ in types for text in naming):
             return []
         names = set().union(*named)
@@ -603,8 +603,7 @@ class PassageSelector:
         if not found:
             return quotable
         names = [set(analyze(n)) for n in found]
-        terms = self.library.passage_terms
-        naming = [s for s in quotable if any(n <= terms.get(s.passage.id, frozenset()) for n in names)]
+        naming = [s for s in quotable if self._mentions(s, names)]
         return naming + [s for s in quotable if s not in naming] if naming else quotable
 
     def relates(self, query: Query, chosen: list[Scored], names: list[str]) -> bool:
@@ -612,38 +611,25 @@ class PassageSelector:
         "In case of thyroid cancer, hypocalcemia may develop." is about how the two relate, as "How is hypocalcemia
         related to thyroid cancer?" asks, not a passing mention ("in breast cancer;", an item of a risk-factor list,
         for "What are the symptoms of breast cancer?", whose only other word is the topic's)."""
-        lib = self.library
-        in_names = set().union(*(analyze(n) for n in names))
-        others = [t for t in self.content_terms(query) if t not in in_names]
+        stems = [set(analyze(n)) for n in names]
+        others = [t for t in self.content_terms(query) if t not in set().union(*stems)]
         for s in chosen:
-            terms = lib.passage_terms.get(s.passage.id, frozenset())
-            if (any(set(analyze(n)) <= terms for n in names)
-                    and any(({t} | query.alternatives.get(t, set())) & terms for t in others)):
+            terms = self.library.passage_terms.get(s.passage.id, frozenset())
+            if self._mentions(s, stems) and any(({t} | query.alternatives.get(t, set())) & terms for t in others):
                 return True
         return False
 
-    @cached_property
-    def _lists(self) -> tuple[dict[tuple[str, int], Passage], dict[tuple[str, int], list[Passage]]]:
-        """Each list's lead-in sentence ("But most often the syndrome appears in the following pathologies:": the
-        last passage of the block before it, a statement ending with a colon) and its items, in order, by the
-        list's document and block."""
-        last: dict[tuple[str, int], Passage] = {}
-        items: dict[tuple[str, int], list[Passage]] = {}
-        for p in sorted(self.library.passages.values(), key=lambda p: (p.source, p.start)):
-            last[(p.source, p.block)] = p
-            if p.kind == "list_item":
-                items.setdefault((p.source, p.block), []).append(p)
-        leads = {(src, block + 1): p for (src, block), p in last.items()
-                 if p.kind == "sentence" and p.text.rstrip().endswith(":") and not p.tags and not asks(p.text)
-                 and (src, block + 1) in items}
-        return leads, items
+    def _mentions(self, s: Scored, names: list[set[str]]) -> bool:
+        """Whether the passage holds every word (stem) of one of the names."""
+        terms = self.library.passage_terms.get(s.passage.id, frozenset())
+        return any(n <= terms for n in names)
 
     def _with_list(self, group: list[Scored], seen: dict[str, Scored], used: set[str]) -> list[Scored]:
         """A list and the sentence that introduces it are quoted together: items open with their lead-in ("in
         ovarian cancer;" alone does not say what the list is of), and a lead-in quoted alone ("the following
         physiotherapy procedures are allowed ...:") is followed by the list's first items (never a tagged one),
         unless they are quoted already."""
-        leads, items = self._lists
+        leads, items = self.library.lists
         first = group[0].passage
         if first.kind == "list_item":
             lead = leads.get((first.source, first.block))
@@ -728,12 +714,12 @@ class QuoteComposer:
             qs = [self.quote(p) for p in group]
             quotes.extend(qs)
             # a list's lead-in sentence (`PassageSelector._with_list`) opens it, its items follow
-            lead_in = [md_escape(q.text) for q, p in zip(qs, group) if p.kind != "list_item" and len(group) > 1]
-            items = qs[len(lead_in):]
             if len(qs) == 1:
                 block = "> " + md_escape(qs[0].text)
             else:
-                block = "".join("> " + t + "\n>\n" for t in lead_in) + "\n".join("> - " + md_escape(q.text) for q in items)
+                opens = group[0].kind != "list_item"
+                block = ("> " + md_escape(qs[0].text) + "\n>\n" if opens else "") + "\n".join(
+                    "> - " + md_escape(q.text) for q in qs[opens:])
             first = qs[0]
             reviewed = " " + prompts.message("quote_reviewed", date=prompts.date_text(first.last_reviewed)) if first.last_reviewed else ""
             attribution = prompts.message("quote_attribution", title=md_escape(first.title), section=md_escape(first.section), reviewed=reviewed)

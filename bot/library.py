@@ -124,6 +124,21 @@ class Library:
         return frozenset(w for w, n in self.vocabulary.items() if n > tagged[w])
 
     @cached_property
+    def lists(self) -> tuple[dict[tuple[str, int], Passage], dict[tuple[str, int], list[Passage]]]:
+        """Each list's lead-in sentence ("But most often the syndrome appears in the following pathologies:": the
+        last passage of the block before it, an untagged statement ending with a colon) and its items, in order, by
+        the list's document and block."""
+        last: dict[tuple[str, int], Passage] = {}
+        items: dict[tuple[str, int], list[Passage]] = {}
+        for p in sorted(self.passages.values(), key=lambda p: (p.source, p.start)):
+            last[(p.source, p.block)] = p
+            if p.kind == "list_item":
+                items.setdefault((p.source, p.block), []).append(p)
+        leads = {(src, block + 1): p for (src, block), p in last.items()
+                 if p.kind == "sentence" and p.text.rstrip().endswith(":") and not p.tags and (src, block + 1) in items}
+        return leads, items
+
+    @cached_property
     def sentence_openings(self) -> frozenset[str]:
         """The first one to six words of every passage: a name a sentence opens with is what it describes
         ("Cushing's syndrome is hypercorticism caused by ...")."""
