@@ -114,6 +114,7 @@ class InputGuard:
         self._elliptical = _rx(g["elliptical"])
         self._health = _rx(g["health_terms"])
         self._dose_words = _rx(g["dose_words"])
+        self._choice = _rx(g["medicine_choice"])
         self._not_dosing = _rx(g["not_dosing"])
         self._informational = _rx(g["informational"])
         self._conditions = {name: _rx(p) for name, p in g["asked_conditions"].items()}
@@ -187,6 +188,9 @@ class InputGuard:
         dose_words = _hits(self._dose_words, t)
         if dose_words and (drugs or not not_dosing):
             return GuardDecision(REFUSAL, DOSING, "lexicon", dose_words + drugs, topic=_first(drugs))
+        choice = _hits(self._choice, t)
+        if choice:
+            return GuardDecision(REFUSAL, DOSING, "lexicon", choice + drugs, topic=_first(drugs))
         informational = bool(self._informational.search(t))
         named_in = [[d for d in drugs if d in win or misspelt(win, [d])] for win in windows]  # each window's medicines
         for win, named in zip(windows, named_in):

@@ -89,6 +89,25 @@ def test_asking_the_bot_to_choose_a_medicine_is_a_medication_decision(chatbot, m
     assert (found.action, found.reason) == decision, found.to_dict()
 
 
+@pytest.mark.parametrize("message, refused", [
+    ("What can I take for the pain?", True),  # was no_answer: no medicine named
+    ("Is there a cream I can use for the rash?", True),  # was answered with a table cell naming skin rashes
+    ("Which painkiller is best for my headache?", True),
+    ("what else can I give my son for the fever", True),
+    ("Can you recommend something for my nausea?", True),
+    ("What tests should I take to find out if I have it?", False),  # a test is not a medicine
+    ("What precautions should I take?", False),
+    ("What should I take to my appointment?", False),
+    ("What medicines are used to treat it?", False),  # what treats the disorder: the documents' treatment section
+    ("Are there any medications for paraneoplastic syndrome?", False),
+    ("My doctor prescribed an antibiotic that didn't work", False),  # a prescription reported, not asked for
+])
+def test_asking_which_medicine_to_take_is_a_medication_decision(chatbot, message, refused):
+    """The rules alone (`medicine_choice`): which medicine to start is the asker's medication decision, named or not."""
+    found = chatbot.input_guard.rules(message, [])
+    assert (found.action, found.reason) == (("refusal", "dosing") if refused else ("allow", None)), found.to_dict()
+
+
 @pytest.mark.parametrize("message", ["What happens if I stopped eating sugar?", "If I stop worrying will my symptoms improve?"])
 def test_a_change_supposed_without_a_medicine_is_not_a_medication_change(chatbot, message):
     assert chatbot.input_guard.rules(message, []).action == "allow"
