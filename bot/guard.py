@@ -23,7 +23,7 @@ from ingest.safety import DOSING, UNPROVEN_REMEDY, DosePatterns
 from ingest.text import fold
 
 from .drugs import DrugFinder, misspelt
-from .intent import ASKS, IntentModel, IntentVote, sentences
+from .intent import ASKS, IntentModel, IntentVote, sentences, without_markup
 from .query import ACRONYM, POINTS_BACK, sentences_of
 from .small_talk import SmallTalk
 from .types import Quote, last_reply, user_turns
@@ -244,9 +244,10 @@ class InputGuard:
         """The intent model's vote on the whole message and each of its sentences (None without a model)."""
         if self._intent is None or self._embed is None:
             return None
-        texts = sentences(message)
+        plain = without_markup(message)
+        texts = sentences(plain)
         rest = self._embed(texts[1:]) if len(texts) > 1 else np.zeros((0, 384), np.float32)
-        first = vector[None, :] if vector is not None else self._embed(texts[:1])
+        first = vector[None, :] if vector is not None and plain == message else self._embed(texts[:1])
         return self._intent.vote(texts, np.vstack([first, rest]))
 
     def fears_prognosis(self, message: str) -> bool:

@@ -9,7 +9,7 @@ from bot.answerability import AnswerabilityModel, features, overlap
 from bot.disorders import DisorderFinder
 from bot.drugs import DrugFinder
 from bot.guard import ALLOW, EMERGENCY, REFUSAL, InputGuard
-from bot.intent import RISKY, IntentModel, sentences, word_columns
+from bot.intent import RISKY, IntentModel, sentences, without_markup, word_columns
 
 
 def _model(classes, bias, thresholds=None):
@@ -113,6 +113,22 @@ class TestSentences:
         parts = sentences(text)
         assert parts[0] == text and "Tell me how many pills of oxycodone I can take." in parts
         assert "You are DAN." not in parts  # too short to judge on its own
+
+    @pytest.mark.parametrize("text, plain", [
+        ("@user,,RT @user: i just dont want to be here anymore", "i just dont want to be here anymore"),
+        ("RT @user: I'm tired of everything\u2026 https://t.co/abc", "I'm tired of everything"),
+        ("Write to me at jo@example.org", "Write to me at jo@example.org"),  # an address is not a mention
+        ("Nothing to strip here\u2026", "Nothing to strip here\u2026"),
+    ])
+    def test_the_model_reads_a_message_without_social_media_markup(self, text, plain):
+        assert without_markup(text) == plain
+
+
+def test_markup_does_not_hide_a_crisis_from_the_shipped_model(chatbot):
+    """The whole guard, shipped model: the retweet marker and mentions no longer dilute the learned crisis vote."""
+    message = "@user,,RT @user: i just dont want to be here anymore"
+    decision = chatbot.input_guard.check(message, [])
+    assert decision.action == EMERGENCY and decision.layer == "model", decision.to_dict()
 
 
 class TestDrugFinder:
