@@ -946,3 +946,25 @@ def test_a_cancer_named_without_the_subject_is_not_quoted_by_name(chatbot):
     """Naming it first is for questions relating the cancer to the library's subject; this one asks for advice."""
     reply = chatbot.ask("I think I might have melanoma, what should I do?", [])
     assert reply.kind == "no_answer" and not reply.quotes, reply.trace.get("abstain")
+
+
+class TestHowTheAnswerShouldBeSaid:
+    """"What is paraneoplastic syndrome in simple words?" was `no_answer` ("the documents never use simpl, word"):
+    words that say how the answer should be said (`generic_words`) are not what is asked."""
+
+    @pytest.mark.parametrize("message", ["What is paraneoplastic syndrome in simple words?",
+                                         "What is PNS in layman's terms?", "Can you briefly explain what causes it?"])
+    def test_the_question_is_answered(self, chatbot, message):
+        reply = chatbot.ask(message, [])
+        assert reply.kind == "answer", reply.trace.get("abstain")
+
+    def test_what_is_not_covered_stays_not_covered(self, chatbot):
+        reply = chatbot.ask("Is paraneoplastic syndrome contagious? Explain simply", [])
+        assert reply.kind == "no_answer" and "contagi" in reply.trace["abstain"]["why"], reply.trace["abstain"]
+
+
+def test_antibodies_are_found_as_the_autoantibodies_the_documents_name(chatbot):
+    """"Do antibodies have anything to do with it?" was `no_answer`: the documents write "autoantibodies"
+    (prompts/synonyms.yaml)."""
+    reply = chatbot.ask("Do antibodies have anything to do with it?", [])
+    assert reply.kind == "answer" and any("autoantibodies" in q.text for q in reply.quotes), reply.trace.get("abstain")
