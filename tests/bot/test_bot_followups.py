@@ -968,3 +968,18 @@ def test_antibodies_are_found_as_the_autoantibodies_the_documents_name(chatbot):
     (prompts/synonyms.yaml)."""
     reply = chatbot.ask("Do antibodies have anything to do with it?", [])
     assert reply.kind == "answer" and any("autoantibodies" in q.text for q in reply.quotes), reply.trace.get("abstain")
+
+
+@pytest.mark.parametrize("message", ["Tell me about paraneoplastic syndrome", "Define paraneoplastic syndrome",
+                                     "Can you tell me about paraneoplastic syndrome?"])
+def test_a_request_to_explain_the_subject_is_a_definition_question(chatbot, message):
+    """"Define paraneoplastic syndrome" was `no_answer` ("defin" unknown) and "Tell me about ..." opened with
+    neurological sentences: an imperative about the subject reads like "What is ...?" (question_types)."""
+    reply = chatbot.ask(message, [])
+    assert reply.kind == "answer" and reply.quotes[0].text.startswith("A paraneoplastic syndrome is"), reply.trace["why"]
+
+
+def test_please_explain_after_another_question_is_not_a_definition_question(chatbot):
+    q = chatbot.query_builder.build("What are the symptoms? Please explain.")
+    definition = chatbot.selector._types[0][2]  # the definition type's answer shape
+    assert all(a is not definition for a, _ in chatbot.selector.question_types(q))
