@@ -24,6 +24,10 @@ CARRIED_WEIGHT = 0.35
 EXPANSION_WEIGHT = 0.7
 RARE_COUNT, RARE_RATIO = 2, 50  # a document word seen at most RARE_COUNT times, one edit from one seen 50x more
 POINTS_BACK = re.compile(r"\b(?:it|its|that|this|them|they|these|those)\b")  # a follow-up that points back
+# "it" after a question that names the library's subject is that subject, not the question's aspect: "What causes
+# PNS?" -> "Can it be prevented?" carries nothing ("they" may be the aspect: "What are the symptoms?" -> "Are they
+# permanent?")
+_IT = re.compile(r"\b(?:it|its)\b")
 
 
 @dataclass
@@ -286,10 +290,13 @@ class QueryBuilder:
                 # subject, not its aspect. That subject is the medicine or disorder it names ("Cyclophosphamide
                 # side effects?"), or the words of a name the library never uses ("Tell me about Lambert-Eaton
                 # syndrome" -> "What is it?"); if it names none and says "it" itself ("What does it do to the
-                # eyes?"), the library's own subject, so nothing is carried (the eyes would be answered again);
-                # else the earlier question as a whole.
+                # eyes?"), or names the library's subject and the follow-up says "it" (`_IT`), the library's own
+                # subject, so nothing is carried (the eyes, or the causes, would be answered again); else the
+                # earlier question as a whole.
                 source, names = carried, self._names(carried) or self.strangers(carried)
-                carried = " ".join(names) if names else None if POINTS_BACK.search(fold(carried)) else carried
+                carried = " ".join(names) if names else None if (
+                    POINTS_BACK.search(fold(carried)) or (_IT.search(asked_folded) and self.about_subject(carried))
+                ) else carried
                 may_stand_alone = bool(carried) and not names
         # A carried name stands where the pronoun was: "what is it used for?" after carbamazepine is searched as
         # "what is carbamazepine used for?", not as "what is it" (the library's subject, by synonym) with

@@ -983,3 +983,15 @@ def test_please_explain_after_another_question_is_not_a_definition_question(chat
     q = chatbot.query_builder.build("What are the symptoms? Please explain.")
     definition = chatbot.selector._types[0][2]  # the definition type's answer shape
     assert all(a is not definition for a, _ in chatbot.selector.question_types(q))
+
+
+def test_it_after_a_question_naming_the_subject_carries_the_subject_not_the_aspect(chatbot):
+    """"What causes paraneoplastic syndrome?" -> "Can it be prevented?" carried the whole earlier question, whose
+    "causes" matched the cause sentence: answered. "it" is the subject; the documents say nothing of prevention."""
+    first = "What causes paraneoplastic syndrome?"
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": chatbot.ask(first, []).text}]
+    assert chatbot.query_builder.build("Can it be prevented?", history).carried is None
+    assert chatbot.ask("Can it be prevented?", history).kind == "no_answer"
+    # "they" may be the aspect asked before: the earlier question is still carried
+    symptoms = [{"role": "user", "content": "What are the symptoms of PNS?"}, {"role": "assistant", "content": "..."}]
+    assert chatbot.query_builder.build("Are they permanent?", symptoms).carried == "What are the symptoms of PNS?"
