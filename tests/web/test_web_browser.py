@@ -61,7 +61,7 @@ def test_a_patients_conversation_is_shown_safely_and_logged_completely(page, con
     expect(page.locator("#vb-sources")).not_to_contain_text("No sources yet")
 
     # 2. a follow-up, answered in the context of the first question
-    ask(page, "What causes it?", 1)
+    ask(page, "And the causes?", 1)  # a fragment: it leans on the question before
     expect(last_reply(page)).to_have_class(re.compile(r"\bvb-answer\b"))
     expect(last_reply(page)).to_contain_text("Here is what the documents say about that")
     expect(last_reply(page).locator("blockquote").first).to_be_visible()
@@ -106,7 +106,7 @@ def test_a_patients_conversation_is_shown_safely_and_logged_completely(page, con
     assert len({t.conversation_id for t in turns}) == 1 and len(turns[0].conversation_id) >= 20
     assert [t.ordinal for t in turns] == [1, 2, 3, 4]
     assert turns[0].message == "What is a paraneoplastic syndrome?"
-    assert turns[1].message == "What causes it?"
+    assert turns[1].message == "And the causes?"
     assert turns[2].reason == "dosing"
     first = turns[0]
     assert first.quotes and {"text", "source", "title", "section", "start", "end", "last_reviewed"} <= set(first.quotes[0])

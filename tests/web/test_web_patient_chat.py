@@ -67,7 +67,7 @@ class TestSending:
     def test_a_follow_up_uses_the_conversation_so_far(self, chat, log):
         session = ChatSession()
         send(chat, session, "What is a paraneoplastic syndrome?")
-        send(chat, session, "What causes it?")
+        send(chat, session, "And the causes?")  # a fragment: it leans on the question before
         turns = log.conversation(session.conversation_id)
         assert [t.ordinal for t in turns] == [1, 2] and turns[1].kind == "answer"
         assert turns[1].reply_text.startswith("Here is what the documents say about that")
