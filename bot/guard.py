@@ -114,7 +114,7 @@ class InputGuard:
         self._elliptical = _rx(g["elliptical"])
         self._health = _rx(g["health_terms"])
         self._dose_words = _rx(g["dose_words"])
-        self._choice = _rx(g["medicine_choice"])
+        self._choice = _rx([p.replace("{medicine}", g["medicine_choice_words"]) for p in g["medicine_choice"]])
         self._not_dosing = _rx(g["not_dosing"])
         self._informational = _rx(g["informational"])
         self._conditions = {name: _rx(p) for name, p in g["asked_conditions"].items()}
