@@ -24,10 +24,6 @@ CARRIED_WEIGHT = 0.35
 EXPANSION_WEIGHT = 0.7
 RARE_COUNT, RARE_RATIO = 2, 50  # a document word seen at most RARE_COUNT times, one edit from one seen 50x more
 POINTS_BACK = re.compile(r"\b(?:it|its|that|this|them|they|these|those)\b")  # a follow-up that points back
-# "it" after a question that names the library's subject is that subject, not the question's aspect: "What causes
-# PNS?" -> "Can it be prevented?" carries nothing ("they" may be the aspect: "What are the symptoms?" -> "Are they
-# permanent?")
-_IT = re.compile(r"\b(?:it|its)\b")
 
 
 @dataclass
@@ -164,6 +160,9 @@ class QueryBuilder:
         self._is_elliptical = is_elliptical
         self._stems = {stem(w) for w in self._known}
         self._dictionary = dictionary
+        # "it" means the library's subject (prompts/answering.yaml, as `SubjectFocus` reads it); "they" may be an
+        # aspect asked before ("What are the symptoms?" -> "Are they permanent?")
+        self._refers = re.compile(prompts.load("answering")["refers_to_subject"], re.I)
 
     def correct(self, text: str, folded: str | None = None) -> tuple[str, dict[str, str]]:
         """`folded`: `fold(text)`, when the caller has it already."""
@@ -290,12 +289,12 @@ class QueryBuilder:
                 # subject, not its aspect. That subject is the medicine or disorder it names ("Cyclophosphamide
                 # side effects?"), or the words of a name the library never uses ("Tell me about Lambert-Eaton
                 # syndrome" -> "What is it?"); if it names none and says "it" itself ("What does it do to the
-                # eyes?"), or names the library's subject and the follow-up says "it" (`_IT`), the library's own
-                # subject, so nothing is carried (the eyes, or the causes, would be answered again); else the
-                # earlier question as a whole.
+                # eyes?"), or names the library's subject and the follow-up says "it" (`_refers`), the library's own
+                # subject, so nothing is carried (the eyes, or the causes of "What causes PNS?" -> "Can it be
+                # prevented?", would be answered again); else the earlier question as a whole.
                 source, names = carried, self._names(carried) or self.strangers(carried)
                 carried = " ".join(names) if names else None if (
-                    POINTS_BACK.search(fold(carried)) or (_IT.search(asked_folded) and self.about_subject(carried))
+                    POINTS_BACK.search(fold(carried)) or (self._refers.search(asked_folded) and self.about_subject(carried))
                 ) else carried
                 may_stand_alone = bool(carried) and not names
         # A carried name stands where the pronoun was: "what is it used for?" after carbamazepine is searched as
