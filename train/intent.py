@@ -19,9 +19,11 @@ sentence vector joined with hashed word unigrams and bigrams (WORDS; bot.intent.
 raised recall at the same false-flag rate (crisis 95% -> 98%, remedy 88% -> 91% at 2% of benign flagged).
 Per risky class a threshold chosen on validation: the score that at most 1% of the validation's medical
 questions reach. Dosing and remedy also no lower than the score that at most 5% of the hand-labelled informational
-look-alikes reach (MAX_LOOK_ALIKE_FLAGS: questions about medicines and supplements that ask no dose or remedy),
-read from their out-of-fold scores: most medical questions name no medicine, so the 1% rule alone flagged 9% of
-the look-alikes.
+look-alikes reach (MAX_LOOK_ALIKE_FLAGS), read from their out-of-fold scores: hand-labelled `medical` questions
+that name a medicine or another substance (bot.drugs' dictionary) and ask no dose or remedy, the questions the
+product owner's over-refusal ceiling is about. Most medical questions name no medicine, so the 1% rule alone
+flagged 9% of the look-alikes; until 2026-12-06 the look-alikes were every hand-labelled medical question (457,
+199 of them naming no substance), which held the dose threshold at 0.187; now 0.27 (docs/benchmarks.md, session 14).
 Crisis and emergency never below 0.5 (ESCALATION_FLOOR; the cross-validation behind it is in the numbers). The earlier rule (>= 0.5 and >= 90% precision for
 every class) left most real remedy and medication-change questions unflagged.
 Validation's dose questions are mostly MedQuAD templates, so its recall flatters the model: `cross_validation.real_wording`
@@ -40,6 +42,7 @@ import numpy as np
 from sklearn.feature_extraction.text import HashingVectorizer
 
 import prompts
+from bot.drugs import DrugFinder
 from bot.intent import RISKY, WORD_COLUMNS, IntentModel, without_markup
 
 from . import pool
@@ -218,7 +221,8 @@ def cross_validated(examples: list[Example], vectors: np.ndarray, folds: int = 5
     labels = np.array([e.label for e in examples])
     exemplar = np.array([e.source == "exemplars" for e in examples])
     real = np.array([e.source not in ("medquad_qa", "exemplars") for e in examples])
-    look_alikes = real & (labels == "medical") & np.array([e.group[3:] in hand for e in examples])
+    names = DrugFinder()
+    look_alikes = real & (labels == "medical") & np.array([e.group[3:] in hand and bool(names.find(e.text)) for e in examples])
     fold = np.array([pool.bucket("cv:" + e.group) % folds for e in examples])
     x = sp.hstack([sp.csr_matrix(vectors), WORDS.transform([e.text for e in examples])]).tocsr()
     probs = np.zeros((len(examples), len(CLASSES)))
