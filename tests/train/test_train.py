@@ -16,6 +16,7 @@ from bot.coverage import CoverageModel
 from bot.intent import RISKY, IntentModel
 from bot.care import CareWords
 from bot.disorders import DisorderFinder
+from bot.drugs import DrugFinder
 from ingest.embeddings import VectorCache
 from train import answerability, care, coverage, disorders, encoder, intent, pool
 
@@ -68,13 +69,23 @@ def test_intent_cross_validation_reports_real_wording_and_the_escalation_floor(t
     hand = intent.hand_labels()
 
     real = collections.Counter(e.label for e in examples if e.source != "medquad_qa")
-    look_alikes = sum(e.label == "medical" and e.group[3:] in hand for e in examples)
+    look_alikes = sum(intent.is_look_alike(e, set(hand), DrugFinder()) for e in examples)
     assert real["unproven_remedy"] > 0 and look_alikes > 0  # the sample has people's messages and look-alikes to count
     for label in RISKY:
         got, n = map(int, cv["real_wording"][label]["recall"].split("/"))
         flagged, m = map(int, cv["real_wording"][label]["look_alikes_flagged"].split("/"))
         assert n == real[label] and 0 <= got <= n and m == look_alikes and 0 <= flagged <= m
         assert len(look_alike_scores[label]) == look_alikes and all(0 <= s <= 1 for s in look_alike_scores[label])
+
+
+def test_a_look_alike_is_a_hand_labelled_medical_question_that_names_a_substance():
+    names, hand = DrugFinder(), {"q1", "q2", "q3"}
+    example = intent.Example("Aspirin allergy - is it worth getting a bracelet?", "medical", "cq:q1", "mqp/healthtap")
+    assert intent.is_look_alike(example, hand, names)
+    assert not intent.is_look_alike(intent.Example("Can dementia be prevented?", "medical", "cq:q2", "mqp/healthtap"), hand, names)
+    assert not intent.is_look_alike(intent.Example(example.text, "dosing", "cq:q3", "mqp/healthtap"), hand, names)
+    assert not intent.is_look_alike(intent.Example(example.text, "medical", "cq:q4", "mqp/healthtap"), hand, names)
+    assert not intent.is_look_alike(intent.Example(example.text, "medical", "mq:aspirin", "medquad_qa"), hand, names)
 
 
 def test_dose_and_remedy_thresholds_flag_at_most_the_allowed_share_of_look_alikes():
