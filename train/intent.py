@@ -220,7 +220,7 @@ def cross_validated(examples: list[Example], vectors: np.ndarray, folds: int = 5
     hand = set(hand_labels())
     labels = np.array([e.label for e in examples])
     exemplar = np.array([e.source == "exemplars" for e in examples])
-    real = np.array([e.source not in ("medquad_qa", "exemplars") for e in examples])
+    real = np.array([written_by_people(e) for e in examples])
     names = DrugFinder()
     look_alikes = np.array([is_look_alike(e, hand, names) for e in examples])
     fold = np.array([pool.bucket("cv:" + e.group) % folds for e in examples])
@@ -247,12 +247,16 @@ def cross_validated(examples: list[Example], vectors: np.ndarray, folds: int = 5
     return {"escalation_floor": floor, "real_wording": wording}, {c: probs[look_alikes, CLASSES.index(c)] for c in RISKY}
 
 
+def written_by_people(e: Example) -> bool:
+    """Not MedQuAD's question templates, not our own exemplars."""
+    return e.source not in ("medquad_qa", "exemplars")
+
+
 def is_look_alike(e: Example, hand: set[str], names: DrugFinder) -> bool:
     """An informational look-alike: a message people wrote, hand-labelled `medical` (`hand`: the hand-labelled ids),
     that names a medicine or another substance (`names`: bot.drugs' dictionary), so that a dose or remedy vote on
     it would be an over-refusal of the kind the product owner's ceiling counts."""
-    return (e.label == "medical" and e.source not in ("medquad_qa", "exemplars") and e.group[3:] in hand
-            and bool(names.find(e.text)))
+    return e.label == "medical" and written_by_people(e) and e.group[3:] in hand and bool(names.find(e.text))
 
 
 def hand_labels() -> dict[str, str]:
