@@ -98,6 +98,7 @@ class InputGuard:
         self._amount = _rx(g["amount_intent"])
         self._change = _rx(g["change_intent"])
         self._take = _rx(g["take_words"])
+        self._medicine_amount = _rx(g["medicine_amount"])
         # a change verb right before a medicine's name: "increase my carbamazepine", "start Tegretol"; `lexicon`
         # adds the names the maintained dictionary finds in the message ("stop my lithium")
         self._verb_before = rf"(?:\b(?:{g['change_verbs']})|{g['start_question']})\s+(?:\w+\s+){{0,2}}"
@@ -199,7 +200,7 @@ class InputGuard:
             amount = [] if not_dosing else _hits(self._amount, win)
             if informational and _strength_only(amount, win):
                 amount = []  # "Lisinopril 10 mg is for what purpose": a strength named, not asked for
-            if amount and (named or medicine or take):
+            if amount and (named or medicine or take or self._medicine_amount.search(win)):
                 return GuardDecision(REFUSAL, DOSING, "lexicon", amount + named + medicine + take, topic=_first(drugs))
         medicine = _hits(self._medicine, t)
         # A change word and a medicine also decide only together, so they too must meet within two sentences: "Should
