@@ -1,7 +1,8 @@
 """The first stage: is the message something the pipeline can read, and the conversation as the bot uses it.
 
 Empty, over-long and unreadable (binary, no letters) messages get a clear reply instead of an answer;
-control and invisible formatting characters are blanked; the history keeps only well-formed
+control characters are blanked, invisible formatting characters removed, and look-alike letters of another
+script inside a Latin word read as Latin (`readable`); the history keeps only well-formed
 {"role", "content"} turns. The patient's earlier messages (`user_turns`) are taken from it here, once.
 A message that is only a greeting or only thanks / an acknowledgement / a goodbye is marked `small_talk`
 (prompts/answering.yaml): it asks nothing, so after the input guard it gets a short reply, not a search. One that
@@ -16,6 +17,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from confusable_homoglyphs import categories, confusables
+
 import prompts
 from ingest.text import fold
 
@@ -23,7 +26,37 @@ from .replies import Replies
 from .small_talk import SmallTalk
 from .types import user_turns
 
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Invisible formatting characters (zero-width spaces and joiners, soft hyphens, bidirectional controls, BOM): a
+# reader sees nothing there, so they are removed, not blanked: "pred\u200bnisolone" reads as "prednisolone".
+INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_WORD = re.compile(r"\w+")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def _as_latin(word: str) -> str:
+    """A word mixing Latin letters with letters of another script that look like Latin ones ("prednisоlone" with a
+    Cyrillic о, "kіll") is read with the Latin letters, as a reader sees it. Unicode's confusables table
+    (confusable_homoglyphs) says which letters look alike; a word wholly in another script ("преднизолон") stays."""
+    if word.isascii() or not _LATIN.search(word):
+        return word
+    latin = {}
+    for found in confusables.is_confusable(word, greedy=True, preferred_aliases=["latin"]) or []:
+        if categories.alias(found["character"]) in ("LATIN", "COMMON"):  # digits and marks stay as written
+            continue
+        like = [h["c"] for h in found["homoglyphs"] if len(h["c"]) == 1 and categories.alias(h["c"]) == "LATIN"]
+        if like:
+            latin[found["character"]] = like[0]
+    return "".join(latin.get(ch, ch) for ch in word)
+
+
+def readable(text: str) -> str:
+    """The text as a reader sees it: NFC, control characters blanked, invisible ones removed, look-alike letters
+    of another script inside a Latin word read as Latin."""
+    text = INVISIBLE.sub("", CONTROL.sub(" ", unicodedata.normalize("NFC", text)))
+    return text if text.isascii() else _WORD.sub(lambda m: _as_latin(m.group(0)), text)
+
+
 HISTORY_TURNS = 20  # the most recent turns read from a history
 def clean_history(history: Any, limit: int) -> list[dict[str, str]]:
     """Keep well-formed {"role", "content"} turns; anything else in the history is ignored, not fatal."""
@@ -32,7 +65,7 @@ def clean_history(history: Any, limit: int) -> list[dict[str, str]]:
         return out
     for m in history[-HISTORY_TURNS:]:
         if isinstance(m, dict) and m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str):
-            out.append({"role": m["role"], "content": CONTROL.sub(" ", m["content"])[:limit]})
+            out.append({"role": m["role"], "content": readable(m["content"])[:limit]})
     return out
 
 
@@ -72,8 +105,8 @@ class MessageChecks:
         problem = self._problem(message)
         if problem:
             code, text = problem
-            return CheckedMessage(CONTROL.sub(" ", message) if isinstance(message, str) else "", problem=code, reply_text=text)
-        message = CONTROL.sub(" ", unicodedata.normalize("NFC", message)).strip()
+            return CheckedMessage(readable(message) if isinstance(message, str) else "", problem=code, reply_text=text)
+        message = readable(message).strip()
         cleaned = clean_history(history, self.max_chars)
         history = self._without_small_talk(cleaned)
         folded = fold(message)
@@ -122,7 +155,7 @@ class MessageChecks:
         limit = self.max_chars
         if len(message) > limit:
             return "too_long", say("too_long", length=f"{len(message):,}", limit=f"{limit:,}")
-        visible = CONTROL.sub("", message)
+        visible = INVISIBLE.sub("", CONTROL.sub("", message))
         letters = sum(ch.isalpha() for ch in visible)
         if "\ufffd" in message or letters < 2 or letters < 0.3 * len(visible.strip()):
             return "unreadable", say("unreadable")

@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from bot.checks import CheckedMessage, MessageChecks, clean_history, user_turns
+from bot.checks import CheckedMessage, MessageChecks, clean_history, readable, user_turns
 from bot.compose import Composition
 from bot.focus import FOCUS_PRIOR, FocusDecision, SubjectFocus
 from bot.guard import ALLOW, GuardDecision
@@ -91,11 +91,28 @@ class TestMessageChecks:
         ]
         checked = MessageChecks(2000, Replies()).run("  Cafe\u0301\u200b and it?  ", history)
         assert checked.problem is None and checked.trace == {}
-        assert checked.message == "Café  and it?"  # NFC, invisible characters blanked, stripped
-        assert checked.folded == "cafe  and it?"  # folded once, here, for every later stage
+        assert checked.message == "Café and it?"  # NFC, invisible characters removed, stripped
+        assert checked.folded == "cafe and it?"  # folded once, here, for every later stage
         assert [m["role"] for m in checked.history] == ["user", "assistant", "user", "user"]
-        assert checked.user_turns == ("What is it?", "And the  nerves?")
+        assert checked.user_turns == ("What is it?", "And the nerves?")
         assert user_turns(clean_history(history, 2000)) == list(checked.user_turns)
+
+
+    @pytest.mark.parametrize("written, read", [
+        ("How much pred\u200bnisolone?", "How much prednisolone?"),  # a zero-width space inside a word
+        ("H\u200bo\u2060w mu\u00adch?", "How much?"),  # word joiner, soft hyphen
+        ("prednis\u043elone", "prednisolone"),  # a Cyrillic о inside a Latin word
+        ("I want to k\u0456ll myself", "I want to kill myself"),  # a Cyrillic і
+        ("\u0421arbamazepine", "Carbamazepine"),  # a Cyrillic С
+    ])
+    def test_a_message_is_read_as_a_reader_sees_it(self, written, read):
+        assert readable(written) == read
+        assert MessageChecks(2000, Replies()).run(written).message == read
+
+    @pytest.mark.parametrize("text", ["Сколько преднизолона принимать?",  # wholly Cyrillic words stay
+                                      "Что такое paraneoplastic syndrome?", "carbamazépine, Straße", "5μg", "β-blocker"])
+    def test_words_of_one_script_are_left_as_written(self, text):
+        assert readable(text) == text
 
 
 class TestQueryStage:
