@@ -80,7 +80,7 @@ class ChatBot:
             checked = p.checks.run(message, history)
             trace.update(checked.trace)
             if checked.problem:
-                if checked.problem == "too_long":  # declined, but crisis language anywhere in it still escalates
+                if checked.problem == "too_long":  # declined, unless the guard escalates or refuses it
                     stage = "input_guard"
                     screened = p.input_guard.screen(checked)
                     if screened is not None:

@@ -105,7 +105,8 @@ class MessageChecks:
         problem = self._problem(message)
         if problem:
             code, text = problem
-            return CheckedMessage(readable(message) if isinstance(message, str) else "", problem=code, reply_text=text)
+            return CheckedMessage(readable(message) if isinstance(message, str) else "", clean_history(history, self.max_chars),
+                                  problem=code, reply_text=text)
         message = readable(message).strip()
         cleaned = clean_history(history, self.max_chars)
         history = self._without_small_talk(cleaned)

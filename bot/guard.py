@@ -260,17 +260,12 @@ class InputGuard:
         return (any(self._fatal_question.search(p) for p in parts)
                 and all(self._fatal_question.search(p) or self._small_talk(p) in ("greeting", "closing") for p in parts))
 
-    def screen_crisis(self, message: str) -> GuardDecision | None:
-        """For a message declined as too long: still escalate crisis or emergency language anywhere in it."""
-        decision = self.lexicon(message)
-        if decision.action == EMERGENCY:
-            return decision
-        vote = self.learned(message)
-        if vote is not None and vote.label in ("crisis", "emergency"):
-            reason = "self_harm" if vote.label == "crisis" else "model"
-            return GuardDecision(EMERGENCY, reason, "model", [f"intent model: {vote.label} {vote.score:.2f}: {vote.sentence[:80]!r}"],
-                                 votes={"model": vote.to_dict()})
-        return None
+    def screen(self, message: str, history: list[dict] | None = None) -> GuardDecision | None:
+        """For a message declined as too long: every layer still judges the whole of it, so crisis or emergency
+        language anywhere in it escalates, and a dose or remedy request inside a long jailbreak template is refused
+        rather than declined for its length; None when neither."""
+        decision = self.check(message, history)
+        return decision if decision.action in (EMERGENCY, REFUSAL) else None
 
     def informational(self, message: str) -> bool:
         """Asks what a medicine is, does or goes with (side effects, interactions, alcohol, what it is for), and

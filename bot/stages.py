@@ -106,11 +106,12 @@ class InputGuardStage:
         return GuardOutcome(decision, {"input_guard": decision.to_dict()})
 
     def screen(self, checked: CheckedMessage) -> GuardOutcome | None:
-        """A message declined as too long: crisis or emergency language anywhere in it still escalates."""
+        """A message declined as too long: crisis or emergency language anywhere in it still escalates, and a dose
+        or remedy request in it is still refused (`InputGuard.screen`)."""
         _require(checked, CheckedMessage, "InputGuardStage")
         if checked.problem != "too_long":
             raise ValueError(f"only a message declined as too long is screened, not one that is {checked.problem or 'fine'}")
-        decision = self.guard.screen_crisis(checked.message)
+        decision = self.guard.screen(checked.message, checked.history)
         return None if decision is None else GuardOutcome(decision, {"input_guard": decision.to_dict()})
 
 

@@ -188,8 +188,8 @@ class TestLayering:
 
     def test_over_long_message_is_still_screened_for_crisis(self, embeddings):
         g = self.guard(embeddings, [0, 0, 0, 0, 9])
-        assert g.screen_crisis("blah " * 500 + " I want to kill myself.").action == EMERGENCY
-        assert g.screen_crisis("blah " * 500) is None
+        assert g.screen("blah " * 500 + " I want to kill myself.").action == EMERGENCY
+        assert g.screen("blah " * 500) is None
 
 
 class TestAnswerabilityModel:
