@@ -260,6 +260,12 @@ def test_unproven_remedies_are_refused(chatbot, message):
         # lay words for a fever after chemotherapy, and a sudden worst-ever headache (found asking as a patient)
         "I can't stop shaking and I'm burning up after my chemo yesterday",
         "I have a really bad headache, the worst of my life, came on suddenly",
+        # the same signs in words the rules had missed (a probe written from the NHS list, 2026-12-06)
+        "I was stung by a bee and now I feel dizzy and my throat feels weird",
+        "I feel like my heart is going to explode and I can't catch my breath",
+        "my sugar is 40 and I'm shaking and confused",
+        "I can't feel the left side of my body",  # had been answered with quotes
+        "there's so much blood coming out of my nose and it won't stop for an hour",
     ],
 )
 def test_emergencies_come_first(chatbot, message):
@@ -496,6 +502,9 @@ def test_an_amount_of_a_medicine_is_a_dose_even_in_an_informational_question(cha
         "I've had headaches on and off for years",
         "I don't see the point of the second scan",
         "My daughter's tablets look like mine",  # someone else's medicine told about, not taken
+        "I was stung by a wasp last summer and felt dizzy, am I allergic?",  # a past reaction
+        "I'm allergic to cats and my throat gets itchy",
+        "The bleeding from my gums doesn't stop when I brush",  # a habit, not bleeding that won't stop now
         # antibodies are what the documents describe, a substance of the medicine dictionary but not a medicine
         "How many antibodies are tested for paraneoplastic syndrome?",
         "Do the antibodies change over time?",
