@@ -74,6 +74,13 @@ def test_a_change_verb_before_any_dictionary_medicine_is_a_medication_change(cha
     assert (decision.action, decision.reason) == ("refusal", "dosing"), decision.to_dict()
 
 
+@pytest.mark.parametrize("message", ["I ran out of my inhaler, can I use my husband's?",  # an inhaler is a medicine
+                                     "Can I cut my amlodipine tablets in half?"])
+def test_other_forms_of_medicine_and_halving_are_medication_changes(chatbot, message):
+    decision = chatbot.input_guard.rules(message, [])
+    assert (decision.action, decision.reason) == ("refusal", "dosing"), decision.to_dict()
+
+
 @pytest.mark.parametrize("message", ["I'm thinking of going back on my sleeping pills",
                                      "do I still need my insulin if my sugar is normal?",
                                      "Can I give my 2 year old Calpol?",
@@ -504,6 +511,7 @@ def test_an_amount_of_a_medicine_is_a_dose_even_in_an_informational_question(cha
         "My daughter's tablets look like mine",  # someone else's medicine told about, not taken
         "I was stung by a wasp last summer and felt dizzy, am I allergic?",  # a past reaction
         "I'm allergic to cats and my throat gets itchy",
+        "My inhaler makes my voice hoarse, is that normal?",
         "The bleeding from my gums doesn't stop when I brush",  # a habit, not bleeding that won't stop now
         # antibodies are what the documents describe, a substance of the medicine dictionary but not a medicine
         "How many antibodies are tested for paraneoplastic syndrome?",
