@@ -1009,3 +1009,12 @@ def test_whether_a_number_of_a_medicine_is_enough_or_a_lot_is_a_dose_question(ch
     # a number of something that is not a medicine is not a dose
     assert chatbot.input_guard.rules("I've had 3 scans, is that enough?", []).action != "refusal"
     assert chatbot.input_guard.rules("my platelets are 400, is that a lot?", []).action != "refusal"
+
+
+def test_sudden_signs_told_after_a_question_about_symptoms_are_an_emergency(chatbot):
+    """Was answered with the documents' double-vision symptom line."""
+    reply = chatbot.ask("my vision just went double and my face feels numb", conversation(chatbot, "What are the symptoms?"))
+    assert reply.kind == "emergency" and reply.quotes == (), reply.trace["input_guard"]
+    # vision that blurs while reading, or double vision asked about, is not
+    assert chatbot.input_guard.rules("my vision goes blurry when I read for long", []).action != "emergency"
+    assert chatbot.input_guard.rules("I have double vision, is that part of it?", []).action != "emergency"
