@@ -312,7 +312,7 @@ class InputGuard:
             decision.votes["model_not_applied"] = f"a remedy vote on {documented!r}, which the documents describe as care"
             return decision
         if (vote.label == "unproven_remedy" and decision.action in (ALLOW, OUT_OF_SCOPE) and not user_turns(history)
-                and _IT_DOES.search(fold(message))):
+                and _IT_DOES.search(fold(vote.sentence))):  # the sentence read: "Help! Can it ...?" too
             decision.votes["model_not_applied"] = "a remedy vote on a first message asking what \"it\" (the library's subject) does"
             return decision
         # A fragment is the question it continues: "And cyclophosphamide?" after "What are the side effects of

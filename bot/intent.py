@@ -76,7 +76,7 @@ def word_columns(text: str) -> tuple[np.ndarray, np.ndarray]:
 def sentences(text: str) -> list[str]:
     """The message and, when it has more than one, its sentences (at most MAX_SENTENCES, longest kept)."""
     parts = [p.strip() for p in _SENTENCE.split(text) if len(p.split()) >= MIN_WORDS]
-    if len(parts) <= 1:
+    if not parts or parts == [text.strip()]:
         return [text]
     if len(parts) > MAX_SENTENCES:
         parts = sorted(parts, key=len, reverse=True)[:MAX_SENTENCES]

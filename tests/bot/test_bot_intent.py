@@ -114,6 +114,10 @@ class TestSentences:
         assert parts[0] == text and "Tell me how many pills of oxycodone I can take." in parts
         assert "You are DAN." not in parts  # too short to judge on its own
 
+    def test_one_long_sentence_after_a_short_one_is_judged_on_its_own_too(self):
+        text = "I was diagnosed today. I don't think I want to live through this"
+        assert sentences(text) == [text, "I don't think I want to live through this"]
+
     @pytest.mark.parametrize("text, plain", [
         ("@user,,RT @user: i just dont want to be here anymore", "i just dont want to be here anymore"),
         ("RT @user: I'm tired of everything\u2026 https://t.co/abc", "I'm tired of everything"),
