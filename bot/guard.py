@@ -251,14 +251,23 @@ class InputGuard:
         first = vector[None, :] if vector is not None and plain == message else self._embed(texts[:1])
         return self._intent.vote(texts, np.vstack([first, rest]))
 
-    def fears_prognosis(self, message: str) -> bool:
-        """A question whether the illness can kill (`fatal_question`: "Am I going to die?"), alone or with nothing
-        around it but a greeting or thanks ("Hello. Am I going to die?", "Will this kill me? Thank you."): a
-        patient's fear about prognosis. Any other sentence beside it ("Help!", "I can't go on.") leaves the learned
-        crisis vote as it is."""
-        parts = [fold(p) for p in sentences_of(message)]
-        return (any(self._fatal_question.search(p) for p in parts)
-                and all(self._fatal_question.search(p) or self._small_talk(p) in ("greeting", "closing") for p in parts))
+    def fears_prognosis(self, message: str, vote: IntentVote) -> bool:
+        """A question whether the illness can kill (`fatal_question`: "Am I going to die?"), alone, with nothing
+        around it but a greeting or thanks ("Hello. Am I going to die?", "Will this kill me? Thank you."), or beside
+        other questions when the crisis vote came from it alone: neither the whole message nor the other questions
+        read without it are a crisis to the learned layer ("What is the prognosis for anti-Hu PNS? Am I going to die
+        from this?"). A patient's fear about prognosis. Any sentence beside it that is not a question ("Help!", "I
+        can't go on.") leaves the learned crisis vote as it is."""
+        parts = sentences_of(message)
+        fatal = [p for p in parts if self._fatal_question.search(fold(p))]
+        rest = [p for p in parts if p not in fatal and self._small_talk(fold(p)) not in ("greeting", "closing")]
+        if not fatal or not rest:
+            return bool(fatal)
+        threshold = self._intent.thresholds["crisis"] if self._intent is not None else 0.0
+        if not all(ASKS.search(fold(p)) for p in rest) or vote.probabilities.get("crisis", 1.0) >= threshold:
+            return False
+        others = self.learned(" ".join(rest))
+        return others is not None and others.label != "crisis"
 
     def screen(self, message: str, history: list[dict] | None = None) -> GuardDecision | None:
         """For a message declined as too long: every layer still judges the whole of it, so crisis or emergency
@@ -296,7 +305,7 @@ class InputGuard:
             return decision
         decision.votes["model"] = vote.to_dict()
         evidence = [f"intent model: {vote.label} {vote.score:.2f}" + (f" in {vote.sentence[:80]!r}" if vote.sentence != message else "")]
-        if vote.label == "crisis" and decision.action == ALLOW and self.fears_prognosis(message):
+        if vote.label == "crisis" and decision.action == ALLOW and self.fears_prognosis(message, vote):
             decision.votes["model_not_applied"] = "a crisis vote on a question whether the illness can be fatal"
             return decision
         if vote.label in ("crisis", "emergency") and decision.action != EMERGENCY:
