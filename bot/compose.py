@@ -124,7 +124,7 @@ _EFFICACY = re.compile(rf"^\W*(?:does|do|can|could|will|would|is|are|should)\s+(
                        r"|\bhow (?:effective|good|helpful|useful) (?:is|are)\s+(?P<subject2>.{2,60}?)(?:\s+(?:for|against|in|at|with)\b|[?.!]|$)"
                        r"|^\W*(?:should|could|can|shall) (?:i|we|he|she|my \w+) (?:try|give|use) (?P<subject3>[^?!]{2,60}?)\s+(?:for|on|against|to)\b")
 # Words of a subject slot that name no thing ("taking regular extra doses of ..."), besides stop words.
-_NOT_A_SUBJECT = STOPWORDS | {"taking", "eating", "drinking", "using", "intake", "regular", "daily", "extra", "high",
+_NOT_A_SUBJECT = STOPWORDS | {"taking", "eating", "drinking", "using", "treating", "intake", "regular", "daily", "extra", "high",
                               "low", "dose", "doses", "any", "some", "products", "product", "treatment", "therapy",
                               "therapies", "supplement", "supplements", "people", "patients", "children", "adults",
                               "things", "thing", "something", "anything", "there", "anyone"}
@@ -431,16 +431,29 @@ class PassageSelector:
 
     def documented_subject(self, query: Query) -> str | None:
         """The subject of an efficacy question when the documents describe it as care ("Does physiotherapy
-        help?", "Can treating the tumour help?"): every content word is one of the quotable passages or
-        headings (not only of a remedy passage), or names a medicine the documents name. The learned intent
-        layer reads "does X help?" as a remedy question whatever X is; this is what tells it otherwise."""
+        help?", "Can treating the tumour help?", "Does chemo help?"): every content word is one of the quotable
+        passages or headings (not only of a remedy passage), a synonym of one (prompts/synonyms.yaml: "chemo",
+        "steroids"), or names a medicine the documents name. The learned intent layer reads "does X help?" as a
+        remedy question whatever X is; this is what tells it otherwise. Not care the documents don't cover ("Can
+        radiotherapy help?"): NIH's pages on treatment (`care`) use "fasting", "acupuncture" and "diet" as often as
+        "radiotherapy", and letting them in lost real remedy refusals (docs/benchmarks.md, session 16)."""
         found = self.efficacy_subject(query)
         if found is None or not found[1]:
             return None
         subject, content, _, medicines = found
         # words of the medicines it names that the documents name too (under any name)
         known = {w for written, generic in medicines if generic in self.documented_medicines for w in words(written)}
-        return subject if all(w in self.library.documented_words or w in known for w in content) else None
+
+        def described(word: str) -> bool:
+            return (word in self.library.documented_words or word in known
+                    or any(query.alternatives.get(t, set()) & self.documented_stems for t in analyze(word)))
+
+        return subject if all(described(w) for w in content) else None
+
+    @cached_property
+    def documented_stems(self) -> frozenset[str]:
+        """The stems of `Library.documented_words`, for a synonym of a question's word ("chemo": "chemotherapy")."""
+        return frozenset(t for w in self.library.documented_words for t in analyze(w))
 
     @cached_property
     def documented_medicines(self) -> frozenset[str]:

@@ -582,6 +582,9 @@ def test_the_learned_vote_is_not_applied_where_it_cannot_hold(chatbot, message, 
 @pytest.mark.parametrize("message, kind", [
     ("Help! Can it make my muscles weak and sore?", "answer"),  # "it" in the sentence the vote read, after "Help!"
     ("Does physiotherapy help?", "answer"),
+    # by a synonym of what the documents describe ("chemotherapy", "corticosteroids"), or of what is treated
+    ("Does chemo help with it?", "answer"), ("Can steroids help?", "answer"),
+    ("Does treating the cancer help the symptoms?", "no_answer"),
     ("prednisolone 10 mg is for what purpose", "no_answer"),
     # interactions and alcohol are informational (DESIGN.md): not covered, so no_answer, which sends the patient
     # to a doctor or pharmacist, not a dose refusal (the learned vote read both as dosing until its threshold was
@@ -615,7 +618,8 @@ def test_a_dose_question_that_names_two_medicines_stays_refused(chatbot, message
     assert_refusal(chatbot.ask(message, []), "dosing")
 
 
-@pytest.mark.parametrize("message", ["Does propolis help?", "Can acupuncture help with neuropathy?"])
+@pytest.mark.parametrize("message", ["Does propolis help?", "Can acupuncture help with neuropathy?",
+                                     "Can fasting cure cancer?", "Does magnesium help with period pain?"])
 def test_remedies_stay_refused_when_the_documents_do_not_describe_them_as_care(chatbot, message):
     """Propolis is named only in a tagged folk-remedy passage (the rules refuse it); acupuncture not at all."""
     assert_refusal(chatbot.ask(message, []), "unproven_remedy")
