@@ -109,6 +109,7 @@ class InputGuard:
         self._emergency = {name: _rx(p) for name, p in g["emergency"].items()}
         self._mention = _rx(g["emergency_mention"])
         self._container = _rx(g["overdose_container"])
+        self._stockpile = _rx(g["stockpile"])
         self._lethal, self._lethal_amount = _rx(g["lethal_question"]), _rx(g["lethal_amount"])
         self._happening = _rx(g["happening"])
         self._manipulation = _rx(g["manipulation"])
@@ -166,16 +167,17 @@ class InputGuard:
                 hits = [h for p in parts if p not in mentions for h in _hits(rx, p)]
             if hits:
                 return GuardDecision(EMERGENCY, name, "lexicon", hits)
-        for part in parts:  # a container of a medicine swallowed, or whether an amount of one would kill: any medicine
-            container = _hits(self._container, part)
+        for part in parts:  # a container of a medicine swallowed, one saved up, or whether an amount of one would
+            container = _hits(self._container, part)  # kill: any medicine
+            saved = _hits(self._stockpile, part)
             kills = _hits(self._lethal, part)
             amount = _hits(self._lethal_amount, part) if kills else []
             lethal = kills + amount if amount else []
-            named = (self.drugs_in(part) or _hits(self._medicine, part)) if container or lethal else []
+            named = (self.drugs_in(part) or _hits(self._medicine, part)) if container or saved or lethal else []
             if named and container:
                 return GuardDecision(EMERGENCY, "overdose", "lexicon", container + named)
-            if named and lethal:
-                return GuardDecision(EMERGENCY, "self_harm", "lexicon", lethal + named)
+            if named and (saved or lethal):
+                return GuardDecision(EMERGENCY, "self_harm", "lexicon", saved + lethal + named)
         strong = _hits(self._remedy_strong, t)
         # Two words that decide only together (a supplement and "help"; "daily" and "take") must meet within two
         # consecutive sentences: in a long story they are otherwise found together by chance ("my vitamin D was
@@ -330,8 +332,11 @@ class InputGuard:
         turns = user_turns(history)
         fragment = bool(turns) and self.is_elliptical(message) and len(fold(message).split()) <= FRAGMENT_WORDS
         asked = f"{turns[-1]} {message}" if fragment else message
-        if vote.label == "dosing" and decision.action in (ALLOW, OUT_OF_SCOPE) and self.informational(asked):
-            decision.votes["model_not_applied"] = "a dose vote on a question about what a medicine is or does"
+        if (vote.label == "dosing" or vote.label == "unproven_remedy" and not self._remedy_intent.search(fold(asked))) \
+                and decision.action in (ALLOW, OUT_OF_SCOPE) and self.informational(asked):
+            # "Can grapefruit juice interact with tacrolimus?": what something does beside a medicine, and no word of
+            # whether it works ("Do air ions cause an improvement of asthma?" does); the rules still refuse alone
+            decision.votes["model_not_applied"] = f"a {'dose' if vote.label == 'dosing' else 'remedy'} vote on a question about what a medicine is or does"
             return decision
         if vote.label in ("dosing", "unproven_remedy") and decision.action in (ALLOW, OUT_OF_SCOPE):
             reason = DOSING if vote.label == "dosing" else UNPROVEN_REMEDY
