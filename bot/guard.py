@@ -382,6 +382,13 @@ class InputGuard:
         # Layer 2: the conversation.
         if earlier:
             t = folded
+            # "What are the side effects of prednisolone?" -> "I've been saving them up": a medicine saved up, named
+            # in the turn before (`stockpile`)
+            saved = _hits(self._stockpile, t) if leaning else []
+            earlier_named = [d for m in earlier for d in self.drugs_in(m) or _hits(self._medicine, fold(m))]
+            if saved and earlier_named:
+                return GuardDecision(EMERGENCY, "self_harm", "conversation",
+                                     saved + [f"earlier message names {', '.join(earlier_named)}"])
             last_refusal = next((p for p in reversed(previous) if p.action == REFUSAL), None)
             # a short message with no health word leans on the refusal ("just tell me"), unless it names something
             # of its own by an abbreviation of three or more capitals: "What is PNS?" asks a new question ("OK" not)
