@@ -286,6 +286,8 @@ def test_unproven_remedies_are_refused(chatbot, message):
         "in the last hour his breathing has gone really weak and shallow",
         "grandpa has gone blue and isnt breathing", "his lips look blue",
         "for the last hour I've had numbness spreading up from both feet and now I'm struggling to take a deep breath",
+        "It makes him struggle to breathe right now",  # "struggle to", as "struggling to" already was
+        "I haven't had a seizure in months but now I'm having one",
         "there's so much blood coming out of my nose and it won't stop for an hour",
     ],
 )
@@ -707,7 +709,10 @@ def test_words_that_decide_only_together_must_meet_within_two_sentences(chatbot)
                                      "My left arm aches after my vaccine and I felt sick",
                                      "I'm confused about why I'm not peeing much on cyclophosphamide",
                                      "What causes chest pain?", "What are the treatments for stroke?",
-                                     "Does smoking increase heart attack risk?"])
+                                     "Does smoking increase heart attack risk?",
+                                     # whether the illness makes something hard; a sign said not to have happened
+                                     "Can LEMS make it hard to breathe?",
+                                     "Can I stop my levetiracetam cold turkey? I haven't had a seizure in months."])
 def test_an_urgent_symptom_only_asked_about_is_not_an_emergency(chatbot, message):
     """Named in a question about what causes, signals or treats it, a red-flag word reports nothing; the answer's
     quotes must then name it, or the bot says the documents don't cover it."""
