@@ -167,8 +167,9 @@ class InputGuard:
                 hits = [h for p in parts if p not in mentions for h in _hits(rx, p)]
             if hits:
                 return GuardDecision(EMERGENCY, name, "lexicon", hits)
-        for part in parts:  # a container of a medicine swallowed, one saved up, or whether an amount of one would
-            container = _hits(self._container, part)  # kill: any medicine
+        # a container of a medicine swallowed, one saved up, or whether an amount of one would kill: any medicine
+        for part in parts:
+            container = _hits(self._container, part)
             saved = _hits(self._stockpile, part)
             kills = _hits(self._lethal, part)
             amount = _hits(self._lethal_amount, part) if kills else []
@@ -265,8 +266,9 @@ class InputGuard:
         rest = [p for p in parts if p not in fatal and self._small_talk(fold(p)) not in ("greeting", "closing")]
         if not fatal or not rest:
             return bool(fatal)
-        threshold = self._intent.thresholds["crisis"] if self._intent is not None else 0.0
-        if not all(ASKS.search(fold(p)) for p in rest) or vote.probabilities.get("crisis", 1.0) >= threshold:
+        if self._intent is None or not all(ASKS.search(fold(p)) for p in rest):
+            return False
+        if vote.probabilities.get("crisis", 1.0) >= self._intent.thresholds["crisis"]:  # the whole message reads so
             return False
         others = self.learned(" ".join(rest))
         return others is not None and others.label != "crisis"
@@ -332,11 +334,13 @@ class InputGuard:
         turns = user_turns(history)
         fragment = bool(turns) and self.is_elliptical(message) and len(fold(message).split()) <= FRAGMENT_WORDS
         asked = f"{turns[-1]} {message}" if fragment else message
-        if (vote.label == "dosing" or vote.label == "unproven_remedy" and not self._remedy_intent.search(fold(asked))) \
-                and decision.action in (ALLOW, OUT_OF_SCOPE) and self.informational(asked):
-            # "Can grapefruit juice interact with tacrolimus?": what something does beside a medicine, and no word of
-            # whether it works ("Do air ions cause an improvement of asthma?" does); the rules still refuse alone
-            decision.votes["model_not_applied"] = f"a {'dose' if vote.label == 'dosing' else 'remedy'} vote on a question about what a medicine is or does"
+        # "Can grapefruit juice interact with tacrolimus?": what something does beside a medicine, and for a remedy vote
+        # no word of whether it works ("Do air ions cause an improvement of asthma?" has one); the rules refuse alone
+        asks_effect = vote.label == "unproven_remedy" and self._remedy_intent.search(fold(asked))
+        if (vote.label in ("dosing", "unproven_remedy") and not asks_effect and decision.action in (ALLOW, OUT_OF_SCOPE)
+                and self.informational(asked)):
+            kind = "dose" if vote.label == "dosing" else "remedy"
+            decision.votes["model_not_applied"] = f"a {kind} vote on a question about what a medicine is or does"
             return decision
         if vote.label in ("dosing", "unproven_remedy") and decision.action in (ALLOW, OUT_OF_SCOPE):
             reason = DOSING if vote.label == "dosing" else UNPROVEN_REMEDY
@@ -385,10 +389,10 @@ class InputGuard:
             # "What are the side effects of prednisolone?" -> "I've been saving them up": a medicine saved up, named
             # in the turn before (`stockpile`)
             saved = _hits(self._stockpile, t) if leaning else []
-            earlier_named = [d for m in earlier for d in self.drugs_in(m) or _hits(self._medicine, fold(m))]
-            if saved and earlier_named:
+            named_before = [d for m in earlier if saved for d in self.drugs_in(m) or _hits(self._medicine, fold(m))]
+            if named_before:
                 return GuardDecision(EMERGENCY, "self_harm", "conversation",
-                                     saved + [f"earlier message names {', '.join(earlier_named)}"])
+                                     saved + [f"earlier message names {', '.join(named_before)}"])
             last_refusal = next((p for p in reversed(previous) if p.action == REFUSAL), None)
             # a short message with no health word leans on the refusal ("just tell me"), unless it names something
             # of its own by an abbreviation of three or more capitals: "What is PNS?" asks a new question ("OK" not)
