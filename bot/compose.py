@@ -446,14 +446,9 @@ class PassageSelector:
 
         def described(word: str) -> bool:
             return (word in self.library.documented_words or word in known
-                    or any(query.alternatives.get(t, set()) & self.documented_stems for t in analyze(word)))
+                    or any(query.alternatives.get(t, set()) & self.library.documented_stems for t in analyze(word)))
 
         return subject if all(described(w) for w in content) else None
-
-    @cached_property
-    def documented_stems(self) -> frozenset[str]:
-        """The stems of `Library.documented_words`, for a synonym of a question's word ("chemo": "chemotherapy")."""
-        return frozenset(t for w in self.library.documented_words for t in analyze(w))
 
     @cached_property
     def documented_medicines(self) -> frozenset[str]:

@@ -124,6 +124,11 @@ class Library:
         return frozenset(w for w, n in self.vocabulary.items() if n > tagged[w])
 
     @cached_property
+    def documented_stems(self) -> frozenset[str]:
+        """The stems of `documented_words`, for a synonym of a question's word ("chemo": "chemotherapy")."""
+        return frozenset(t for w in self.documented_words for t in analyze(w))
+
+    @cached_property
     def lists(self) -> tuple[dict[tuple[str, int], Passage], dict[tuple[str, int], list[Passage]]]:
         """Each list's lead-in sentence ("But most often the syndrome appears in the following pathologies:": the
         last passage of the block before it, an untagged statement ending with a colon) and its items, in order, by
