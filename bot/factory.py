@@ -16,6 +16,7 @@ from .checks import MessageChecks
 from .compose import PassageSelector, QuoteComposer
 from .disorders import DisorderFinder
 from .drugs import DrugFinder
+from .english import English
 from .focus import SubjectFocus
 from .guard import ALLOW, InputGuard, OutputGuard
 from .intent import IntentModel
@@ -41,7 +42,8 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
     if reuse is None:
         embeddings = load_embeddings(settings.index)
         drugs = DrugFinder(cache=settings.data_dir / "cache")
-        guard = InputGuard(embed=embeddings.encode, intent=IntentModel.load(), drugs=drugs)
+        guard = InputGuard(embed=embeddings.encode, intent=IntentModel.load(), drugs=drugs,
+                           english=English(extra=embeddings.dictionary))
         answerability, disorders, coverage = AnswerabilityModel.load(), DisorderFinder.load(), CoverageModel.load()
         care = CareWords.load()
     else:

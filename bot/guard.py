@@ -23,6 +23,7 @@ from ingest.safety import DOSING, UNPROVEN_REMEDY, DosePatterns
 from ingest.text import fold
 
 from .drugs import DrugFinder, misspelt
+from .english import English
 from .intent import ASKS, IntentModel, IntentVote, sentences, without_markup
 from .query import ACRONYM, POINTS_BACK, sentences_of
 from .small_talk import SmallTalk
@@ -87,10 +88,13 @@ def _hits(rx: re.Pattern[str], text: str) -> list[str]:
 class InputGuard:
     def __init__(
         self, embed=None, policy: dict | None = None, intent: IntentModel | None = None, drugs: DrugFinder | None = None,
+        english: English | None = None,
     ) -> None:
-        """`embed` encodes patient messages (never cached), for the learned layer's sentences."""
+        """`embed` encodes patient messages (never cached), for the learned layer's sentences; `english`: what a name
+        in a medicine's place that no dictionary knows is told apart by."""
         self._intent = intent
         self.drug_finder = drugs
+        self._english = english
         g = (policy or prompts.load("safety_policy"))["guard"]
         self._drugs = _rx(g["drugs"])
         self._drug_names = list(g["drug_names"])
@@ -103,6 +107,7 @@ class InputGuard:
         # adds the names the maintained dictionary finds in the message ("stop my lithium")
         self._verb_before = rf"(?:\b(?:{g['change_verbs']})|{g['start_question']})\s+(?:\w+\s+){{0,2}}"
         self._verb_drug = re.compile(rf"{self._verb_before}(?:{'|'.join(g['drugs'])}|{g['medicine_words']})", re.I)
+        self._verb_slot = re.compile(rf"(?:\b(?:{g['change_verbs']})|{g['start_question']})\s+((?:[\w-]+\s+){{0,2}}[\w-]+)")
         self._remedy_strong = _rx(g["remedy_strong"])
         self._remedy_weak = _rx(g["remedy_weak"])
         self._remedy_intent = _rx(g["remedy_intent"])
@@ -152,6 +157,16 @@ class InputGuard:
             found += [w.lower() for w, _ in self.drug_finder.medicines(text, classes=True) if w.lower() not in found]
         return found + [name for name in misspelt(folded, self._drug_names) if name not in found]
 
+    def unknown_names(self, folded: str) -> list[str]:
+        """Words in a medicine's place (up to three words after a change verb or "should I take") that neither English,
+        nor one edit from it, nor the medicine dictionary knows, in a message about health: a medicine no dictionary
+        of ours holds, new or misspelt ("double my Xanex", "should I take SARM MK677", "start efgartigimod"). Not in a
+        message that neither is about health nor takes anything ("start a GoFundMe", "the Naruto series")."""
+        if self._english is None or not (self._health.search(folded) or re.search(r"\btak(?:e|ing)\b", folded)):
+            return []
+        slots = [w for m in self._verb_slot.finditer(folded) for w in m.group(1).split()]
+        return list(dict.fromkeys(w for w in slots if self._english.unknown(w)))
+
     def lexicon(self, text: str) -> GuardDecision:
         t = fold(text)
         # A sentence that asks what causes, signals or treats an urgent symptom names it without reporting it
@@ -187,7 +202,7 @@ class InputGuard:
         weak = [w for win in windows if self._remedy_intent.search(win) for w in _hits(self._remedy_weak, win)]
         if strong or weak:
             return GuardDecision(REFUSAL, UNPROVEN_REMEDY, "lexicon", strong + list(dict.fromkeys(weak)))
-        drugs = self.drugs_in(text)
+        drugs = self.drugs_in(text) + self.unknown_names(t)
         not_dosing = bool(self._not_dosing.search(t))
         dose_words = _hits(self._dose_words, t)
         if dose_words and (drugs or not not_dosing):

@@ -74,6 +74,36 @@ def test_a_change_verb_before_any_dictionary_medicine_is_a_medication_change(cha
     assert (decision.action, decision.reason) == ("refusal", "dosing"), decision.to_dict()
 
 
+@pytest.mark.parametrize("message, name", [
+    ("Is it alright to double my Xanex on scan days?", "xanex"),  # a brand misspelt: not in the dictionary
+    ("I have type 2 diabetes, should I take SARM MK677?", "mk677"),  # a compound's code
+    ("My neurologist mentioned efgartigimod. Should I start efgartigimod?", "efgartigimod"),  # newer than the dictionary
+])
+def test_a_name_no_dictionary_knows_in_a_medicines_place_is_a_medicine(chatbot, message, name):
+    decision = chatbot.input_guard.rules(message, [])
+    assert (decision.action, decision.reason) == ("refusal", "dosing"), decision.to_dict()
+    assert name in decision.evidence
+
+
+@pytest.mark.parametrize("message", ["Should I start exercizing again after chemo?",  # one edit from English
+                                     "How do I stop my heartrate going up?",  # two English words written as one
+                                     "Can I start physio?",
+                                     "Should I start a new job after my treatment?"])
+def test_english_words_and_their_misspellings_in_a_medicines_place_are_not_medicines(chatbot, message):
+    assert chatbot.input_guard.unknown_names(message.lower()) == []
+    assert chatbot.input_guard.rules(message, []).action == "allow"
+
+
+def test_the_english_word_list_tells_names_from_words_and_misspellings():
+    from bot.english import English
+
+    english = English(extra=["paraneoplastic"])
+    assert "paraneoplastic" in english and "exercise" in english and "xanex" not in english
+    assert [w for w in ["xanex", "mk677", "efgartigimod", "exercizing", "heartrate", "paraneoplastic", "the", "ivig",
+                        "abc", "10mg"] if english.unknown(w)] == \
+        ["xanex", "mk677", "efgartigimod", "ivig"]
+
+
 @pytest.mark.parametrize("message", ["I ran out of my inhaler, can I use my husband's?",  # an inhaler is a medicine
                                      "Can I cut my amlodipine tablets in half?"])
 def test_other_forms_of_medicine_and_halving_are_medication_changes(chatbot, message):
