@@ -158,14 +158,17 @@ class InputGuard:
         return found + [name for name in misspelt(folded, self._drug_names) if name not in found]
 
     def unknown_names(self, folded: str) -> list[str]:
-        """Words in a medicine's place (up to three words after a change verb or "should I take") that neither English,
-        nor one edit from it, nor the medicine dictionary knows, in a message about health: a medicine no dictionary
-        of ours holds, new or misspelt ("double my Xanex", "should I take SARM MK677", "start efgartigimod"). Not in a
+        """Words in a medicine's place (up to three words after a change verb or "should I take") that are no English
+        word, in a message about health or taking something: names no dictionary of ours holds, new or misspelt
+        ("double my Xanex", "should I take SARM MK677", "start efgartigimod"; `English.unknown`), and names the
+        medicine dictionary knows without a patient leaflet ("should I still take my Lantus": the insulin glargine
+        brand; `drugs_in` reads only medicines with one, so that "alcohol" or "water" is never a medicine). Not in a
         message that neither is about health nor takes anything ("start a GoFundMe", "the Naruto series")."""
         if self._english is None or not (self._health.search(folded) or re.search(r"\btak(?:e|ing)\b", folded)):
             return []
-        slots = [w for m in self._verb_slot.finditer(folded) for w in m.group(1).split()]
-        return list(dict.fromkeys(w for w in slots if self._english.unknown(w)))
+        slots = [w for m in self._verb_slot.finditer(folded) for w in m.group(1).split() if w not in self._english]
+        return list(dict.fromkeys(w for w in slots if self._english.unknown(w) or (
+            self.drug_finder is not None and self.drug_finder.find(w))))
 
     def lexicon(self, text: str) -> GuardDecision:
         t = fold(text)

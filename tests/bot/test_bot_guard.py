@@ -85,6 +85,19 @@ def test_a_name_no_dictionary_knows_in_a_medicines_place_is_a_medicine(chatbot, 
     assert name in decision.evidence
 
 
+def test_a_brand_the_dictionary_knows_without_a_patient_leaflet_is_a_medicine_in_a_medicines_place(chatbot):
+    decision = chatbot.input_guard.rules("Should I still take my Lantus if I'm not eating today?", [])
+    assert (decision.action, decision.reason) == ("refusal", "dosing"), decision.to_dict()
+    assert "lantus" in decision.evidence
+
+
+@pytest.mark.parametrize("message", ["Can latanoprost eye drops change the colour of your eyes?",  # a product, no amount
+                                     "Should I stop drinking alcohol while I have this?",  # a substance, not a medicine
+                                     "What are the side effects of the second covid jab?"])
+def test_eye_drops_alcohol_and_a_second_jabs_side_effects_are_not_dose_questions(chatbot, message):
+    assert chatbot.input_guard.rules(message, []).action == "allow"
+
+
 @pytest.mark.parametrize("message", ["Should I start exercizing again after chemo?",  # one edit from English
                                      "How do I stop my heartrate going up?",  # two English words written as one
                                      "Can I start physio?",
