@@ -167,8 +167,9 @@ class InputGuard:
         if self._english is None or not (self._health.search(folded) or re.search(r"\btak(?:e|ing)\b", folded)):
             return []
         slots = [w for m in self._verb_slot.finditer(folded) for w in m.group(1).split() if w not in self._english]
-        return list(dict.fromkeys(w for w in slots if self._english.unknown(w) or (
-            self.drug_finder is not None and self.drug_finder.find(w))))
+        # the dictionary first: one indexed query, where `unknown` looks up every string one edit away (~1 ms)
+        return list(dict.fromkeys(w for w in slots if (
+            self.drug_finder is not None and self.drug_finder.find(w)) or self._english.unknown(w)))
 
     def lexicon(self, text: str) -> GuardDecision:
         t = fold(text)
