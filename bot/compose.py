@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+from rapidfuzz import fuzz, process
 
 import prompts
 from ingest.structure import Passage, heading_path
@@ -21,7 +22,8 @@ from .answerability import AnswerabilityModel, overlap
 from .care import CareWords
 from .coverage import CoverageModel
 from .disorders import DisorderFinder
-from .drugs import DrugFinder, misspelt, name_words
+from .drugs import MISSPELT, DrugFinder, misspelt, name_words
+from .english import English
 from .focus import FocusDecision, SubjectFocus
 from .library import Library
 from .query import POINTS_BACK, Query, sentences_of
@@ -167,14 +169,16 @@ class PassageSelector:
     def __init__(self, library: Library, focus: SubjectFocus, max_quotes: int = 3, config: dict | None = None,
                  model: AnswerabilityModel | None = None, disorders: DisorderFinder | None = None,
                  medicines: DrugFinder | None = None, coverage: CoverageModel | None = None,
-                 care: CareWords | None = None) -> None:
+                 care: CareWords | None = None, english: English | None = None) -> None:
         """`focus`: the documents about the library's subject, when other subjects share the library
         (`SubjectFocus`, the one retrieval uses too); `model`: the learned answerability scorer (scores every
         candidate; in shadow, decides nothing); `disorders` (bot/disorders.py) and `medicines` (bot/drugs.py):
         the names a question is about; a question naming some that no chosen quote names is not answered;
         `coverage` (bot/coverage.py): whether the evidence says the documents answer at all; `care`
-        (bot/care.py): the words of conventional care, for `undocumented_subject`."""
+        (bot/care.py): the words of conventional care, for `undocumented_subject`; `english` (bot/english.py): tells
+        a name no dictionary holds from a word, for `unnamed`."""
         cfg = config or prompts.load("answering")
+        self.english = english
         self.library = library
         self.model = model
         self.disorders = disorders
@@ -538,6 +542,8 @@ class PassageSelector:
         if not unnamed:
             return None
         evidence["names_not_quoted"] = unnamed
+        # names no dictionary holds say nothing of whether the message is about health (`SelectionStage`)
+        evidence["names_unknown"] = [n for n in unnamed if n.lower() in self._unnamed_strangers(query, chosen)]
         mentioned = [n for n in unnamed if set(analyze(n)) <= self.library.terms.stems]
         evidence["names_in_passing"] = mentioned
         them = "it" if len(unnamed) == 1 else "them"
@@ -557,11 +563,28 @@ class PassageSelector:
         subject = self.unknown_subject(query)
         if subject:
             return [subject]
-        names = self._unnamed_names(query, chosen)
+        names = self._unnamed_names(query, chosen) or self._unnamed_strangers(query, chosen)
         if names:
             return names
         quoted = self._quoted_terms(chosen)
         return [f for f in findings if not set(analyze(f)) <= quoted]
+
+    def _unnamed_strangers(self, query: Query, chosen: list[Scored]) -> list[str]:
+        """Words of the question that neither the documents nor English use (`English.unknown`), no misspelling of a
+        document word ("cyclofosfamide", "fisiotherapy") and no name the medicine or disorder dictionaries hold
+        (`_unnamed_names` reads those, under any of their names: Tegretol is carbamazepine), when no chosen quote
+        names them: a name no dictionary of ours holds ("Levonelle side effects?" had been answered with two other
+        medicines' side effects)."""
+        if self.english is None:
+            return []
+        quoted, vocabulary = self._quoted_terms(chosen), self.library.vocabulary
+        text = query.question or query.message
+        named = (self.disorders.words_in(text) if self.disorders is not None else set()) | (
+            name_words(self.medicines.find(text)) if self.medicines is not None else set())
+        return [w for w in dict.fromkeys(words(text))
+                if w not in vocabulary and w not in named and w not in query.corrections and self.english.unknown(w)
+                and not set(analyze(w)) <= quoted
+                and not process.extractOne(w, vocabulary.keys(), scorer=fuzz.ratio, score_cutoff=MISSPELT)]
 
     def _quoted_terms(self, chosen: list[Scored]) -> frozenset[str]:
         lib = self.library

@@ -35,6 +35,7 @@ LAY_CLASSES = {
     "beta blockers": "Adrenergic beta-Antagonists", "beta-blockers": "Adrenergic beta-Antagonists",
     "birth control": "Contraceptive Agents",
 }
+MISSPELT = 80  # the edit ratio (rapidfuzz's fuzz.ratio) from which a word is a near miss of a name
 SCHEMA = 4  # of the cached table; a file of another schema is never opened (its name differs)
 
 
@@ -176,7 +177,7 @@ def misspelt(folded: str, names: list[str]) -> list[str]:
     medicine's misspelt name."""
     out: list[str] = []
     for word in re.findall(r"[a-z][a-z-]{5,}", folded):
-        match = process.extractOne(word, names, scorer=fuzz.ratio, score_cutoff=80)
+        match = process.extractOne(word, names, scorer=fuzz.ratio, score_cutoff=MISSPELT)
         if match and match[0] not in out:
             out.append(match[0])
     return out

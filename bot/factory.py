@@ -42,15 +42,15 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
     if reuse is None:
         embeddings = load_embeddings(settings.index)
         drugs = DrugFinder(cache=settings.data_dir / "cache")
-        guard = InputGuard(embed=embeddings.encode, intent=IntentModel.load(), drugs=drugs,
-                           english=English(extra=embeddings.dictionary))
+        english = English(extra=embeddings.dictionary)
+        guard = InputGuard(embed=embeddings.encode, intent=IntentModel.load(), drugs=drugs, english=english)
         answerability, disorders, coverage = AnswerabilityModel.load(), DisorderFinder.load(), CoverageModel.load()
         care = CareWords.load()
     else:
         embeddings, guard = reuse.library.embeddings, reuse.input_guard.guard
         selector = reuse.selection.selector
         drugs, answerability, disorders, coverage = guard.drug_finder, selector.model, selector.disorders, selector.coverage
-        care = selector.care
+        care, english = selector.care, selector.english
     # vectors of the library's passages, kept across restarts (never a patient's words)
     model = VectorCache.key(embeddings.model_id)[:10]
     fixed = VectorCache(embeddings.encode, settings.data_dir / "cache" / f"vectors-{embeddings.encoder}-{model}.npz")
@@ -78,7 +78,7 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
         subject_words=library.subject_words,
     )
     selector = PassageSelector(library, focus, settings.bot.max_quotes, model=answerability, disorders=disorders,
-                               medicines=drugs, coverage=coverage, care=care)
+                               medicines=drugs, coverage=coverage, care=care, english=english)
     return Pipeline(
         settings=settings,
         library=library,

@@ -183,7 +183,8 @@ class SelectionStage:
         trace = {"passages": [s.to_dict() for s in selection.scored[:12]], "abstain": abstain}
         expanded = " ".join([query.corrected, *query.expansions])  # lay words' synonyms count, "what is" -> "definition" not
         on_topic = (guard.decision.on_topic or self.mentions_health(expanded) or bool(self.technical_words(expanded))
-                    or bool(selection.evidence.get("names_not_quoted")))  # it names a disorder or a medicine
+                    # it names a disorder or a medicine
+                    or bool(set(selection.evidence.get("names_not_quoted", ())) - set(selection.evidence.get("names_unknown", ()))))
         off_topic = not on_topic and selection.evidence.get("best_cosine", 0) < OFF_TOPIC_MIN_COSINE
         # Which abstention: health or not, as the learned intent model reads it, also counts. "What is
         # hypercalcemia?" uses no word of the health list but is a medical question the documents don't cover

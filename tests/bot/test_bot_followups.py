@@ -339,6 +339,22 @@ def test_a_disorder_named_in_passing_is_still_not_an_answer(chatbot, question):
     assert "breast cancer" in reply.trace["abstain"]["names_not_quoted"]
 
 
+@pytest.mark.parametrize("question, name", [("Levonelle side effects, what are the most common ones?", "levonelle"),
+                                           ("What are the side effects of Keppra?", "keppra")])
+def test_a_name_no_dictionary_holds_is_not_answered_with_quotes_that_never_name_it(chatbot, question, name):
+    """Neither the medicine dictionary nor English knows these brands: the documents' side-effect cells of other
+    medicines do not answer them."""
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "no_answer" and not reply.quotes, reply.trace
+    assert [n.lower() for n in reply.trace["abstain"]["names_not_quoted"]] == [name]
+
+
+@pytest.mark.parametrize("question", ["Can paraneoplasic syndrome be cured?",  # a misspelt document word
+                                      "What are the side effects of metilprednisolone?"])
+def test_a_misspelt_document_word_is_no_unknown_name(chatbot, question):
+    assert chatbot.ask(question, []).kind == "answer"
+
+
 @pytest.mark.parametrize("question, subject", [("How effective is shilajit?", "shilajit"),
                                               ("How effective is pycnogenol?", "pycnogenol")])
 def test_an_efficacy_question_about_something_the_documents_never_name_is_not_answered(chatbot, question, subject):
