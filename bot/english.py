@@ -1,5 +1,7 @@
-"""English words, so that the input guard can tell a name nobody's dictionary knows ("double my Xanex", "should I
-take MK677") from an English word and from a misspelt one ("should I start exercizing").
+"""English words, to tell a name nobody's dictionary knows from an English word and from a misspelt one ("should I
+start exercizing"): the input guard reads such a name in a medicine's place as a medicine ("double my Xanex", "should
+I take MK677"), and the passage selector does not answer a question about one with quotes that never name it
+("Levonelle side effects?").
 
 The words are pyspellchecker's English frequency list (MIT; built from OpenSubtitles and SCOWL, 160k words), read
 from its wheel, offline. Not its `SpellChecker`: that holds the list as a Python dict (~15 MB of a server whose memory
