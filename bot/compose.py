@@ -462,6 +462,10 @@ class PassageSelector:
             return frozenset()
         return frozenset(generic for _, generic in self.medicines.find("\n".join(sorted(self.library.documented_words))))
 
+    def names_medicine(self, name: str) -> bool:
+        """Whether the quotable passages name this medicine under any of its names (Tegretol: carbamazepine)."""
+        return self.medicines is not None and any(g in self.documented_medicines for _, g in self.medicines.find(name))
+
     def asked_medicines(self, query: Query) -> frozenset[str]:
         """Generic names of the medicines and substances the question (or the topic carried into it) names; not
         classes: the dictionary does not say which medicines are anticonvulsants."""

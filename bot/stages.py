@@ -12,7 +12,7 @@ in order and turns their outputs into a `Reply`. `Pipeline` holds one of each, b
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -88,13 +88,23 @@ class GuardOutcome:
 
 class InputGuardStage:
     def __init__(self, guard: InputGuard, documented: Callable[[Query], str | None] | None = None,
-                 undocumented: Callable[[Query], str | None] | None = None) -> None:
+                 undocumented: Callable[[Query], str | None] | None = None,
+                 names_medicine: Callable[[str], bool] | None = None) -> None:
         """`documented` / `undocumented`: this library's reading of what an efficacy question asks about, when the
         documents describe it as care, or when neither they, the medicine dictionary nor NIH's treatment pages know it
-        (`PassageSelector.documented_subject` / `undocumented_subject`); the guard itself knows no library."""
+        (`PassageSelector.documented_subject` / `undocumented_subject`); `names_medicine`: whether the documents name
+        a medicine (`PassageSelector.names_medicine`); the guard itself knows no library."""
         self.guard = guard
         self.documented = documented
         self.undocumented = undocumented
+        self.names_medicine = names_medicine
+
+    def _offered(self, decision: GuardDecision) -> GuardDecision:
+        """A dose refusal offers what the documents say about the medicine asked about (`topic`), only when they name
+        it: "share what the documents say about sertraline" would promise what they don't have."""
+        if decision.topic and self.names_medicine is not None and not self.names_medicine(decision.topic):
+            return replace(decision, topic=None)
+        return decision
 
     def run(self, checked: CheckedMessage, prepared: PreparedQuery) -> GuardOutcome:
         _require(checked, CheckedMessage, "InputGuardStage")
@@ -103,6 +113,7 @@ class InputGuardStage:
         decision = self.guard.check(checked.message, checked.history, prepared.message_vector, query.corrected,
                                     self.documented(query) if self.documented is not None else None,
                                     self.undocumented(query) if self.undocumented is not None else None)
+        decision = self._offered(decision)
         return GuardOutcome(decision, {"input_guard": decision.to_dict()})
 
     def screen(self, checked: CheckedMessage) -> GuardOutcome | None:
@@ -112,7 +123,10 @@ class InputGuardStage:
         if checked.problem != "too_long":
             raise ValueError(f"only a message declined as too long is screened, not one that is {checked.problem or 'fine'}")
         decision = self.guard.screen(checked.message, checked.history)
-        return None if decision is None else GuardOutcome(decision, {"input_guard": decision.to_dict()})
+        if decision is None:
+            return None
+        decision = self._offered(decision)
+        return GuardOutcome(decision, {"input_guard": decision.to_dict()})
 
 
 # ---- retrieval --------------------------------------------------------------------------------------
