@@ -124,6 +124,13 @@ def test_other_forms_of_medicine_and_halving_are_medication_changes(chatbot, mes
     assert (decision.action, decision.reason) == ("refusal", "dosing"), decision.to_dict()
 
 
+@pytest.mark.parametrize("message", ["Should I pause my metformin before my colonoscopy?",  # pause: a stop for a while
+                                     "I take quetiapine for sleep. Can I cut it in half?"])  # "cut it in half"
+def test_pausing_a_medicine_and_cutting_it_in_half_are_medication_changes(chatbot, message):
+    decision = chatbot.input_guard.rules(message, [])
+    assert (decision.action, decision.reason) == ("refusal", "dosing"), decision.to_dict()
+
+
 @pytest.mark.parametrize("message", ["I'm thinking of going back on my sleeping pills",
                                      "do I still need my insulin if my sugar is normal?",
                                      "Can I give my 2 year old Calpol?",
