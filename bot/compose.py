@@ -541,13 +541,13 @@ class PassageSelector:
     def name_unnamed(self, query: Query, chosen: list[Scored], evidence: dict, findings: tuple[str, ...] = ()) -> str | None:
         """Records in `evidence` the names the question asks about that `chosen` does not name (`unnamed`), and
         those the documents mention only in passing, for the reply to say; returns why, or None if none."""
-        unnamed = [as_written(n, " ".join(filter(None, (query.message, query.carried))))
-                   for n in self.unnamed(query, chosen, findings)]
+        names, unknown = self.unnamed(query, chosen, findings)
+        unnamed = [as_written(n, " ".join(filter(None, (query.message, query.carried)))) for n in names]
         if not unnamed:
             return None
         evidence["names_not_quoted"] = unnamed
         # names no dictionary holds say nothing of whether the message is about health (`SelectionStage`)
-        evidence["names_unknown"] = [n for n in unnamed if n.lower() in self._unnamed_strangers(query, chosen)]
+        evidence["names_unknown"] = unnamed if unknown else []
         mentioned = [n for n in unnamed if set(analyze(n)) <= self.library.terms.stems]
         evidence["names_in_passing"] = mentioned
         them = "it" if len(unnamed) == 1 else "them"
@@ -555,23 +555,27 @@ class PassageSelector:
                 f"title or chosen quote is about {them})"
                 if mentioned else f"the question is about {', '.join(unnamed)}, which the documents never name")
 
-    def unnamed(self, query: Query, chosen: list[Scored], findings: tuple[str, ...] = ()) -> list[str]:
+    def unnamed(self, query: Query, chosen: list[Scored], findings: tuple[str, ...] = ()) -> tuple[list[str], bool]:
         """The disorders and medicines the question (or the topic carried into it) names, when no chosen quote
         or its headings names any of them: "What is Lambert-Eaton syndrome?" answered with the definition of
         paraneoplastic syndrome, or "How do I come off sertraline?" with another medicine's table cell, would
         answer another question. A medicine counts as named under any of its names (Tegretol: carbamazepine).
-        Then the `findings` no chosen quote names: "Can pyridostigmine cause seizures?" is not answered by its
-        side effects if seizures are not among them."""
+        Else the names no dictionary holds (`_unnamed_strangers`; then the flag is True). Then the `findings` no
+        chosen quote names: "Can pyridostigmine cause seizures?" is not answered by its side effects if seizures are
+        not among them."""
         if not chosen:
-            return []
+            return [], False
         subject = self.unknown_subject(query)
         if subject:
-            return [subject]
-        names = self._unnamed_names(query, chosen) or self._unnamed_strangers(query, chosen)
+            return [subject], False
+        names = self._unnamed_names(query, chosen)
         if names:
-            return names
+            return names, False
+        strangers = self._unnamed_strangers(query, chosen)
+        if strangers:
+            return strangers, True
         quoted = self._quoted_terms(chosen)
-        return [f for f in findings if not set(analyze(f)) <= quoted]
+        return [f for f in findings if not set(analyze(f)) <= quoted], False
 
     def _unnamed_strangers(self, query: Query, chosen: list[Scored]) -> list[str]:
         """Words of the question that neither the documents nor English use (`English.unknown`), no misspelling of a
@@ -581,13 +585,15 @@ class PassageSelector:
         medicines' side effects)."""
         if self.english is None:
             return []
-        quoted, vocabulary = self._quoted_terms(chosen), self.library.vocabulary
-        text = query.question or query.message
+        vocabulary, text = self.library.vocabulary, query.question or query.message
+        found = [w for w in dict.fromkeys(words(text))
+                 if w not in vocabulary and w not in query.corrections and self.english.unknown(w)]
+        if not found:  # most questions: no dictionary lookup at all
+            return []
+        quoted = self._quoted_terms(chosen)
         named = (self.disorders.words_in(text) if self.disorders is not None else set()) | (
             name_words(self.medicines.find(text)) if self.medicines is not None else set())
-        return [w for w in dict.fromkeys(words(text))
-                if w not in vocabulary and w not in named and w not in query.corrections and self.english.unknown(w)
-                and not set(analyze(w)) <= quoted
+        return [w for w in found if w not in named and not set(analyze(w)) <= quoted
                 and not process.extractOne(w, vocabulary.keys(), scorer=fuzz.ratio, score_cutoff=MISSPELT)]
 
     def _quoted_terms(self, chosen: list[Scored]) -> frozenset[str]:
