@@ -70,8 +70,7 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
     builder = QueryBuilder(
         {**{w: 1 for w in prompts.load("safety_policy")["guard"]["spelling_words"]}, **library.vocabulary},
         guard.is_elliptical,
-        # whole words of the model's WordPiece vocabulary: real English words are never "corrected"
-        dictionary=embeddings.dictionary,
+        dictionary=english,  # real English words are never "corrected"
         is_name=lambda text: drugs.words(text) | disorders.words_in(text),
         may_carry=lambda text, reply: guard.lexicon(text).action == ALLOW and guard.replied(reply) is None,
         names=lambda text: [written for written, _ in drugs.find(text)] + disorders.find(text),

@@ -135,7 +135,8 @@ class QueryBuilder:
         names: Callable[[str], list[str]] | None = None,
         subject_words: frozenset[str] = frozenset(),
     ) -> None:
-        """`vocabulary`: words a misspelling may be corrected to; `dictionary`: real words never corrected;
+        """`vocabulary`: words a misspelling may be corrected to; `dictionary`: real words never corrected (English,
+        bot/english.py: the encoder's 20k whole words alone let "measles" become "meals" and "untreated" "treated");
         `is_name`: the words of a text that are names (medicines, disorders) the documents may not use: never corrected
         into a document word ("an unknown medicine became 'gravis'"); `may_carry(question, the bot's reply to it)`:
         whether an earlier question may lend its topic to a follow-up (one the guard refuses or escalates may
@@ -193,7 +194,7 @@ class QueryBuilder:
         return bool(self._subject_words & set(words(" ".join([corrected, *self.expand(corrected)[0]]))))
 
     def strangers(self, text: str) -> list[str]:
-        """Words of five or more letters that neither the library nor English uses (the encoder's whole words),
+        """Words of five or more letters that neither the library nor English uses (`dictionary`),
         after spelling correction: most likely the name of something the dictionaries don't know ("I've started
         taking ashwagandha"); and words of names they do know that the library never uses ("Lambert-Eaton")."""
         corrected, _ = self.correct(text)

@@ -253,6 +253,18 @@ def test_an_acronym_is_never_spelling_corrected_into_a_document_word(chatbot):
     assert correct("WHAT ARE THE SYMTOMS OF PNS")[1] == {"symtoms": "symptoms"}
 
 
+@pytest.mark.parametrize("question, word", [
+    # real consumer questions' words that the encoder's 20k whole words lacked, and the document words they became
+    ("Can I get measles twice?", "measles"),  # "meals"
+    ("What happens if it is left untreated?", "untreated"),  # "treated": the question turned round
+    ("Is the nerve damage reversible?", "reversible"),  # "irreversible"
+    ("How do I wean my son off the bottle?", "wean"),  # "mean"
+    ("Is a sprain serious?", "sprain"),  # "pain"
+])
+def test_an_english_word_is_never_spelling_corrected_into_a_document_word(chatbot, question, word):
+    assert word not in chatbot.query_builder.correct(question)[1]
+
+
 def test_a_disorders_name_is_never_spelling_corrected_into_a_document_word(chatbot):
     from bot.query import QueryBuilder
 
