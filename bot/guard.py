@@ -108,6 +108,9 @@ class InputGuard:
         self._verb_before = rf"(?:\b(?:{g['change_verbs']})|{g['start_question']})\s+(?:\w+\s+){{0,2}}"
         self._verb_drug = re.compile(rf"{self._verb_before}(?:{'|'.join(g['drugs'])}|{g['medicine_words']})", re.I)
         self._verb_slot = re.compile(rf"(?:\b(?:{g['change_verbs']})|{g['start_question']})\s+((?:[\w-]+\s+){{0,2}}[\w-]+)")
+        # what someone is on, takes or uses: "I'm on Otrivine for my blocked nose. Should I stop using it?"
+        self._taking_slot = re.compile(r"\b(?:(?:i.?m|i am|he.?s|she.?s|is|are|been|was|were) on|takes?|taking|took|uses?|using|used|"
+                                       r"prescribed|put (?:me|him|her|them|us) on)\s+(?:my |his |her |their |the |some )?([\w-]+)")
         self._remedy_strong = _rx(g["remedy_strong"])
         self._remedy_weak = _rx(g["remedy_weak"])
         self._remedy_intent = _rx(g["remedy_intent"])
@@ -158,7 +161,8 @@ class InputGuard:
         return found + [name for name in misspelt(folded, self._drug_names) if name not in found]
 
     def unknown_names(self, folded: str) -> list[str]:
-        """Words in a medicine's place (up to three words after a change verb or "should I take") that are no English
+        """Words in a medicine's place (up to three words after a change verb or "should I take", or the word after what
+        someone is on, takes or uses: "I'm on Otrivine ... Should I stop using it?") that are no English
         word, in a message about health or taking something: names no dictionary of ours holds, new or misspelt
         ("double my Xanex", "should I take SARM MK677", "start efgartigimod"; `English.unknown`), and names the
         medicine dictionary knows without a patient leaflet ("should I still take my Lantus": the insulin glargine
@@ -168,6 +172,7 @@ class InputGuard:
         if self._english is None or not (self._health.search(folded) or re.search(r"\btak(?:e|ing)\b", folded)):
             return []
         slots = [w for m in self._verb_slot.finditer(folded) for w in m.group(1).split() if w not in self._english]
+        slots += [w for m in self._taking_slot.finditer(folded) for w in [m.group(1)] if w not in self._english]
         # the dictionary first: one indexed query, where `unknown` looks up every string one edit away
         return list(dict.fromkeys(w for w in slots if (
             self.drug_finder is not None and self.drug_finder.find(w)) or self._english.unknown(w)))

@@ -91,6 +91,23 @@ def test_a_brand_the_dictionary_knows_without_a_patient_leaflet_is_a_medicine_in
     assert "lantus" in decision.evidence
 
 
+@pytest.mark.parametrize("message, name", [
+    ("I'm on Otrivine for my blocked nose. Should I stop using it now it's been ten days?", "otrivine"),
+    ("My GP put me on Solpadol. Can I stop it now my back is better?", "solpadol"),
+    ("I take Ecosprin after my stent. Can I skip it before the dentist?", "ecosprin")])
+def test_a_name_no_dictionary_knows_that_someone_is_on_takes_or_uses_is_a_medicine(chatbot, message, name):
+    """Named where the change is not ("Should I stop using it?"): what someone is on, takes or uses."""
+    decision = chatbot.input_guard.rules(message, [])
+    assert (decision.action, decision.reason) == ("refusal", "dosing"), decision.to_dict()
+    assert name in decision.evidence
+
+
+@pytest.mark.parametrize("message", ["I saw on TikTok that you should stop eating sugar",
+                                     "I was on Zoom with my consultant. Should I stop worrying?"])
+def test_what_someone_is_on_that_is_english_or_no_medicine_question_is_no_medicine(chatbot, message):
+    assert chatbot.input_guard.rules(message, []).action == "allow"
+
+
 @pytest.mark.parametrize("message", ["Can latanoprost eye drops change the colour of your eyes?",  # a product, no amount
                                      "Should I stop drinking alcohol while I have this?",  # a substance, not a medicine
                                      "What are the side effects of the second covid jab?"])
