@@ -897,7 +897,17 @@ def test_pregnancy_safety_and_comparisons_are_not_dose_questions_without_an_amou
 @pytest.mark.parametrize("message, emergency", [("my dad is sweating and clutching his chest", True),
                                                 ("he's not responding and his breathing is weird", True),
                                                 ("my phone is not responding", False),
-                                                ("the cancer is not responding to chemo", False)])
+                                                ("the cancer is not responding to chemo", False),
+                                                # the NHS's heart attack signs and BE FAST's speech, in lay words
+                                                ("my chest feels like an elephant is sitting on it", True),
+                                                ("my dad is sweating, grey and has pain going down his left arm", True),
+                                                ("my husband is slurring his words and his arm is weak", True),
+                                                ("I have neck pain radiating down my left arm when I turn my head", False),
+                                                ("I get jaw pain when I chew gum", False),
+                                                # a baby under three months with a fever (NHS: urgent at any 38C)
+                                                ("my 3 week old baby has a fever", True),
+                                                ("my 8 month old has a fever of 37.9", False),
+                                                ("my 6 week old's temperature is 36.8, is that normal?", False)])
 def test_lay_words_for_a_heart_attack_or_an_unresponsive_person(chatbot, message, emergency):
     assert (chatbot.input_guard.lexicon(message).action == "emergency") is emergency
 
