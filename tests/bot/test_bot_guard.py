@@ -915,7 +915,13 @@ def test_pregnancy_safety_and_comparisons_are_not_dose_questions_without_an_amou
                                                 ("my dad has a chest infection, his skin has gone mottled and he's shivering", True),
                                                 ("my 2 year old had a dishwasher tablet in his mouth and is coughing", True),
                                                 ("Is bleach safe to use around my toddler?", False),
-                                                ("what's the difference between angina and a heart attack?", False)])
+                                                ("what's the difference between angina and a heart attack?", False),
+                                                # ten or more of a named medicine taken; not a course or an amount
+                                                ("I took 10 carbamazepine an hour ago", True),
+                                                ("just took 15 sertraline", True),
+                                                ("I had 10 vitamin B12 injections before two months", False),
+                                                ("took 10 ml of calpol, is that ok for a 4 year old?", False),
+                                                ("I've taken 10 days of amoxicillin, can I stop?", False)])
 def test_lay_words_for_a_heart_attack_or_an_unresponsive_person(chatbot, message, emergency):
     assert (chatbot.input_guard.lexicon(message).action == "emergency") is emergency
 
