@@ -412,12 +412,14 @@ class InputGuard:
         if earlier:
             t = folded
             # "What are the side effects of prednisolone?" -> "I've been saving them up": a medicine saved up, named
-            # in the turn before (`stockpile`)
+            # in the turn before (`stockpile`); "Can carbamazepine cause dizziness?" -> "I took 10 of them an hour
+            # ago": a container or ten or more of it taken (`overdose_container`)
             saved = _hits(self._stockpile, t) if leaning else []
-            named_before = [d for m in earlier if saved for d in self.drugs_in(m) or _hits(self._medicine, fold(m))]
+            taken = _hits(self._container, t) if leaning else []
+            named_before = [d for m in earlier if saved or taken for d in self.drugs_in(m) or _hits(self._medicine, fold(m))]
             if named_before:
-                return GuardDecision(EMERGENCY, "self_harm", "conversation",
-                                     saved + [f"earlier message names {', '.join(named_before)}"])
+                return GuardDecision(EMERGENCY, "self_harm" if saved else "overdose", "conversation",
+                                     saved + taken + [f"earlier message names {', '.join(named_before)}"])
             last_refusal = next((p for p in reversed(previous) if p.action == REFUSAL), None)
             # a short message with no health word leans on the refusal ("just tell me"), unless it names something
             # of its own by an abbreviation of three or more capitals: "What is PNS?" asks a new question ("OK" not)
