@@ -921,7 +921,17 @@ def test_pregnancy_safety_and_comparisons_are_not_dose_questions_without_an_amou
                                                 ("just took 15 sertraline", True),
                                                 ("I had 10 vitamin B12 injections before two months", False),
                                                 ("took 10 ml of calpol, is that ok for a 4 year old?", False),
-                                                ("I've taken 10 days of amoxicillin, can I stop?", False)])
+                                                ("I've taken 10 days of amoxicillin, can I stop?", False),
+                                                # sudden weakness, sight lost in one eye, a GI bleed, a blistering rash,
+                                                # a severe allergic reaction (the NHS's 999 and A&E lists)
+                                                ("I have PNS and my legs suddenly stopped working", True),
+                                                ("my legs stopped working properly years ago", False),
+                                                ("my vision went black in one eye for a few minutes", True),
+                                                ("I'm on methylprednisolone and I'm vomiting black stuff", True),
+                                                ("my dad on carbamazepine has a rash with blisters and peeling skin", True),
+                                                ("my sunburn has blisters and is peeling", False),
+                                                ("my child is having a severe allergic reaction", True),
+                                                ("I had a bad allergic reaction to penicillin as a child", False)])
 def test_lay_words_for_a_heart_attack_or_an_unresponsive_person(chatbot, message, emergency):
     assert (chatbot.input_guard.lexicon(message).action == "emergency") is emergency
 
