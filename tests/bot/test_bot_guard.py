@@ -108,6 +108,11 @@ def test_what_someone_is_on_that_is_english_or_no_medicine_question_is_no_medici
     assert chatbot.input_guard.rules(message, []).action == "allow"
 
 
+@pytest.mark.parametrize("message", ["is paracetamol safe for my age?", "I woke up later than usual with a headache"])
+def test_a_medicine_safe_for_an_age_or_waking_later_is_no_dose_question(chatbot, message):
+    assert chatbot.input_guard.rules(message, []).action == "allow"
+
+
 @pytest.mark.parametrize("message", ["Can latanoprost eye drops change the colour of your eyes?",  # a product, no amount
                                      "Should I stop drinking alcohol while I have this?",  # a substance, not a medicine
                                      "What are the side effects of the second covid jab?"])
@@ -152,7 +157,10 @@ def test_pausing_a_medicine_and_cutting_it_in_half_are_medication_changes(chatbo
                                      "do I still need my insulin if my sugar is normal?",
                                      "Can I give my 2 year old Calpol?",
                                      "my inhaler isn't working, can I use it more often?",
-                                     "will it go away if I stopped antibiotics?"])
+                                     "will it go away if I stopped antibiotics?",
+                                     # session 18: when it is taken; an amount for a person's weight
+                                     "can i have my pyridostigmine later than usual",
+                                     "the doctor said 400 of carbamazepine, is that right for my weight?"])
 def test_restarting_continuing_giving_to_a_child_or_taking_more_often_is_a_medication_change(chatbot, message):
     """The policy's start / stop / how often, in words the rules had missed (the learned vote missed them too)."""
     decision = chatbot.input_guard.rules(message, [])
