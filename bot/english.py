@@ -1,7 +1,8 @@
 """English words, to tell a name nobody's dictionary knows from an English word and from a misspelt one ("should I
 start exercizing"): the input guard reads such a name in a medicine's place as a medicine ("double my Xanex", "should
 I take MK677"), and the passage selector does not answer a question about one with quotes that never name it
-("Levonelle side effects?").
+("Levonelle side effects?"), and spelling correction never "corrects" one of them into a document word ("measles"
+was "meals").
 
 The words are pyspellchecker's English frequency list (MIT; built from OpenSubtitles and SCOWL, 160k words), read
 from its wheel, offline. Not its `SpellChecker`: that holds the list as a Python dict (~15 MB of a server whose memory
@@ -49,8 +50,8 @@ class English:
     @cached_property
     def _by_length(self) -> dict[int, np.ndarray]:
         """The words, one sorted byte array per length (1.4 MB in all; one array as wide as the longest word would
-        take 7 MB). Read at the first question that needs them (0.1 s), not at start, with numpy from the file's bytes:
-        each word is the one quoted string of its line. Through `json.loads` (a dict of 160k words, then dropped) the
+        take 7 MB). Read at the first question (spelling correction asks about its words; 0.1 s), not at start, with
+        numpy from the file's bytes: each word is the one quoted string of its line. Through `json.loads` (a dict of 160k words, then dropped) the
         process grew 18 MB; this way 8 MB, 1.4 MB of it live (the rest is heap the allocator keeps for reuse)."""
         raw = np.frombuffer(gzip.decompress(_package_file().read_bytes()), dtype=np.uint8)
         quotes = np.flatnonzero(raw == ord('"'))

@@ -105,9 +105,10 @@ class InputGuard:
         self._medicine_amount = _rx(g["medicine_amount"])
         # a change verb right before a medicine's name: "increase my carbamazepine", "start Tegretol"; `lexicon`
         # adds the names the maintained dictionary finds in the message ("stop my lithium")
-        self._verb_before = rf"(?:\b(?:{g['change_verbs']})|{g['start_question']})\s+(?:\w+\s+){{0,2}}"
+        verb = rf"(?:\b(?:{g['change_verbs']})|{g['start_question']})"
+        self._verb_before = rf"{verb}\s+(?:\w+\s+){{0,2}}"
         self._verb_drug = re.compile(rf"{self._verb_before}(?:{'|'.join(g['drugs'])}|{g['medicine_words']})", re.I)
-        self._verb_slot = re.compile(rf"(?:\b(?:{g['change_verbs']})|{g['start_question']})\s+((?:[\w-]+\s+){{0,2}}[\w-]+)")
+        self._verb_slot = re.compile(rf"{verb}\s+((?:[\w-]+\s+){{0,2}}[\w-]+)")
         # what someone is on, takes or uses: "I'm on Otrivine for my blocked nose. Should I stop using it?"
         self._taking_slot = re.compile(r"\b(?:(?:i.?m|i am|he.?s|she.?s|is|are|been|was|were) on|takes?|taking|took|uses?|using|used|"
                                        r"prescribed|put (?:me|him|her|them|us) on)\s+(?:my |his |her |their |the |some )?([\w-]+)")
@@ -171,8 +172,8 @@ class InputGuard:
         may still have one ("start a GoFundMe": docs/benchmarks.md counts them)."""
         if self._english is None or not (self._health.search(folded) or re.search(r"\btak(?:e|ing)\b", folded)):
             return []
-        slots = [w for m in self._verb_slot.finditer(folded) for w in m.group(1).split() if w not in self._english]
-        slots += [w for m in self._taking_slot.finditer(folded) for w in [m.group(1)] if w not in self._english]
+        slots = [w for rx in (self._verb_slot, self._taking_slot) for m in rx.finditer(folded) for w in m.group(1).split()
+                 if w not in self._english]
         # the dictionary first: one indexed query, where `unknown` looks up every string one edit away
         return list(dict.fromkeys(w for w in slots if (
             self.drug_finder is not None and self.drug_finder.find(w)) or self._english.unknown(w)))
