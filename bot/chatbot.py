@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 from ingest.settings import Settings
 
+from .compose import md_escape
 from .factory import build_pipeline
 from .guard import EMERGENCY
 from .stages import Pipeline
@@ -144,6 +145,12 @@ class ChatBot:
             timings["selection"] = _ms(t)
             if chosen.abstain_kind:
                 evidence = chosen.selection.evidence
+                listed = evidence.get("listed_instead")
+                if listed:
+                    stage = "listed_instead"
+                    shown = self._listed_instead(p, listed, trace)
+                    if shown is not None:
+                        return shown
                 return _whole(p.replies.not_answered(chosen.abstain_kind, trace, evidence.get("names_not_quoted", []),
                                                      evidence.get("names_in_passing", []), evidence.get("all_shown", False)))
 
@@ -175,6 +182,24 @@ class ChatBot:
             return _whole(p.replies.safe_failure(trace))
         finally:
             timings["total"] = _ms(started)
+
+
+    @staticmethod
+    def _listed_instead(p: Pipeline, listed: dict[str, str], trace: dict[str, Any]) -> tuple[Reply, tuple[str, ...]] | None:
+        """A `no_answer` that shows a medicine's side-effect list as what the documents say instead of an answer
+        ("Does methylprednisolone cause weight gain?": the list, without it): composed, verified and guarded as an
+        answer is; None (the plain `no_answer`) if the passage may not be quoted or its quote fails a check."""
+        passage = p.library.passages.get(listed["passage_id"])
+        if passage is None or not p.library.eligible(passage.id):
+            return None
+        composition = p.compose.composer.compose([[passage]], lead="no_answer_listed",
+                                                 names=md_escape(listed["medicine"], addresses=True))
+        if not all(p.library.verify(q.source, q.start, q.end, q.text) for q in composition.quotes):
+            return None
+        if p.output_guard.run(composition).violations:
+            return None
+        trace["listed_instead"] = [q.passage_id for q in composition.quotes]
+        return Reply("no_answer", composition.text, None, composition.quotes, trace), composition.pieces
 
 
 def _reading_why(reading: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ their source, and a pointer to the care team. The bot's own words never carry me
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -28,6 +29,7 @@ from .focus import FocusDecision, SubjectFocus
 from .library import Library
 from .query import POINTS_BACK, Query, sentences_of
 from .retrieval import Candidate
+from .synonyms import SynonymGroups
 from .types import Quote
 
 # Weights of the passage score and the abstention thresholds; calibrated on eval/sets (docs/benchmarks.md).
@@ -169,19 +171,24 @@ class PassageSelector:
     def __init__(self, library: Library, focus: SubjectFocus, max_quotes: int = 3, config: dict | None = None,
                  model: AnswerabilityModel | None = None, disorders: DisorderFinder | None = None,
                  medicines: DrugFinder | None = None, coverage: CoverageModel | None = None,
-                 care: CareWords | None = None, english: English | None = None) -> None:
+                 care: CareWords | None = None, english: English | None = None,
+                 synonyms: SynonymGroups | None = None, embed: Callable[[list[str]], np.ndarray] | None = None) -> None:
         """`focus`: the documents about the library's subject, when other subjects share the library
         (`SubjectFocus`, the one retrieval uses too); `model`: the learned answerability scorer (scores every
         candidate; in shadow, decides nothing); `disorders` (bot/disorders.py) and `medicines` (bot/drugs.py):
         the names a question is about; a question naming some that no chosen quote names is not answered;
         `coverage` (bot/coverage.py): whether the evidence says the documents answer at all; `care`
         (bot/care.py): the words of conventional care, for `undocumented_subject`; `english` (bot/english.py): tells
-        a name no dictionary holds from a word, for `unnamed`."""
+        a name no dictionary holds from a word, for `unnamed`; `synonyms` (bot/synonyms.py): the patient's names of
+        the effects a side-effect list names, and `embed` (the retrieval encoder), for `listed_effect`."""
         cfg = config or prompts.load("answering")
         self.english = english
         self.library = library
         self.model = model
         self.disorders = disorders
+        self.synonyms = synonyms
+        self.embed = embed
+        self._effect_vectors: dict[str, tuple[list[str], np.ndarray]] = {}
         self.medicines = medicines
         self._section_medicines: dict[tuple[str, ...], frozenset[str]] = {}
         self.coverage = coverage
@@ -332,9 +339,11 @@ class PassageSelector:
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"no passage has a word of the question beyond the topic; the documents never use "
                                  f"{', '.join(asked_missing)}")
-        aspect = self.unanswered_aspect(query, ranked, asked, boosts)
+        aspect, listed = self.unanswered_aspect(query, vector, ranked, asked, boosts)
         if aspect:
             self.name_unnamed(query, ranked[: self.max_quotes], evidence, findings)
+            if listed is not None and not evidence.get("names_not_quoted"):  # the reply shows the list instead
+                evidence["listed_instead"] = {"passage_id": listed.id, "medicine": listed.section[-2]}
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"the passages about {', '.join(sorted(asked))} never use {', '.join(aspect)}")
         if asked_missing and best_lex < MIN_LEXICAL and best_cos < UNKNOWN_WORD_MAX_COSINE:
@@ -477,29 +486,31 @@ class PassageSelector:
                 return found
         return frozenset()
 
-    def unanswered_aspect(self, query: Query, ranked: list[Scored], asked: frozenset[str],
-                          types: list[tuple[re.Pattern, float]]) -> list[str]:
+    def unanswered_aspect(self, query: Query, vector: np.ndarray, ranked: list[Scored], asked: frozenset[str],
+                          types: list[tuple[re.Pattern, float]]) -> tuple[list[str], Passage | None]:
         """The words the question asks about a medicine the documents describe, when its own passages (its table
         cells and their headings) have none of them: "Can I drink alcohol while on methylprednisolone?" was
         answered with two methylprednisolone cells, about long-term use and side effects. The medicine's name is
         the question's topic there, as "paraneoplastic syndrome" is for "Is PNS contagious?" (the rule in
-        `select`). Not when its side effects come first: they name effects in clinical words ("dyspepsia",
-        "bradycardia") that a patient's words ("upset my stomach", "slow down my heart rate") don't match; nor when
-        a question type reads what is asked and a passage naming the medicine has that type's answer ("What is
-        Imuran used for?": "immunosuppressant drugs (cyclophosphamide, azathioprine);"; `types`: the question's
-        `question_types`). There whether the passages answer is left to the evidence, as before. A misspelt little
-        word alone does not count, as in that rule (`misspelt_little`)."""
-        if not asked:
-            return []
+        `select`). Not when a question type reads what is asked and a passage naming the medicine has that type's
+        answer ("What is Imuran used for?": "immunosuppressant drugs (cyclophosphamide, azathioprine);"; `types`:
+        the question's `question_types`). When its side effects come first, the effect asked about must be one
+        they list, in their words or a patient's (`listed_effect`): "Does methylprednisolone cause weight gain?"
+        had been answered with a list without it; that list is returned with the words, for the reply to show as
+        what the documents say instead. A misspelt little word alone does not count, as in that rule
+        (`misspelt_little`)."""
+        if not asked or query.ambiguous:  # "it" may be the library's subject as well as the medicine: not its aspect
+            return [], None
         lib = self.library
         own = [s for s in ranked if self._names(s.passage.section) & asked]
-        if not own or _SIDE_EFFECTS.search(own[0].passage.section[-1]):
-            return []
+        if not own:
+            return [], None
+        side_effects = bool(_SIDE_EFFECTS.search(own[0].passage.section[-1]))
         named = [set(analyze(g)) for g in asked]
         naming = [s.passage.text for s in ranked
                   if s in own or self._mentions(s, named)]
         if any(a.search(text) for a, _ in types for text in naming):
-            return []
+            return [], None
         names = set().union(*named)
         for text in (query.message, query.carried or ""):
             names.update(analyze(" ".join(written for written, _ in self.medicines.substances(text))))
@@ -508,7 +519,33 @@ class PassageSelector:
         stems = frozenset().union(*(lib.passage_terms.get(s.passage.id, frozenset())
                                     | lib.heading_terms.get(s.passage.section, frozenset()) for s in own))
         found = any(({t} | query.alternatives.get(t, set())) & stems for t in aspect)
-        return aspect if not found and any(not misspelt_little(t, query.message) for t in aspect) else []
+        if side_effects and not found:
+            found = self.listed_effect(query, vector, own[0].passage)
+        if found or all(misspelt_little(t, query.message) for t in aspect):
+            return [], None
+        return aspect, own[0].passage if side_effects else None
+
+    def listed_effect(self, query: Query, vector: np.ndarray, listed: Passage) -> bool:
+        """Whether the question asks about an effect of the side-effect list `listed` in words other than the
+        list's: every word of a name of one (`SynonymGroups.same_as`: "upset stomach" for dyspepsia, "loss of
+        appetite" for anorexia), or a question closer in meaning (`vector`) to "Does <medicine> cause <effect>?"
+        for one of its effects than to "Does <medicine> cause side effects?" ("Can carbamazepine make me sleepy?":
+        drowsiness; not "Does methylprednisolone cause weight gain?"). The comparison, not a threshold: a patient's
+        words for an effect the list names bring the question closer to that effect than to side effects at large."""
+        effects = [e.strip() for e in re.split(r"[,;]", listed.text.rstrip(". ")) if e.strip()]
+        if self.synonyms is not None:
+            asked = set(query.terms).union(*query.alternatives.values())
+            if any(name <= asked for e in effects for name in self.synonyms.same_as(e)):
+                return True
+        if self.embed is None or len(listed.section) < 2:
+            return False
+        if listed.id not in self._effect_vectors:
+            medicine = listed.section[-2]
+            texts = [f"Does {medicine} cause {e[0].lower() + e[1:]}?" for e in effects]
+            self._effect_vectors[listed.id] = (effects, self.embed(texts + [f"Does {medicine} cause side effects?"]))
+        _, vectors = self._effect_vectors[listed.id]
+        similarity = vectors @ vector
+        return bool(similarity[:-1].max() > similarity[-1])
 
     def about_medicines(self, query: Query) -> bool:
         """Whether the question (or the topic carried into it) names a medicine, a class of them or a substance,
@@ -746,10 +783,12 @@ class QuoteComposer:
         doc = self.library.documents[p.source]
         return Quote(p.text, p.source, doc.title, p.heading, p.start, p.end, doc.last_reviewed, p.id)
 
-    def compose(self, groups: list[list[Passage]], lead: str = "answer_lead", more: bool = False) -> Composition:
-        """`lead`: the message key of the answer's first line (`answer_lead`, `answer_lead_followup`, `answer_lead_more`);
-        `more`: the documents hold more passages that answer as well (`Selection.more`): the reply says how to see them."""
-        pieces = [prompts.message(lead)]
+    def compose(self, groups: list[list[Passage]], lead: str = "answer_lead", more: bool = False,
+                **values: str) -> Composition:
+        """`lead`: the message key of the reply's first line (`answer_lead`, `answer_lead_followup`, `answer_lead_more`,
+        `no_answer_listed`), rendered with `values`; `more`: the documents hold more passages that answer as well
+        (`Selection.more`): the reply says how to see them."""
+        pieces = [prompts.message(lead, **values)]
         quotes: list[Quote] = []
         for group in groups:
             qs = [self.quote(p) for p in group]

@@ -24,6 +24,7 @@ from .library import Library
 from .query import QueryBuilder
 from .replies import Replies
 from .retrieval import HybridRetriever
+from .synonyms import SynonymGroups
 from .stages import (
     ComposeStage,
     InputGuardStage,
@@ -45,12 +46,12 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
         english = English(extra=embeddings.dictionary)
         guard = InputGuard(embed=embeddings.encode, intent=IntentModel.load(), drugs=drugs, english=english)
         answerability, disorders, coverage = AnswerabilityModel.load(), DisorderFinder.load(), CoverageModel.load()
-        care = CareWords.load()
+        care, synonyms = CareWords.load(), SynonymGroups.load()
     else:
         embeddings, guard = reuse.library.embeddings, reuse.input_guard.guard
         selector = reuse.selection.selector
         drugs, answerability, disorders, coverage = guard.drug_finder, selector.model, selector.disorders, selector.coverage
-        care, english = selector.care, selector.english
+        care, english, synonyms = selector.care, selector.english, selector.synonyms
     # vectors of the library's passages, kept across restarts (never a patient's words)
     model = VectorCache.key(embeddings.model_id)[:10]
     fixed = VectorCache(embeddings.encode, settings.data_dir / "cache" / f"vectors-{embeddings.encoder}-{model}.npz")
@@ -77,7 +78,8 @@ def build_pipeline(settings: Settings, reuse: Pipeline | None = None) -> Pipelin
         subject_words=library.subject_words,
     )
     selector = PassageSelector(library, focus, settings.bot.max_quotes, model=answerability, disorders=disorders,
-                               medicines=drugs, coverage=coverage, care=care, english=english)
+                               medicines=drugs, coverage=coverage, care=care, english=english,
+                               synonyms=synonyms, embed=embeddings.encode)
     return Pipeline(
         settings=settings,
         library=library,

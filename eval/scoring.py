@@ -82,7 +82,8 @@ def score_run(run: ItemRun, ctx: ScoringContext) -> dict[str, Any]:
     checks = {
         "kind": m.accepts(item.expect, kind),
         "reason": (reply.get("reason") == item.reason) if item.reason and kind == "refusal" else None,
-        "grounded": m.grounded_hit(quotes, item.sources, item.quote_any) if item.expects_answer_only else None,
+        # an answer's quotes only: a no_answer may show a list as what the documents say instead, not as the answer
+        "grounded": kind == "answer" and m.grounded_hit(quotes, item.sources, item.quote_any) if item.expects_answer_only else None,
         "verbatim": all(verbatim) if quotes else None,
         "quoted": bool(quotes) if kind == "answer" else None,
         "no_leak": not leaks,

@@ -45,6 +45,7 @@ WORDING: dict[str, dict[str, Text | TextList]] = {
         "too_long": Text(frozenset({"length", "limit"})),
         "no_answer_in_passing": Text(frozenset({"names"})),
         "no_answer_not_named": Text(frozenset({"names"})),
+        "no_answer_listed": Text(frozenset({"names"})),
     },
     "web": {
         **_texts("page_title", "header_md", "disclaimer_md", "emergency_banner_html", "still_answering",

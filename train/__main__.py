@@ -1,4 +1,4 @@
-"""`python -m train {intent,answerability,disorders,coverage,care,encoder}`: build a learned component, write its weights and model card."""
+"""`python -m train {intent,answerability,disorders,synonyms,coverage,care,encoder}`: build a learned component, write its weights and model card."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Writes <out>/<name>.npz and <out>/<name>.md (the model card: recipe, data hashes, licences, numbers); "
         "`encoder` writes the int8 ONNX encoder to ingest/models/ instead.",
     )
-    p.add_argument("component", choices=["intent", "answerability", "disorders", "coverage", "care", "encoder"])
+    p.add_argument("component", choices=["intent", "answerability", "disorders", "synonyms", "coverage", "care", "encoder"])
     p.add_argument("--out", type=Path, default=None,
                    help=f"folder for weights and card (default {MODELS}; the encoder: ingest/models)")
     p.add_argument("--sample", type=int, default=0, metavar="N", help="train on a tiny sample (tests); the card says so")
@@ -36,12 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from ingest.embeddings import SentenceTransformerEmbeddings, VectorCache
 
-    from . import answerability, card, care, coverage, disorders, encoder as onnx_encoder, intent, pool
+    from . import answerability, card, care, coverage, disorders, encoder as onnx_encoder, intent, pool, synonyms
 
     started = time.perf_counter()
     encoder = SentenceTransformerEmbeddings(batch_size=64)
     encode = VectorCache(encoder.encode, None if args.sample else args.cache / f"{args.component}.npz")
-    module = {"intent": intent, "answerability": answerability, "disorders": disorders, "coverage": coverage,
+    module = {"intent": intent, "answerability": answerability, "disorders": disorders, "synonyms": synonyms, "coverage": coverage,
               "care": care, "encoder": onnx_encoder}[args.component]
     model, metrics = module.train(encode, sample=args.sample, with_test=args.locked_test)
     metrics["seconds"] = round(time.perf_counter() - started, 1)

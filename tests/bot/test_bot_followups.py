@@ -493,12 +493,36 @@ def test_what_a_medicines_own_passages_never_mention_is_not_answered_from_them(c
 
 @pytest.mark.parametrize("question, quoted", [
     ("Can I drink wine with carbamazepine?", "incompatible with alcohol"),  # a synonym finds the aspect in its cell
-    ("Can carbamazepine make me sleepy?", "Drowsiness"),  # side effects: clinical words, left to the evidence
+    ("Can carbamazepine make me sleepy?", "Drowsiness"),  # side effects in clinical words: closest to drowsiness
+    ("Is indigestion a side effect of Tegretol?", "dyspepsia"),  # a MedQuAD synonym of dyspepsia
+    ("Will cyclophosphamide make my hair fall out?", "hair loss"),
     ("What is Imuran used for?", "immunosuppressant drugs"),  # a question type, answered by a list naming it
 ])
 def test_an_aspect_its_passages_answer_in_other_words_is_still_answered(chatbot, question, quoted):
     reply = chatbot.ask(question, [])
     assert reply.kind == "answer" and any(quoted in q.text for q in reply.quotes), reply.trace
+
+
+@pytest.mark.parametrize("question, medicine", [("Does methylprednisolone cause weight gain?", "Methylprednisolone"),
+                                               ("Can pyridostigmine upset my stomach?", "Pyridostigmine"),
+                                               ("will Tegretol make me put on weight", "Carbamazepine")])
+def test_an_effect_a_side_effect_list_lacks_is_not_answered_with_the_list(chatbot, question, medicine):
+    """The list is shown, verbatim and labelled as not an answer: a list without the effect, given as the answer,
+    reads as "no, it doesn't" (pyridostigmine's list has no dyspepsia; carbamazepine's has no weight gain)."""
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "no_answer", reply.trace
+    assert [q.section.split(" › ")[-2:] for q in reply.quotes] == [[medicine, "Side effects"]]
+    assert "not an answer" in reply.text and reply.text.index("not an answer") < reply.text.index("> ")
+    assert all(chatbot.library.verify(q.source, q.start, q.end, q.text) for q in reply.quotes)
+    assert reply.trace["abstain"]["listed_instead"]["medicine"] == medicine
+
+
+def test_a_side_effect_list_that_fails_the_verbatim_check_is_not_shown(chatbot, monkeypatch):
+    """Fail closed: the list goes through the same checks as an answer's quotes; failing one, the plain no_answer."""
+    monkeypatch.setattr(chatbot.library, "verify", lambda *a: False)
+    reply = chatbot.ask("Does methylprednisolone cause weight gain?", [])
+    assert reply.trace["abstain"]["listed_instead"]["medicine"] == "Methylprednisolone"  # the selection offered it
+    assert reply.kind == "no_answer" and not reply.quotes and "Side effects" not in reply.text
 
 
 def test_the_coverage_model_leaves_covered_questions_answered(chatbot):

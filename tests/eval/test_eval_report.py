@@ -82,6 +82,14 @@ class TestScoring:
         assert by["crash"]["kind"] == "error" and by["crash"]["error"] == "RuntimeError: boom"
         assert by["nerves"]["latency_s"] == 0.4 and by["nerves"]["turn_latencies_s"] == [0.1, 0.4]
 
+    def test_a_no_answer_showing_the_phrase_is_not_grounded(self, ctx):
+        """A no_answer may quote a list as what the documents say instead; it is not an answer that hits."""
+        skin = Item("skin", ("Does it redden the face?",), ("answer",), sources=(WIKI,), quote_any=("warm and red",),
+                    set="s.jsonl", line=1)
+        row = scoring.score_run(ItemRun(skin, reply("no_answer", f"Not an answer:\n\n> {SKIN}", [quote(WIKI, SKIN)]),
+                                        [0.1]), ctx)
+        assert row["checks"]["grounded"] is False and row["checks"]["verbatim"] is True and not row["pass"]
+
     def test_leak_found_every_way(self, scored):
         rows, summary = scored
         findings = {r["id"]: r["leaks"] for r in rows if r["leaks"]}

@@ -17,8 +17,9 @@ from bot.intent import RISKY, IntentModel
 from bot.care import CareWords
 from bot.disorders import DisorderFinder
 from bot.drugs import DrugFinder
+from bot.synonyms import SynonymGroups, stems
 from ingest.embeddings import VectorCache
-from train import answerability, care, coverage, disorders, encoder, intent, pool
+from train import answerability, care, coverage, disorders, encoder, intent, pool, synonyms
 
 MODELS = pool.Path(__file__).resolve().parents[2] / "bot" / "models"
 
@@ -161,10 +162,28 @@ def test_disorder_names_from_the_medlineplus_encyclopedia_are_diseases_only():
     assert disorders.names_of(record("Lung Cancer", ["T191"], "1_CancerGov_QA")) == ["Lung Cancer", "Pap smear finding"]
 
 
-def test_the_shipped_disorder_names():
+def test_the_shipped_disorder_names_find_diseases_not_symptoms():
     finder = DisorderFinder.load()
     assert finder.find("What is the outlook for Cervical cancer?") == ["cervical cancer"]
     assert finder.find("Is weight loss unintentional here, or breathing problems?") == []
+
+
+def test_synonyms_build_on_a_tiny_sample(tiny_pool, tmp_path):
+    groups, metrics = synonyms.train(folder=tiny_pool)
+    assert metrics["groups"] == len(groups.groups) > 0
+    assert all(len(g) >= 2 and all(1 <= len(n.split()) <= synonyms.MAX_WORDS for n in g) for g in groups.groups)
+    groups.save(tmp_path / "s.npz")
+    assert SynonymGroups.load(tmp_path / "s.npz").groups == groups.groups
+
+
+def test_the_shipped_synonyms():
+    groups = SynonymGroups.load()
+    assert stems("upset stomach") in groups.same_as("Dyspepsia") and stems("dyspepsia") in groups.same_as("dyspepsia")
+    assert stems("perspiration") in groups.same_as("increased sweating")  # no page names it whole: a word of it
+    assert stems("pain - joints") == stems("joint pain") and groups.same_as("no such effect") == {stems("no such effect")}
+    card = (MODELS / "synonyms.md").read_text()
+    assert synonyms.__doc__.split("\n", 1)[1].strip() in card and "Tiny sample run" not in card
+    assert re.search(r"`medquad_qa\.jsonl\.gz`: `[0-9a-f]{64}`", card)
 
 
 def test_care_words_build_on_a_tiny_sample(tiny_pool, tmp_path):
