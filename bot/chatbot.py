@@ -192,7 +192,7 @@ class ChatBot:
         passage = p.library.passages.get(listed["passage_id"])
         if passage is None or not p.library.eligible(passage.id):
             return None
-        composition = p.compose.composer.compose([[passage]], lead="no_answer_listed",
+        composition = p.compose.composer.compose([[passage]], lead="no_answer_listed", close="no_answer_listed_close",
                                                  names=md_escape(listed["medicine"], addresses=True))
         if not all(p.library.verify(q.source, q.start, q.end, q.text) for q in composition.quotes):
             return None

@@ -784,10 +784,11 @@ class QuoteComposer:
         return Quote(p.text, p.source, doc.title, p.heading, p.start, p.end, doc.last_reviewed, p.id)
 
     def compose(self, groups: list[list[Passage]], lead: str = "answer_lead", more: bool = False,
-                **values: str) -> Composition:
+                close: str = "care_team_pointer", **values: str) -> Composition:
         """`lead`: the message key of the reply's first line (`answer_lead`, `answer_lead_followup`, `answer_lead_more`,
-        `no_answer_listed`), rendered with `values`; `more`: the documents hold more passages that answer as well
-        (`Selection.more`): the reply says how to see them."""
+        `no_answer_listed`), rendered with `values`; `close`: the key of its last (`care_team_pointer`; for a list
+        shown instead of an answer `no_answer_listed_close`); `more`: the documents hold more passages that answer as
+        well (`Selection.more`): the reply says how to see them."""
         pieces = [prompts.message(lead, **values)]
         quotes: list[Quote] = []
         for group in groups:
@@ -804,5 +805,5 @@ class QuoteComposer:
             reviewed = " " + prompts.message("quote_reviewed", date=prompts.date_text(first.last_reviewed)) if first.last_reviewed else ""
             attribution = prompts.message("quote_attribution", title=md_escape(first.title), section=md_escape(first.section), reviewed=reviewed)
             pieces.append(block + "\n\n" + attribution)
-        pieces.append(prompts.message("care_team_pointer") + (" " + prompts.message("more_available") if more else ""))
+        pieces.append(prompts.message(close) + (" " + prompts.message("more_available") if more else ""))
         return Composition(tuple(pieces), tuple(quotes))

@@ -119,6 +119,24 @@ def test_a_patients_conversation_is_shown_safely_and_logged_completely(page, con
     assert all(t.created_at <= t.completed_at for t in turns)
 
 
+def test_a_list_shown_instead_of_an_answer_is_labelled_as_one(page, screenshot_dir):
+    """ "Does methylprednisolone cause weight gain?": its side-effect list has no weight gain. The reply is styled and
+    labelled as not an answer, says so before the quote, and still names the quote's source."""
+    ask(page, "Does methylprednisolone cause weight gain?", 0)
+    reply = last_reply(page)
+    expect(reply).to_have_class(re.compile(r"\bvb-no-answer\b"))
+    expect(reply).to_contain_text(ui.KIND_STYLE["no_answer"][0])
+    expect(reply).to_contain_text("which is not an answer")
+    expect(reply.locator("blockquote")).to_have_count(1)
+    expect(reply.locator("blockquote")).to_contain_text("osteoporosis")
+    expect(reply).to_contain_text("Methylprednisolone › Side effects")
+    expect(page.locator("#vb-sources")).to_contain_text("Paraneoplastic syndrome")
+    expect(reply).to_contain_text("If it may be urgent")  # the safety net closes it, as any no_answer
+    page.get_by_role("log").evaluate("log => { log.scrollTop = 0; }")  # the reply from its label down
+    page.screenshot(path=str(screenshot_dir / "chat-list-not-an-answer.png"))
+    assert not page.errors
+
+
 def test_input_problems_get_clear_feedback_not_an_error(page, conversation_log):
     since = datetime.now(timezone.utc)
     box = page.get_by_label("Your question")
