@@ -29,7 +29,7 @@ from .focus import FocusDecision, SubjectFocus
 from .library import Library
 from .query import POINTS_BACK, Query, sentences_of
 from .retrieval import Candidate
-from .synonyms import SynonymGroups
+from .synonyms import SynonymGroups, stems as name_stems
 from .types import Quote
 
 # Weights of the passage score and the abstention thresholds; calibrated on eval/sets (docs/benchmarks.md).
@@ -107,6 +107,8 @@ class Selection:
             text += f"; left out, as quotes and as evidence: {self.evidence['not_quoted']}"
         if self.more:
             text += f"; {self.evidence['more_available']} more passage(s) as good were left for \"tell me more\""
+        if "side_effect_list" in self.evidence:
+            text += f"; the question asks about an effect of the side-effect list: {self.evidence['side_effect_list']}"
         coverage = self.evidence.get("coverage", {})
         if "probability" in coverage:
             text += (f". The learned coverage check says the documents answer this with probability "
@@ -188,7 +190,7 @@ class PassageSelector:
         self.disorders = disorders
         self.synonyms = synonyms
         self.embed = embed
-        self._effect_vectors: dict[str, tuple[list[str], np.ndarray]] = {}
+        self._effect_vectors: dict[str, np.ndarray] = {}
         self.medicines = medicines
         self._section_medicines: dict[tuple[str, ...], frozenset[str]] = {}
         self.coverage = coverage
@@ -339,13 +341,14 @@ class PassageSelector:
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"no passage has a word of the question beyond the topic; the documents never use "
                                  f"{', '.join(asked_missing)}")
-        aspect, listed = self.unanswered_aspect(query, vector, ranked, asked, boosts)
+        aspect, listed = self.unanswered_aspect(query, vector, ranked, asked, boosts, evidence)
         if aspect:
             self.name_unnamed(query, ranked[: self.max_quotes], evidence, findings)
             if listed is not None and not evidence.get("names_not_quoted"):  # the reply shows the list instead
                 evidence["listed_instead"] = {"passage_id": listed.id, "medicine": listed.section[-2]}
             return Selection(scored=ranked, abstain=True, evidence=evidence,
-                             why=f"the passages about {', '.join(sorted(asked))} never use {', '.join(aspect)}")
+                             why=f"the passages about {', '.join(sorted(asked))} never use {', '.join(aspect)}"
+                                 + (f"; of its side-effect list, {evidence['side_effect_list']}" if listed else ""))
         if asked_missing and best_lex < MIN_LEXICAL and best_cos < UNKNOWN_WORD_MAX_COSINE:
             self.name_unnamed(query, ranked[: self.max_quotes], evidence, findings)  # the reply says which name
             return Selection(scored=ranked, abstain=True, evidence=evidence,
@@ -487,7 +490,7 @@ class PassageSelector:
         return frozenset()
 
     def unanswered_aspect(self, query: Query, vector: np.ndarray, ranked: list[Scored], asked: frozenset[str],
-                          types: list[tuple[re.Pattern, float]]) -> tuple[list[str], Passage | None]:
+                          types: list[tuple[re.Pattern, float]], evidence: dict) -> tuple[list[str], Passage | None]:
         """The words the question asks about a medicine the documents describe, when its own passages (its table
         cells and their headings) have none of them: "Can I drink alcohol while on methylprednisolone?" was
         answered with two methylprednisolone cells, about long-term use and side effects. The medicine's name is
@@ -497,8 +500,8 @@ class PassageSelector:
         the question's `question_types`). When its side effects come first, the effect asked about must be one
         they list, in their words or a patient's (`listed_effect`): "Does methylprednisolone cause weight gain?"
         had been answered with a list without it; that list is returned with the words, for the reply to show as
-        what the documents say instead. A misspelt little word alone does not count, as in that rule
-        (`misspelt_little`)."""
+        what the documents say instead, and the check's why is in `evidence` (`side_effect_list`). A misspelt
+        little word alone does not count, as in that rule (`misspelt_little`)."""
         if not asked or query.ambiguous:  # "it" may be the library's subject as well as the medicine: not its aspect
             return [], None
         lib = self.library
@@ -520,32 +523,37 @@ class PassageSelector:
                                     | lib.heading_terms.get(s.passage.section, frozenset()) for s in own))
         found = any(({t} | query.alternatives.get(t, set())) & stems for t in aspect)
         if side_effects and not found:
-            found = self.listed_effect(query, vector, own[0].passage)
+            found, evidence["side_effect_list"] = self.listed_effect(query, vector, own[0].passage)
         if found or all(misspelt_little(t, query.message) for t in aspect):
             return [], None
         return aspect, own[0].passage if side_effects else None
 
-    def listed_effect(self, query: Query, vector: np.ndarray, listed: Passage) -> bool:
+    def listed_effect(self, query: Query, vector: np.ndarray, listed: Passage) -> tuple[bool, str]:
         """Whether the question asks about an effect of the side-effect list `listed` in words other than the
-        list's: every word of a name of one (`SynonymGroups.same_as`: "upset stomach" for dyspepsia, "loss of
-        appetite" for anorexia), or a question closer in meaning (`vector`) to "Does <medicine> cause <effect>?"
-        for one of its effects than to "Does <medicine> cause side effects?" ("Can carbamazepine make me sleepy?":
-        drowsiness; not "Does methylprednisolone cause weight gain?"). The comparison, not a threshold: a patient's
-        words for an effect the list names bring the question closer to that effect than to side effects at large."""
+        list's, and why, in words for the staff: every word of another name of one (`SynonymGroups.same_as`: "upset
+        stomach" for dyspepsia, "loss of appetite" for anorexia), or a question closer in meaning (`vector`) to
+        "Does <medicine> cause <effect>?" for one of its effects than to "Does <medicine> cause side effects?" ("Can
+        carbamazepine make me sleepy?": drowsiness; not "Does methylprednisolone cause weight gain?"). The
+        comparison, not a threshold: a patient's words for an effect the list names bring the question closer to
+        that effect than to side effects at large."""
         effects = [e.strip() for e in re.split(r"[,;]", listed.text.rstrip(". ")) if e.strip()]
         if self.synonyms is not None:
             asked = set(query.terms).union(*query.alternatives.values())
-            if any(name <= asked for e in effects for name in self.synonyms.same_as(e)):
-                return True
+            for effect in effects:
+                for name in self.synonyms.same_as(effect):
+                    if name_stems(name) <= asked:
+                        return True, f'the question says "{name}", a name of "{effect}" in the list (MedQuAD synonyms)'
         if self.embed is None or len(listed.section) < 2:
-            return False
+            return False, "no name of a listed effect in the question"
         if listed.id not in self._effect_vectors:
             medicine = listed.section[-2]
             texts = [f"Does {medicine} cause {e[0].lower() + e[1:]}?" for e in effects]
-            self._effect_vectors[listed.id] = (effects, self.embed(texts + [f"Does {medicine} cause side effects?"]))
-        _, vectors = self._effect_vectors[listed.id]
-        similarity = vectors @ vector
-        return bool(similarity[:-1].max() > similarity[-1])
+            self._effect_vectors[listed.id] = self.embed(texts + [f"Does {medicine} cause side effects?"])
+        similarity = self._effect_vectors[listed.id] @ vector
+        best = int(similarity[:-1].argmax())
+        closer = bool(similarity[best] > similarity[-1])
+        return closer, (f'by meaning the question is {"closer to" if closer else "no closer to"} "{effects[best]}" '
+                        f"({similarity[best]:.2f}) than to side effects at large ({similarity[-1]:.2f})")
 
     def about_medicines(self, query: Query) -> bool:
         """Whether the question (or the topic carried into it) names a medicine, a class of them or a substance,

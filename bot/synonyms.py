@@ -1,9 +1,9 @@
 """Names of one thing, from MedQuAD's NIH pages (bot/models/synonyms.npz, built by `python -m train synonyms`).
 
-A page's focus and the UMLS synonyms it lists ("Indigestion": dyspepsia, upset stomach; "Appetite - decreased":
-anorexia, loss of appetite; "Rashes": dermatitis, skin rash) say in a patient's words what a document says in a
-clinician's. The answer pipeline uses them for one question: does a medicine's side-effect list name the effect
-a patient asks about ("Can pyridostigmine upset my stomach?": its list has no dyspepsia, so no)?
+A disorder page's focus and the UMLS synonyms it lists ("Indigestion": dyspepsia, upset stomach; "Appetite -
+decreased": anorexia, loss of appetite; "Rashes": dermatitis, skin rash) say in a patient's words what a document
+says in a clinician's. The answer pipeline uses them for one question: does a medicine's side-effect list name the
+effect a patient asks about ("Can pyridostigmine upset my stomach?": its list has no dyspepsia, so no)?
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ class SynonymGroups:
                 index.setdefault(stems(name), []).append(i)
         return index
 
-    def same_as(self, item: str) -> set[frozenset[str]]:
-        """The names (as `stems`) of what `item` names: its own and every synonym of a page that lists it. An item
-        no page names whole ("toxic hepatitis") is read by its words that one names ("hepatitis")."""
+    def same_as(self, item: str) -> set[str]:
+        """The other names of what `item` names: every synonym of a page that lists it. An item no page names whole
+        ("increased sweating") is read by its words that one names ("sweating": "perspiration")."""
         own = stems(item)
         found = self._index.get(own) or [i for w in own for i in self._index.get(frozenset({w}), [])]
-        return {own} | {stems(n) for i in found for n in self.groups[i]} - {frozenset()}
+        return {n for i in found for n in self.groups[i] if stems(n) and stems(n) != own}

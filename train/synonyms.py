@@ -1,8 +1,9 @@
 """`python -m train synonyms`: the groups of names of bot/synonyms.py.
 
 Data: MedQuAD (../shared/training/medquad_qa.jsonl.gz), every record whose page lists synonyms of its focus
-(the MedlinePlus encyclopedia and health topics, GARD, GHR): the focus and its synonyms are one group ("Indigestion",
-"dyspepsia", "upset stomach"), merged across the records of one focus. Names longer than six words are left out
+(the MedlinePlus encyclopedia and health topics, GARD, GHR) and whose focus is in the UMLS semantic group Disorders
+(diseases, signs and symptoms; not tests, procedures or substances such as "sodium"): the focus and its synonyms
+are one group ("Indigestion", "dyspepsia", "upset stomach"), merged across the records of one focus. Names longer than six words are left out
 (descriptions more than names), and so are groups left with one name. Not learned, so no split: measured on real
 non-medical questions (medical-safety/non-medical: how often one holds every word of a name of two or more words).
 """
@@ -28,7 +29,7 @@ def train(encode=None, folder: Path | None = None, sample: int = 0, with_test: b
     for r in pool.read("medquad_qa", folder):
         synonyms = r.get("focus_synonyms") or []
         focus = " ".join((r.get("focus") or "").lower().split())
-        if not synonyms or not focus:
+        if not synonyms or not focus or r.get("focus_semantic_group") != "Disorders":
             continue
         records += 1
         groups.setdefault(focus, set()).update(

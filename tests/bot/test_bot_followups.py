@@ -496,11 +496,21 @@ def test_what_a_medicines_own_passages_never_mention_is_not_answered_from_them(c
     ("Can carbamazepine make me sleepy?", "Drowsiness"),  # side effects in clinical words: closest to drowsiness
     ("Is indigestion a side effect of Tegretol?", "dyspepsia"),  # a MedQuAD synonym of dyspepsia
     ("Will cyclophosphamide make my hair fall out?", "hair loss"),
+    ("What are the side effects of azathioprine?", "pancreatitis"),  # the heading's words ask for the list
     ("What is Imuran used for?", "immunosuppressant drugs"),  # a question type, answered by a list naming it
 ])
 def test_an_aspect_its_passages_answer_in_other_words_is_still_answered(chatbot, question, quoted):
     reply = chatbot.ask(question, [])
     assert reply.kind == "answer" and any(quoted in q.text for q in reply.quotes), reply.trace
+
+
+@pytest.mark.parametrize("question, why", [
+    ("Can Tegretol give me indigestion?", 'the question says "indigestion", a name of "dyspepsia"'),
+    ("Can carbamazepine make me sleepy?", 'closer to "Drowsiness"'),
+])
+def test_the_staff_see_why_an_effect_counts_as_listed(chatbot, question, why):
+    reply = chatbot.ask(question, [])
+    assert why in reply.trace["why"], reply.trace["why"]
 
 
 @pytest.mark.parametrize("question, medicine", [("Does methylprednisolone cause weight gain?", "Methylprednisolone"),
@@ -515,6 +525,7 @@ def test_an_effect_a_side_effect_list_lacks_is_not_answered_with_the_list(chatbo
     assert "not an answer" in reply.text and reply.text.index("not an answer") < reply.text.index("> ")
     assert all(chatbot.library.verify(q.source, q.start, q.end, q.text) for q in reply.quotes)
     assert reply.trace["abstain"]["listed_instead"]["medicine"] == medicine
+    assert "of its side-effect list" in reply.trace["abstain"]["why"], reply.trace["abstain"]["why"]
 
 
 def test_a_side_effect_list_that_fails_the_verbatim_check_is_not_shown(chatbot, monkeypatch):
