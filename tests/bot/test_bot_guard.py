@@ -225,6 +225,14 @@ def test_an_activity_while_on_a_medicine_is_informational(chatbot, message):
     assert chatbot.ask("Should I stop taking azathioprine before I travel?").kind == "refusal"  # a change asked
 
 
+@pytest.mark.parametrize("message, refused", [("Why do I need to take methylprednisolone?", False),
+                                              ("Do I need to take methylprednisolone?", True),
+                                              ("Should I take Tegretol?", True)])
+def test_whether_to_take_a_medicine_is_a_change_but_why_is_a_reason(chatbot, message, refused):
+    found = chatbot.input_guard.rules(message, [])
+    assert (found.action, found.reason) == (("refusal", "dosing") if refused else ("allow", None)), found.to_dict()
+
+
 def test_what_to_avoid_on_a_medicine_is_informational(chatbot):
     """A precautions question is not a dose question, so the learned dose vote is not applied to it."""
     assert chatbot.ask("What should I avoid while taking azathioprine?").kind != "refusal"
