@@ -145,10 +145,10 @@ class ChatBot:
             timings["selection"] = _ms(t)
             if chosen.abstain_kind:
                 evidence = chosen.selection.evidence
-                listed = evidence.get("listed_instead")
-                if listed:
-                    stage = "listed_instead"
-                    shown = self._listed_instead(p, listed, trace)
+                instead = evidence.get("shown_instead")
+                if instead:
+                    stage = "shown_instead"
+                    shown = self._shown_instead(p, instead, trace)
                     if shown is not None:
                         return shown
                 return _whole(p.replies.not_answered(chosen.abstain_kind, trace, evidence.get("names_not_quoted", []),
@@ -183,22 +183,23 @@ class ChatBot:
         finally:
             timings["total"] = _ms(started)
 
-
     @staticmethod
-    def _listed_instead(p: Pipeline, listed: dict[str, str], trace: dict[str, Any]) -> tuple[Reply, tuple[str, ...]] | None:
-        """A `no_answer` that shows a medicine's side-effect list as what the documents say instead of an answer
-        ("Does methylprednisolone cause weight gain?": the list, without it): composed, verified and guarded as an
-        answer is; None (the plain `no_answer`) if the passage may not be quoted or its quote fails a check."""
-        passage = p.library.passages.get(listed["passage_id"])
+    def _shown_instead(p: Pipeline, instead: dict[str, str], trace: dict[str, Any]) -> tuple[Reply, tuple[str, ...]] | None:
+        """A `no_answer` that shows what the documents say instead of an answer, after a lead that says it is not one
+        (`instead["lead"]`, naming `instead["names"]`): a medicine's side-effect list without the effect asked about
+        ("Does methylprednisolone cause weight gain?"), the one sentence that mentions what a patient asks the
+        meaning of ("What is periostitis?"). Composed, verified and guarded as an answer is; None (the plain
+        `no_answer`) if the passage may not be quoted or its quote fails a check."""
+        passage = p.library.passages.get(instead["passage_id"])
         if passage is None or not p.library.eligible(passage.id):
             return None
-        composition = p.compose.composer.compose([[passage]], lead="no_answer_listed", close="no_answer_listed_close",
-                                                 names=md_escape(listed["medicine"], addresses=True))
+        composition = p.compose.composer.compose([[passage]], lead=instead["lead"], close="no_answer_shown_close",
+                                                 names=md_escape(instead["names"], addresses=True))
         if not all(p.library.verify(q.source, q.start, q.end, q.text) for q in composition.quotes):
             return None
         if p.output_guard.run(composition).violations:
             return None
-        trace["listed_instead"] = [q.passage_id for q in composition.quotes]
+        trace["shown_instead"] = [q.passage_id for q in composition.quotes]
         return Reply("no_answer", composition.text, None, composition.quotes, trace), composition.pieces
 
 

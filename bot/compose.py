@@ -26,7 +26,7 @@ from .disorders import DisorderFinder
 from .drugs import MISSPELT, DrugFinder, misspelt, name_words
 from .english import English
 from .focus import FocusDecision, SubjectFocus
-from .library import Library
+from .library import Library, opening
 from .query import POINTS_BACK, Query, sentences_of
 from .retrieval import Candidate
 from .synonyms import SynonymGroups, stems as name_stems
@@ -149,8 +149,13 @@ def about_another_disorder(query: Query, lib: Library, disorders: list[str]) -> 
     naming the disorder may well answer it."""
     if points_at_subject(query, lib):
         return False
-    return not any(set(analyze(n)) <= lib.described_terms or " ".join(words(n)) in lib.sentence_openings
-                   for n in disorders)
+    return not any(described(n, lib) for n in disorders)
+
+
+def described(name: str, lib: Library) -> bool:
+    """Whether the library has a section or a page about `name` (every word of it in a heading or title) or a
+    sentence that opens with it ("Cushing's syndrome is hypercorticism caused by ...")."""
+    return set(analyze(name)) <= lib.described_terms or " ".join(opening(name)) in lib.sentence_openings
 
 
 def points_at_subject(query: Query, lib: Library) -> bool:
@@ -202,6 +207,7 @@ class PassageSelector:
             (name, re.compile(t["question"], re.I), re.compile(t["answer"], re.I), float(t["boost"]))
             for name, t in cfg["question_types"].items()
         ]
+        self._definition = next((q for name, q, _, _ in self._types if name == "definition"), None)
 
     def question_types(self, query: Query) -> list[tuple[re.Pattern, float]]:
         """The answer shape and boost of each question type (prompts/answering.yaml) that reads the message or one
@@ -345,10 +351,20 @@ class PassageSelector:
         if aspect:
             self.name_unnamed(query, ranked[: self.max_quotes], evidence, findings)
             if listed is not None and not evidence.get("names_not_quoted"):  # the reply shows the list instead
-                evidence["listed_instead"] = {"passage_id": listed.id, "medicine": listed.section[-2]}
+                evidence["shown_instead"] = {"passage_id": listed.id, "lead": "no_answer_listed", "names": listed.section[-2]}
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"the passages about {', '.join(sorted(asked))} never use {', '.join(aspect)}"
                                  + (f"; of its side-effect list, {evidence['side_effect_list']}" if listed else ""))
+        passing = self.mentioned_only(query, ranked)
+        if passing:
+            subject, mention = passing
+            evidence["names_not_quoted"] = evidence["names_in_passing"] = [subject]
+            evidence["names_unknown"] = []
+            if mention is not None:
+                evidence["shown_instead"] = {"passage_id": mention.id, "lead": "no_answer_mentioned", "names": subject}
+            return Selection(scored=ranked, abstain=True, evidence=evidence,
+                             why=f'asked what "{subject}" is: the documents mention it only in passing (no heading is '
+                                 f"about it, no sentence opens with it)")
         if asked_missing and best_lex < MIN_LEXICAL and best_cos < UNKNOWN_WORD_MAX_COSINE:
             self.name_unnamed(query, ranked[: self.max_quotes], evidence, findings)  # the reply says which name
             return Selection(scored=ranked, abstain=True, evidence=evidence,
@@ -527,6 +543,39 @@ class PassageSelector:
         if found or all(misspelt_little(t, query.message) for t in aspect):
             return [], None
         return aspect, own[0].passage if side_effects else None
+
+    def mentioned_only(self, query: Query, ranked: list[Scored]) -> tuple[str, Passage | None] | None:
+        """What a patient asks the meaning of ("What is periostitis?", "What exactly is Raynaud's syndrome?"), as they
+        wrote it, and the best passage that names it, eligible to quote (None if none is), when the documents only
+        name it in passing: in a list or a table cell ("Painful enlargement of fingers and toes, periostitis, joint
+        pain."), which says nothing of what it is. Not when a heading is about it (the table row "Myasthenic
+        syndrome") or a sentence opens with it ("Cushing's syndrome is hypercorticism ..."); not for the library's
+        subject, a medicine (its own checks), or a thing the documents never name (the unknown-word checks)."""
+        if self._definition is None:
+            return None
+        for sentence in sentences_of(query.message):  # as written: the reply names it so
+            m = self._definition.search(sentence)
+            if m:
+                break
+        else:
+            return None
+        if any(q.search(sentence) for name, q, _, _ in self._types if name != "definition"):
+            return None  # "What is diaminopyridine for?" asks what it is used for
+        inside = re.search(r"\bdoes (.+?) mean\b", m.group(0))
+        subject = inside.group(1) if inside else re.split(r"[?.!,;:]", sentence[m.end():], maxsplit=1)[0]
+        subject = re.sub(r"^(?:\s|exactly\b|actually\b|really\b|a\b|an\b|the\b)+", "", subject).strip()
+        lib = self.library
+        subject_stems = set(analyze(" ".join(lib.subject_words)))
+        own = analyze(subject)
+        if any(t in subject_stems or query.alternatives.get(t, set()) & subject_stems for t in own):
+            return None  # the library's subject ("What is PNS in layman's terms?")
+        content = {t for t in own if t not in self._generic and not self._topic_term(query, t, lib.terms)}
+        if not content or (self.medicines is not None and self.medicines.substances(subject)):
+            return None
+        naming = [s.passage for s in ranked if content <= lib.passage_terms.get(s.passage.id, frozenset())]
+        if not naming or described(subject, lib):
+            return None
+        return subject, next((p for p in naming if lib.eligible(p.id)), None)
 
     def listed_effect(self, query: Query, vector: np.ndarray, listed: Passage) -> tuple[bool, str]:
         """Whether the question asks about an effect of the side-effect list `listed` in words other than the
@@ -794,8 +843,8 @@ class QuoteComposer:
     def compose(self, groups: list[list[Passage]], lead: str = "answer_lead", more: bool = False,
                 close: str = "care_team_pointer", **values: str) -> Composition:
         """`lead`: the message key of the reply's first line (`answer_lead`, `answer_lead_followup`, `answer_lead_more`,
-        `no_answer_listed`), rendered with `values`; `close`: the key of its last (`care_team_pointer`; for a list
-        shown instead of an answer `no_answer_listed_close`); `more`: the documents hold more passages that answer as
+        `no_answer_listed`, `no_answer_mentioned`), rendered with `values`; `close`: the key of its last
+        (`care_team_pointer`; for a passage shown instead of an answer `no_answer_shown_close`); `more`: the documents hold more passages that answer as
         well (`Selection.more`): the reply says how to see them."""
         pieces = [prompts.message(lead, **values)]
         quotes: list[Quote] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
@@ -21,7 +22,7 @@ from ingest.embeddings import Encoder
 from ingest.keyword import KeywordIndex
 from ingest.settings import IndexSettings
 from ingest.structure import Passage
-from ingest.text import STOPWORDS, analyze, fold, is_verbatim, words
+from ingest.text import STOPWORDS, analyze, fold, is_verbatim, stem, words
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,15 @@ class DocInfo:
     last_reviewed: str | None
     publisher: str | None
     text: str
+
+
+def opening(text: str) -> list[str]:
+    """The words of a text as `Library.sentence_openings` compares them: stemmed, without a leading article or a
+    possessive ("The final stage", "Cushing's syndrome" and "cushings syndrome" open alike), every other word kept."""
+    w = words(text)
+    while w and w[0] in ("the", "a", "an"):
+        w = w[1:]
+    return [stem(re.sub(r"['’]s?$", "", x)) for x in w]
 
 
 def _vocabulary_words(text: str) -> list[str]:
@@ -145,9 +155,10 @@ class Library:
 
     @cached_property
     def sentence_openings(self) -> frozenset[str]:
-        """The first one to six words of every passage: a name a sentence opens with is what it describes
-        ("Cushing's syndrome is hypercorticism caused by ...")."""
-        return frozenset(" ".join(w[:k]) for p in self.passages.values() for w in [words(p.text[:120])]
+        """The first one to six words of every passage (`opening`): a name a sentence opens with is what it describes
+        ("Cushing's syndrome is hypercorticism caused by ...", "The final stage is the outcome ..."); not a list item
+        that opens with a preposition ("in breast cancer;")."""
+        return frozenset(" ".join(w[:k]) for p in self.passages.values() for w in [opening(p.text[:120])]
                          for k in range(1, min(6, len(w)) + 1))
 
     @cached_property

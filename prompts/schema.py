@@ -35,7 +35,7 @@ def _texts(*keys: str) -> dict[str, Text]:
 # file (prompts/<name>.yaml) → dotted key → what it must be
 WORDING: dict[str, dict[str, Text | TextList]] = {
     "messages": {
-        **_texts("answer_lead", "answer_lead_followup", "answer_lead_more", "answer_lead_personal", "no_more", "more_available", "care_team_pointer", "no_answer_listed_close",
+        **_texts("answer_lead", "answer_lead_followup", "answer_lead_more", "answer_lead_personal", "no_more", "more_available", "care_team_pointer", "no_answer_shown_close",
                  "refusal_unproven_remedy", "refusal_undocumented_remedy", "refusal_default_topic", "emergency", "emergency_self_harm", "out_of_scope", "no_answer",
                  "safe_failure", "empty_message", "unreadable", "small_talk_greeting", "small_talk_closing",
                  "small_talk_about"),
@@ -46,6 +46,7 @@ WORDING: dict[str, dict[str, Text | TextList]] = {
         "no_answer_in_passing": Text(frozenset({"names"})),
         "no_answer_not_named": Text(frozenset({"names"})),
         "no_answer_listed": Text(frozenset({"names"})),
+        "no_answer_mentioned": Text(frozenset({"names"})),
     },
     "web": {
         **_texts("page_title", "header_md", "disclaimer_md", "emergency_banner_html", "still_answering",

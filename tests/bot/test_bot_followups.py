@@ -524,7 +524,7 @@ def test_an_effect_a_side_effect_list_lacks_is_not_answered_with_the_list(chatbo
     assert [q.section.split(" › ")[-2:] for q in reply.quotes] == [[medicine, "Side effects"]]
     assert "not an answer" in reply.text and reply.text.index("not an answer") < reply.text.index("> ")
     assert all(chatbot.library.verify(q.source, q.start, q.end, q.text) for q in reply.quotes)
-    assert reply.trace["abstain"]["listed_instead"]["medicine"] == medicine
+    assert reply.trace["abstain"]["shown_instead"]["names"] == medicine
     assert "of its side-effect list" in reply.trace["abstain"]["why"], reply.trace["abstain"]["why"]
 
 
@@ -532,8 +532,41 @@ def test_a_side_effect_list_that_fails_the_verbatim_check_is_not_shown(chatbot, 
     """Fail closed: the list goes through the same checks as an answer's quotes; failing one, the plain no_answer."""
     monkeypatch.setattr(chatbot.library, "verify", lambda *a: False)
     reply = chatbot.ask("Does methylprednisolone cause weight gain?", [])
-    assert reply.trace["abstain"]["listed_instead"]["medicine"] == "Methylprednisolone"  # the selection offered it
+    assert reply.trace["abstain"]["shown_instead"]["names"] == "Methylprednisolone"  # the selection offered it
     assert reply.kind == "no_answer" and not reply.quotes and "Side effects" not in reply.text
+
+
+@pytest.mark.parametrize("question, subject, quoted", [
+    ("What is periostitis?", "periostitis", "Painful enlargement of fingers and toes, periostitis, joint pain."),
+    ("What exactly is Raynaud's syndrome?", "Raynaud's syndrome", "Inflammation of the lungs, pericardium, joints"),
+])
+def test_the_meaning_of_a_thing_named_only_in_a_list_is_not_answered_with_the_list(chatbot, question, subject, quoted):
+    """Issue 13's partial coverage: a table cell that names it says nothing of what it is. The reply says the documents
+    mention it only in passing and shows where, labelled as not an answer."""
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "no_answer", reply.trace
+    assert reply.trace["abstain"]["names_in_passing"] == [subject]
+    assert [q.text for q in reply.quotes] and reply.quotes[0].text.startswith(quoted)
+    assert f"mention {subject} only in passing" in reply.text and "which is not an answer" in reply.text
+
+
+@pytest.mark.parametrize("question, quoted", [
+    ("What is Cushing's syndrome?", "Cushing's syndrome is hypercorticism"),  # a sentence opens with it
+    ("what is cushings syndrome", "Cushing's syndrome is hypercorticism"),  # however it is written
+    ("What is the final stage?", "The final stage is the outcome"),
+    ("What is myasthenic syndrome?", "drooping eyelid"),  # a table row is about it
+    ("What is diaminopyridine for?", "neuromuscular conduction"),  # another question type: what it is used for
+])
+def test_a_thing_the_documents_describe_is_still_answered(chatbot, question, quoted):
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "answer" and any(quoted in q.text for q in reply.quotes), reply.trace
+
+
+def test_a_sentence_opening_is_compared_without_its_article_or_possessive_but_with_its_preposition():
+    from bot.library import opening
+    assert opening("The final stage is") == opening("final stage is") and opening("Cushing's syndrome") == opening(
+        "cushings syndrome")
+    assert opening("in breast cancer;")[:2] != opening("breast cancer")[:2]  # a list item that opens with "in"
 
 
 def test_the_coverage_model_leaves_covered_questions_answered(chatbot):

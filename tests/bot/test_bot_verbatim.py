@@ -64,13 +64,14 @@ def conversations(words: list[str]):
 def check_reply(bot, corpus_dir: Path, reply: Reply) -> None:
     assert isinstance(reply, Reply) and reply.kind in REPLY_KINDS
     assert reply.text.strip()
+    shown = reply.trace.get("shown_instead", [])  # a no_answer may show a passage, labelled as not an answer
     if reply.kind != "answer":
-        assert reply.quotes == ()
+        assert reply.kind == "no_answer" and shown or reply.quotes == ()
     for q in reply.quotes:
         text = source_text(corpus_dir / q.source)
         assert 0 <= q.start < q.end <= len(text), q
         assert collapse(text[q.start : q.end]) == collapse(q.text) != "", (q.source, q.start, q.end, q.text)
-    chosen = reply.trace.get("chosen", [])
+    chosen = reply.trace.get("chosen", []) or shown
     assert set(chosen) == {q.passage_id for q in reply.quotes}
     for pid in chosen:
         passage = bot.library.passages[pid]
