@@ -8,7 +8,7 @@ effect a patient asks about ("Can pyridostigmine upset my stomach?": its list ha
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from ingest.text import analyze
@@ -19,6 +19,7 @@ MODEL = Path(__file__).with_name("models") / "synonyms.npz"
 SEP = "|"
 
 
+@lru_cache(maxsize=65536)  # every name is read once to index it and again for each side-effect question
 def stems(name: str) -> frozenset[str]:
     """A name as the keyword index reads it, word order aside: MedlinePlus writes "Pain - joints" for joint pain."""
     return frozenset(analyze(name.replace(" - ", " ")))
