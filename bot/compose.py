@@ -563,6 +563,7 @@ class PassageSelector:
             return None  # "What is diaminopyridine for?" asks what it is used for
         inside = re.search(r"\bdoes (.+?) mean\b", m.group(0))
         subject = inside.group(1) if inside else re.split(r"[?.!,;:]", sentence[m.end():], maxsplit=1)[0]
+        subject = re.sub(r"[^\w\s'’-]", "", subject)  # the patient's words only, no markup ("**periostitis**")
         subject = re.sub(r"^(?:\s|exactly\b|actually\b|really\b|a\b|an\b|the\b)+", "", subject).strip()
         lib = self.library
         subject_stems = set(analyze(" ".join(lib.subject_words)))

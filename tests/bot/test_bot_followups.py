@@ -550,6 +550,11 @@ def test_the_meaning_of_a_thing_named_only_in_a_list_is_not_answered_with_the_li
     assert f"mention {subject} only in passing" in reply.text and "which is not an answer" in reply.text
 
 
+def test_the_thing_said_back_is_the_patients_words_without_markup(chatbot):
+    reply = chatbot.ask("What is **periostitis**?", [])
+    assert reply.kind == "no_answer" and "mention periostitis only in passing" in reply.text, reply.text
+
+
 @pytest.mark.parametrize("question, quoted", [
     ("What is Cushing's syndrome?", "Cushing's syndrome is hypercorticism"),  # a sentence opens with it
     ("what is cushings syndrome", "Cushing's syndrome is hypercorticism"),  # however it is written
