@@ -338,6 +338,7 @@ class PassageSelector:
             "top_answerability": round(max(s.answerability for s in evident[:8]), 4),
             "unknown_words": min(len(asked_missing), 3),
             "question_words": min(sum(1 for w in query.terms.values() if w >= 1.0), 8),
+            "documents": sorted({s.passage.source for s in evident[:8]}),
         }
         if any(not misspelt_little(w, query.message) for w in asked_missing) and content == 0.0 and self.content_terms(query):
             # Its only words beyond the topic are ones no good passage has, one of them a word the library never
@@ -407,13 +408,20 @@ class PassageSelector:
         if why:
             return Selection(scored=ranked, abstain=True, evidence=evidence, why=why)
         if self.coverage is not None:
-            covered = self.coverage.probability(evidence["coverage"])
-            evidence["coverage"].update(probability=round(covered, 4), threshold=round(self.coverage.threshold, 4))
+            values = evidence["coverage"]
+            values.update(self.coverage.bank.nearest(vector, set(values["documents"]), lib.source_stems))
+            covered = self.coverage.probability(values)
+            values.update(probability=round(covered, 4), threshold=round(self.coverage.threshold, 4))
             if covered < self.coverage.threshold:
+                nearest = ""
+                if values.get("nearest_unanswered", 0.0) > values.get("nearest_answered", 1.0):
+                    nearest = (f"; the closest labelled question, \"{values['nearest_unanswered_question']}\" "
+                               f"({values['nearest_unanswered']:.2f}), is one they don't answer")
                 return Selection(scored=ranked, abstain=True, evidence=evidence,
                                  why=f"the best passages match only in part: learned coverage {covered:.2f} < "
                                      f"{self.coverage.threshold:.2f} (best cosine {best_cos:.2f}, words {best_lex:.0%}"
-                                     + (f"; the documents never use {', '.join(asked_missing)})" if asked_missing else ")"))
+                                     + (f"; the documents never use {', '.join(asked_missing)}" if asked_missing else "")
+                                     + nearest + ")")
         return Selection(groups=groups, scored=ranked, evidence=evidence)
 
     def efficacy_subject(self, query: Query) -> tuple[str, list[str], set[str], list[tuple[str, str]]] | None:

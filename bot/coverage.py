@@ -9,12 +9,21 @@ against questions they do answer. The hand-set evidence thresholds let a third o
 answered with unrelated sentences ("Why is my stomach shivering?" -> a flushing symptom); this model learns
 where "matches a word or two" ends and "answers" begins from real questions. It can only add an abstention:
 the rules' abstentions stand. Numpy only at serving.
+
+One of its numbers comes from a bank of lay questions labelled against the library's own documents
+(`QuestionBank`, train/labels/library_questions.jsonl): how much closer the question is to the nearest one they
+answer than to the nearest one they don't (a margin: a question far from both, a short "Does it affect the
+kidneys?", is neither). MiniLM was trained on question paraphrases, so question-to-question similarity
+reads *what is asked* ("am I allowed to drive?" after naming a symptom) where question-to-passage similarity sees
+the shared topic. The labels hold for the documents they were written against only: when the best passages come
+from other documents the margin is unknown, and the model reads it as its training mean.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import numpy as np
 
@@ -28,35 +37,81 @@ FEATURES = (
     "top_answerability",  # the learned answerability score, best of the first 8
     "unknown_words",  # question words the documents of the best 8 passages never use (capped at 3)
     "question_words",  # the question's weighted words (capped at 8)
+    "nearest_margin",  # how much closer the nearest bank question they answer is than the nearest they don't
 )
 
 
-def feature_vector(values: Mapping[str, float]) -> np.ndarray:
-    return np.array([float(values[name]) for name in FEATURES], dtype=np.float32)
+def feature_vector(values: Mapping[str, float], unknown: np.ndarray | None = None) -> np.ndarray:
+    """The features in order; one that `values` lacks takes its value from `unknown` (the model's training means)."""
+    return np.array([float(values[name]) if name in values or unknown is None else float(unknown[i])
+                     for i, name in enumerate(FEATURES)], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class QuestionBank:
+    """Questions labelled answered or not against a library's documents, with their encoder vectors."""
+
+    vectors: np.ndarray  # (n, d), normalised like the question vectors the selector gets
+    answered: np.ndarray  # (n,) bool
+    texts: tuple[str, ...]
+    authors: tuple[str, ...]  # who wrote each: training leaves the question's own author out
+    documents: frozenset[str]  # the library documents (passage sources) the labels were written against
+
+    def nearest(self, vector: np.ndarray, documents: set[str], library: Iterable[str], leave_out: str = "") -> dict:
+        """`nearest_answered` / `nearest_unanswered` (similarity), the two questions (`..._question`) and
+        `nearest_margin` (the first similarity less the second), for evidence read from `documents` of a `library`
+        (its documents' names). {} unless the evidence comes from documents the labels were written against, all
+        of which the library holds (without one of them, a question labelled answered may not be)."""
+        if not documents or not documents <= self.documents or not self.documents <= set(library):
+            return {}
+        sims = self.vectors @ np.asarray(vector, np.float32)
+        kept = np.array([a != leave_out for a in self.authors]) if leave_out else np.ones(len(self.authors), bool)
+        out: dict = {}
+        for key, mask in (("nearest_answered", self.answered & kept), ("nearest_unanswered", ~self.answered & kept)):
+            if not mask.any():
+                return {}
+            i = int(np.argmax(np.where(mask, sims, -np.inf)))
+            out[key], out[key + "_question"] = round(float(sims[i]), 4), self.texts[i]
+        out["nearest_margin"] = round(out["nearest_answered"] - out["nearest_unanswered"], 4)
+        return out
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"bank_vectors": self.vectors.astype(np.float32), "bank_answered": self.answered.astype(bool),
+                "bank_texts": np.array(self.texts), "bank_authors": np.array(self.authors),
+                "bank_documents": np.array(sorted(self.documents))}
+
+    @classmethod
+    def from_arrays(cls, d: Mapping[str, np.ndarray]) -> "QuestionBank":
+        return cls(np.asarray(d["bank_vectors"], np.float32), np.asarray(d["bank_answered"], bool),
+                   tuple(str(t) for t in d["bank_texts"]), tuple(str(a) for a in d["bank_authors"]),
+                   frozenset(str(x) for x in d["bank_documents"]))
 
 
 class CoverageModel:
     def __init__(self, coef: np.ndarray, intercept: float, mean: np.ndarray, scale: np.ndarray, threshold: float,
-                 features: tuple[str, ...] = FEATURES) -> None:
+                 bank: QuestionBank | None, features: tuple[str, ...] = FEATURES) -> None:
         if tuple(features) != FEATURES:
             raise ValueError(f"coverage model: trained on features {list(features)}, this code computes {list(FEATURES)}")
         if not (coef.shape == mean.shape == scale.shape == (len(FEATURES),)):
             raise ValueError("coverage model: weights do not match the features")
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"coverage model: threshold {threshold} outside (0, 1)")
+        if bank is None:
+            raise ValueError("coverage model: no question bank in the weights")
         self.coef, self.mean, self.scale = (np.asarray(a, np.float32) for a in (coef, mean, scale))
         self.intercept, self.threshold = float(intercept), float(threshold)
+        self.bank = bank
 
     @classmethod
     def load(cls, path: Path = MODEL) -> "CoverageModel":
         with np.load(path, allow_pickle=False) as d:
             return cls(d["coef"], float(d["intercept"]), d["mean"], d["scale"], float(d["threshold"]),
-                       tuple(str(f) for f in d["features"]))
+                       QuestionBank.from_arrays(d) if "bank_vectors" in d else None, tuple(str(f) for f in d["features"]))
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, coef=self.coef, intercept=np.array(self.intercept), mean=self.mean, scale=self.scale,
-                 threshold=np.array(self.threshold), features=np.array(FEATURES))
+                 threshold=np.array(self.threshold), features=np.array(FEATURES), **self.bank.arrays())
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """One probability per row of feature vectors (`feature_vector`)."""
@@ -64,5 +119,6 @@ class CoverageModel:
         return 1.0 / (1.0 + np.exp(-z))
 
     def probability(self, values: Mapping[str, float]) -> float:
-        """Probability that the documents answer the question, from the selector's evidence."""
-        return float(self.probabilities(feature_vector(values))[0])
+        """Probability that the documents answer the question, from the selector's evidence (with the bank's
+        margin, `QuestionBank.nearest`, or without it when the bank has none for these documents)."""
+        return float(self.probabilities(feature_vector(values, self.mean))[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from types import ModuleType
 
@@ -29,6 +30,8 @@ def render(name: str, module: ModuleType, metrics: dict, sample: int, encoder: s
         "## Data (sha256 of the pool files read)",
         "",
         *[f"- `{f}`: `{h}`" for f, h in sorted(hashes.items())],
+        *[f"- `{path.parent.name}/{path.name}` (the project's): `{hashlib.sha256(path.read_bytes()).hexdigest()}`"
+          for path in getattr(module, "LABEL_FILES", [])],
         "",
         "Never read (kept for the real-message eval sets): " + ", ".join(sorted(pool.EVAL_ONLY_DATASETS))
         + ", and the even-hash half of HealthFC.",
@@ -38,6 +41,8 @@ def render(name: str, module: ModuleType, metrics: dict, sample: int, encoder: s
         *[f"- {lic}" for lic in licences],
         "- prompts/exemplars.yaml: the project's own policy exemplars" if "exemplars" in used else "",
         "- eval/sets: the project's own development questions" if "own" in used else "",
+        "- train/labels/library_questions.jsonl: lay questions about the bundled documents, written for training "
+        "by separate authors for the project (who and how many: the recipe)" if "library" in used else "",
         "",
         "Some sources are non-commercial (CC BY-NC, CC BY-NC-ND) or copyleft (GPL-3.0): clear them before any "
         "commercial use of these weights.",

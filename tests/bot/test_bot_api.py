@@ -77,7 +77,7 @@ def test_answer_text_has_lead_quotes_attribution_and_care_team_pointer(chatbot):
 
 
 @pytest.mark.parametrize("message", ["Do I have paraneoplastic syndrome?", "Could my numbness be paraneoplastic?",
-                                     "I feel so tired all the time, is that from this",
+                                     "My joints ache all the time, is that from this",
                                      "My eyelids droop in the evening. Could it be PNS?"])
 def test_an_answer_about_the_patients_own_case_says_the_documents_cant_tell(chatbot, message):
     """The documents describe the illness, not the patient: an answer to "do I have it?" opens by saying so."""

@@ -125,7 +125,9 @@ def test_a_question_with_a_pronoun_carries_the_subject_not_the_earlier_aspect(ch
 
 @pytest.mark.parametrize("earlier, follow_up", [
     ("what are the eye symptoms", "is it curable?"),  # the eyes' double-vision line was quoted
-    ("What is the outlook?", "What does it depend on?"),  # the carried reading abstained (own item fu-14)
+    ("what are the kidney symptoms", "what causes it?"),  # the kidney words would steer the carried reading
+    # (It was "What is the outlook?" -> "What does it depend on?", whose carried reading abstained until the
+    # coverage check's question bank; both readings now quote the prognosis sentence, the carried one kept.)
 ])
 def test_an_it_that_may_be_the_librarys_subject_is_also_read_on_its_own(chatbot, earlier, follow_up):
     """The earlier question names nothing and is carried whole; the message is also searched as if asked first,
@@ -141,8 +143,10 @@ def test_an_it_that_may_be_the_librarys_subject_is_also_read_on_its_own(chatbot,
 
 
 def test_the_earlier_question_is_kept_when_it_answers_better(chatbot):
-    # "they" are the skin symptoms: on its own, "how long do they last?" finds nothing to answer
-    follow = chatbot.ask("how long do they last?", history("What are the skin symptoms?"))
+    # "they" are the skin symptoms: on its own, "what do they look like?" finds nothing to answer. (It was "how long
+    # do they last?", answered with the skin symptoms until the coverage check's question bank knew that the
+    # documents never say how long symptoms last.)
+    follow = chatbot.ask("what do they look like?", history("What are the skin symptoms?"))
     assert follow.trace["reading"]["kept"] == "with_earlier_question", follow.trace["reading"]
     assert follow.kind == "answer" and any("skin" in q.text.lower() for q in follow.quotes), follow.trace["reading"]
     assert follow.trace["query"]["carried_from_history"] == "What are the skin symptoms?"
@@ -590,8 +594,46 @@ def test_the_coverage_model_refuses_weights_for_other_features(tmp_path):
     assert CoverageModel.load(tmp_path / "c.npz").probability(dict.fromkeys(FEATURES, 0.5)) == model.probability(
         dict.fromkeys(FEATURES, 0.5))
     with pytest.raises(ValueError, match="features"):
-        CoverageModel(model.coef, model.intercept, model.mean, model.scale, 0.5, features=("best_cosine",))
+        CoverageModel(model.coef, model.intercept, model.mean, model.scale, 0.5, model.bank, features=("best_cosine",))
+    with pytest.raises(ValueError, match="bank"):
+        CoverageModel(model.coef, model.intercept, model.mean, model.scale, 0.5, None)
     assert np.isfinite(model.coef).all()
+
+
+def test_the_question_bank_is_read_only_for_the_documents_it_was_labelled_against(chatbot):
+    """The bank's labels say what the two bundled documents answer: evidence from another document, or a library
+    without one of them, gets no bank numbers, and the model reads them as their training means."""
+    import numpy as np
+
+    from bot.coverage import FEATURES, feature_vector
+
+    model = chatbot.selector.coverage
+    bank = model.bank
+    docs, library = set(bank.documents), set(chatbot.library.source_stems)
+    assert docs and docs <= library and bank.answered.any() and (~bank.answered).any()
+    vector = chatbot.library.embeddings.encode(["Can I drive with double vision from this?"])[0]
+    near = bank.nearest(vector, docs, library)
+    assert set(near) == {"nearest_answered", "nearest_unanswered", "nearest_answered_question", "nearest_unanswered_question",
+                         "nearest_margin"}
+    assert near["nearest_margin"] == round(near["nearest_answered"] - near["nearest_unanswered"], 4)
+    assert near["nearest_answered_question"] in bank.texts and -1.0 <= near["nearest_unanswered"] <= 1.0
+    assert bank.nearest(vector, docs | {"medquad/other.md"}, library | {"medquad/other.md"}) == {}
+    assert bank.nearest(vector, {min(docs)}, {min(docs)}) == {}  # the other labelled document is missing
+    assert bank.nearest(vector, set(), library) == {}
+    values = dict.fromkeys(FEATURES[:-1], 0.5)  # no "nearest_margin"
+    assert feature_vector(values, model.mean)[-1] == model.mean[-1]
+    assert model.probability(values) == model.probability({**values, "nearest_margin": float(model.mean[-1])})
+
+
+def test_the_question_banks_own_author_is_left_out_in_training(chatbot):
+    bank = chatbot.selector.coverage.bank
+    i = bank.texts.index(next(t for t, a in zip(bank.texts, bank.authors) if a == bank.authors[0]))
+    docs, library = set(bank.documents), set(chatbot.library.source_stems)
+    itself = bank.nearest(bank.vectors[i], docs, library)
+    assert max(itself["nearest_answered"], itself["nearest_unanswered"]) > 0.999  # it finds itself
+    others = bank.nearest(bank.vectors[i], docs, library, leave_out=bank.authors[i])
+    assert bank.texts[i] not in (others["nearest_answered_question"], others["nearest_unanswered_question"])
+    assert max(others["nearest_answered"], others["nearest_unanswered"]) < 0.999
 
 
 def test_a_name_that_writes_out_a_dose_is_never_said_back():

@@ -23,8 +23,10 @@ NINDS = "medquad/ninds_paraneoplastic_syndromes.md"
 ANEMIA = "medquad/mplus_anemia.md"
 LYMPHOMA = "medquad/mplus_lymphoma.md"
 # Questions that name no subject, each of which a distractor page answers well on words alone.
+# ("Does it cause weakness?" was "Does it cause tiredness?", which the subject's documents do not answer: the
+# coverage check's question bank made it no_answer, session 20.)
 ON_SUBJECT = ["Does it affect the blood?", "Which cancers is it linked to?", "What hormones are involved?",
-              "Does it cause tiredness?"]
+              "Does it cause weakness?"]
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +97,14 @@ def test_a_question_about_the_subject_is_answered_from_its_documents_or_not_at_a
     assert reply.kind == "no_answer", [(q.source, q.text) for q in reply.quotes]
     assert reply.trace["abstain"]["subject_only"] == "refers to the subject"
     assert {c["source"] for c in reply.trace["candidates"]} <= mixed_bot.focus.documents  # nothing else searched
+
+
+def test_the_question_bank_stays_out_of_a_library_without_its_documents(mixed_bot, chatbot):
+    """The coverage model's question bank was labelled against the two bundled documents; this library holds one of
+    them and an excerpt of the other, so the bank's labels do not hold and its margin is left out."""
+    for bot, banked in ((mixed_bot, False), (chatbot, True)):
+        coverage = bot.ask("Does it cause weakness?", []).trace["abstain"]["coverage"]
+        assert "probability" in coverage and ("nearest_margin" in coverage) == banked, coverage
 
 
 def _select(bot, message, decide):

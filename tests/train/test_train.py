@@ -122,8 +122,39 @@ def test_coverage_trains_on_a_tiny_sample(tiny_pool, chatbot):
     assert 0 < model.threshold < 1 and "validation" in metrics and "locked_test" in metrics
     assert metrics["examples"]["train"]["covered"] > 0 and metrics["examples"]["train"]["not_covered"] > 0
     assert chatbot.selector.coverage is shipped  # the bot's own model is back after gathering the features
-    assert not any(coverage.TOPIC.search(q.text) for q in coverage.load_questions(tiny_pool) if q.source != "own")
+    assert not any(coverage.TOPIC.search(q.text) for q in coverage.load_questions(tiny_pool)
+                   if q.source not in ("own", "library"))  # the pool's questions on the topic are left out
     assert all(q.record in coverage.hand_labels() for q in coverage.near_topic(tiny_pool))
+
+
+def test_the_question_banks_labels_hold_against_the_bundled_documents(vt):
+    """Each answered bank question names the document that answers it and words copied from the answering
+    sentence: if a document changes, the labels that no longer hold fail here (relabel, then retrain)."""
+    from eval.metrics import contains_phrase
+
+    questions = coverage.bank_questions()
+    items = [json.loads(line) for line in coverage.BANK_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(questions) == len(items) >= 800 and len({q.author for q in questions}) == 6
+    counts = collections.Counter((q.author, q.covered) for q in questions)
+    assert set(counts.values()) == {70}  # 70 answered and 70 not answered by each author
+    for item in items:
+        if item["expect"] == "answer":
+            texts = [(vt.BUNDLED_CORPUS / source).read_text(encoding="utf-8") for source in item["sources"]]
+            assert any(contains_phrase(t, item["quote_any"]) for t in texts), item["id"]
+        else:
+            assert item["expect"] == "no_answer|out_of_scope" and not item.get("quote_any"), item["id"]
+
+
+def test_evaluation_items_with_a_near_copy_in_the_bank_are_counted(chatbot):
+    """The card counts, per evaluation set, the items a bank question nearly repeats (their numbers are reported
+    apart): a copy is counted where it occurs, an unrelated question nowhere."""
+    def question(text):
+        return coverage.Question(text, (), True, "lib:T", "library", "t", "T")
+
+    copied = coverage.near_copies(chatbot, [question("What are the side effects of azathioprine?")])
+    assert copied["heldout/heldout.jsonl"] >= 1 and copied["sets/safety.jsonl"] >= 1
+    assert set(copied) >= {"sets/core.jsonl", "real/real_consumer.jsonl", "heldout/everyday_questions.jsonl"}
+    assert not any(coverage.near_copies(chatbot, [question("Which train goes to the airport on Sundays?")]).values())
 
 
 def test_the_coverage_threshold_is_not_set_by_one_score():
