@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Container, Mapping
 
 import numpy as np
 
@@ -57,12 +57,12 @@ class QuestionBank:
     authors: tuple[str, ...]  # who wrote each: training leaves the question's own author out
     documents: frozenset[str]  # the library documents (passage sources) the labels were written against
 
-    def nearest(self, vector: np.ndarray, documents: set[str], library: Iterable[str], leave_out: str = "") -> dict:
+    def nearest(self, vector: np.ndarray, documents: set[str], library: Container[str], leave_out: str = "") -> dict:
         """`nearest_answered` / `nearest_unanswered` (similarity), the two questions (`..._question`) and
         `nearest_margin` (the first similarity less the second), for evidence read from `documents` of a `library`
         (its documents' names). {} unless the evidence comes from documents the labels were written against, all
         of which the library holds (without one of them, a question labelled answered may not be)."""
-        if not documents or not documents <= self.documents or not self.documents <= set(library):
+        if not documents or not documents <= self.documents or not all(d in library for d in self.documents):
             return {}
         sims = self.vectors @ np.asarray(vector, np.float32)
         kept = np.array([a != leave_out for a in self.authors]) if leave_out else np.ones(len(self.authors), bool)
