@@ -356,6 +356,9 @@ class PassageSelector:
             return Selection(scored=ranked, abstain=True, evidence=evidence,
                              why=f"the passages about {', '.join(sorted(asked))} never use {', '.join(aspect)}"
                                  + (f"; of its side-effect list, {evidence['side_effect_list']}" if listed else ""))
+        explained = evidence.get("explained_by_list")
+        if explained:  # the coverage check reads what is still unknown once the side-effect list is read
+            evidence["coverage"]["unknown_words"] = min(len([w for w in asked_missing if w not in explained]), 3)
         passing = self.mentioned_only(query, ranked)
         if passing:
             subject, mention = passing
@@ -547,7 +550,10 @@ class PassageSelector:
                                     | lib.heading_terms.get(s.passage.section, frozenset()) for s in own))
         found = any(({t} | query.alternatives.get(t, set())) & stems for t in aspect)
         if side_effects and not found:
-            found, evidence["side_effect_list"] = self.listed_effect(query, vector, own[0].passage)
+            how, evidence["side_effect_list"] = self.listed_effect(query, vector, own[0].passage)
+            found = bool(how)
+            if how == "name":  # the question names a listed effect in other words: they are not unknown to the list
+                evidence["explained_by_list"] = aspect
         if found or all(misspelt_little(t, query.message) for t in aspect):
             return [], None
         return aspect, own[0].passage if side_effects else None
@@ -586,23 +592,23 @@ class PassageSelector:
             return None
         return subject, next((p for p in naming if lib.eligible(p.id)), None)
 
-    def listed_effect(self, query: Query, vector: np.ndarray, listed: Passage) -> tuple[bool, str]:
+    def listed_effect(self, query: Query, vector: np.ndarray, listed: Passage) -> tuple[str, str]:
         """Whether the question asks about an effect of the side-effect list `listed` in words other than the
-        list's, and why, in words for the staff: every word of another name of one (`SynonymGroups.same_as`: "upset
-        stomach" for dyspepsia, "loss of appetite" for anorexia), or a question closer in meaning (`vector`) to
-        "Does <medicine> cause <effect>?" for one of its effects than to "Does <medicine> cause side effects?" ("Can
-        carbamazepine make me sleepy?": drowsiness; not "Does methylprednisolone cause weight gain?"). The
-        comparison, not a threshold: a patient's words for an effect the list names bring the question closer to
-        that effect than to side effects at large."""
+        list's ("name" or "meaning", how it was found; "" if not), and why, in words for the staff: every word of
+        another name of one (`SynonymGroups.same_as`: "upset stomach" for dyspepsia, "loss of appetite" for
+        anorexia), or a question closer in meaning (`vector`) to "Does <medicine> cause <effect>?" for one of its
+        effects than to "Does <medicine> cause side effects?" ("Can carbamazepine make me sleepy?": drowsiness; not
+        "Does methylprednisolone cause weight gain?"). The comparison, not a threshold: a patient's words for an
+        effect the list names bring the question closer to that effect than to side effects at large."""
         effects = [e.strip() for e in re.split(r"[,;]", listed.text.rstrip(". ")) if e.strip()]
         if self.synonyms is not None:
             asked = set(query.terms).union(*query.alternatives.values())
             for effect in effects:
                 for name in self.synonyms.same_as(effect):
                     if name_stems(name) <= asked:
-                        return True, f'the question says "{name}", a name of "{effect}" in the list (MedQuAD synonyms)'
+                        return "name", f'the question says "{name}", a name of "{effect}" in the list (MedQuAD synonyms)'
         if self.embed is None or len(listed.section) < 2:
-            return False, "no name of a listed effect in the question"
+            return "", "no name of a listed effect in the question"
         if listed.id not in self._effect_vectors:
             medicine = listed.section[-2]
             texts = [f"Does {medicine} cause {e[0].lower() + e[1:]}?" for e in effects]
@@ -610,8 +616,9 @@ class PassageSelector:
         similarity = self._effect_vectors[listed.id] @ vector
         best = int(similarity[:-1].argmax())
         closer = bool(similarity[best] > similarity[-1])
-        return closer, (f'by meaning the question is {"closer to" if closer else "no closer to"} "{effects[best]}" '
-                        f"({similarity[best]:.2f}) than to side effects at large ({similarity[-1]:.2f})")
+        return "meaning" if closer else "", (
+            f'by meaning the question is {"closer to" if closer else "no closer to"} "{effects[best]}" '
+            f"({similarity[best]:.2f}) than to side effects at large ({similarity[-1]:.2f})")
 
     def about_medicines(self, query: Query) -> bool:
         """Whether the question (or the topic carried into it) names a medicine, a class of them or a substance,

@@ -517,6 +517,20 @@ def test_the_staff_see_why_an_effect_counts_as_listed(chatbot, question, why):
     assert why in reply.trace["why"], reply.trace["why"]
 
 
+@pytest.mark.parametrize("question, quoted", [("Can methylprednisolone upset my stomach?", "dyspepsia"),
+                                             ("can carbamazepine give you indigestion", "dyspepsia")])
+def test_words_a_synonym_finds_in_the_list_are_not_unknown_to_the_coverage_check(chatbot, question, quoted):
+    """The side-effect check reads "upset stomach" as the list's "dyspepsia" (a MedQuAD synonym); the learned
+    coverage check then counts those words as known, not as words the documents never use (both questions
+    abstained on "learned coverage" before, 2026-12-07). Read the other way, by meaning alone, they stay unknown."""
+    reply = chatbot.ask(question, [])
+    assert reply.kind == "answer" and any(quoted in q.text for q in reply.quotes), reply.trace
+    evidence = reply.trace["abstain"]
+    assert evidence["explained_by_list"] and evidence["coverage"]["unknown_words"] == 0, evidence
+    meaning = chatbot.ask("Can carbamazepine make me sleepy?", [])  # closest to "Drowsiness" by meaning
+    assert meaning.kind == "answer" and "explained_by_list" not in meaning.trace["abstain"], meaning.trace["abstain"]
+
+
 @pytest.mark.parametrize("question, medicine", [("Does methylprednisolone cause weight gain?", "Methylprednisolone"),
                                                ("Can pyridostigmine upset my stomach?", "Pyridostigmine"),
                                                ("will Tegretol make me put on weight", "Carbamazepine")])
