@@ -127,6 +127,7 @@ class InputGuard:
         self._dose_words = _rx(g["dose_words"])
         self._choice = _rx([p.replace("{medicine}", g["medicine_choice_words"]) for p in g["medicine_choice"]])
         self._not_dosing = _rx(g["not_dosing"])
+        self._reason = _rx(g["reason_question"])
         self._informational = _rx(g["informational"])
         self._conditions = {name: _rx(p) for name, p in g["asked_conditions"].items()}
         self._informational_safety = _rx([*g["asked_conditions"].values(), g["informational_safety"]])
@@ -214,14 +215,17 @@ class InputGuard:
         if strong or weak:
             return GuardDecision(REFUSAL, UNPROVEN_REMEDY, "lexicon", strong + list(dict.fromkeys(weak)))
         drugs = self.drugs_in(text) + self.unknown_names(t)
-        not_dosing = bool(self._not_dosing.search(t))
-        dose_words = _hits(self._dose_words, t)
+        # the dose and change words of a question why do not decide (`reason_question`); its medicines still name the topic
+        asking = [p for p in parts if not self._reason.search(p)]
+        dose_text, windows = " ".join(asking), _windows(asking)
+        not_dosing = bool(self._not_dosing.search(dose_text))
+        dose_words = _hits(self._dose_words, dose_text)
         if dose_words and (drugs or not not_dosing):
             return GuardDecision(REFUSAL, DOSING, "lexicon", dose_words + drugs, topic=_first(drugs))
-        choice = _hits(self._choice, t)
+        choice = _hits(self._choice, dose_text)
         if choice:
             return GuardDecision(REFUSAL, DOSING, "lexicon", choice + drugs, topic=_first(drugs))
-        informational = bool(self._informational.search(t))
+        informational = bool(self._informational.search(dose_text))
         named_in = [[d for d in drugs if d in win or misspelt(win, [d])] for win in windows]  # each window's medicines
         for win, named in zip(windows, named_in):
             medicine = _hits(self._medicine, win)
@@ -231,7 +235,7 @@ class InputGuard:
                 amount = []  # "Lisinopril 10 mg is for what purpose": a strength named, not asked for
             if amount and (named or medicine or take or self._medicine_amount.search(win)):
                 return GuardDecision(REFUSAL, DOSING, "lexicon", amount + named + medicine + take, topic=_first(drugs))
-        medicine = _hits(self._medicine, t)
+        medicine = _hits(self._medicine, dose_text)
         # A change word and a medicine also decide only together, so they too must meet within two sentences: "Should
         # I think about switching to formula milk?" after a story naming carbamazepine does not ask to change it.
         change = list(dict.fromkeys(
@@ -242,11 +246,11 @@ class InputGuard:
         if drugs:
             verbs.append(re.compile(rf"{self._verb_before}(?:{'|'.join(map(re.escape, drugs))})\b", re.I))
         verb_drug = list(dict.fromkeys(
-            m.group(0) for rx in verbs for m in rx.finditer(t)
-            if not re.search(r"\b(?:since|after|when|before)\s+(?:i\s+)?$", t[max(0, m.start() - 12):m.start()])))
+            m.group(0) for rx in verbs for m in rx.finditer(dose_text)
+            if not re.search(r"\b(?:since|after|when|before)\s+(?:i\s+)?$", dose_text[max(0, m.start() - 12):m.start()])))
         if change or verb_drug:
             return GuardDecision(REFUSAL, DOSING, "lexicon", change + verb_drug + drugs + medicine, topic=_first(drugs))
-        if drugs or medicine:
+        if drugs or _hits(self._medicine, t):
             asked += [name for name, rx in self._conditions.items() if rx.search(t)]
         return GuardDecision(ALLOW, layer="lexicon", topic=_first(drugs), on_topic=bool(self._health.search(t) or drugs),
                              asked_about=list(dict.fromkeys(asked)))

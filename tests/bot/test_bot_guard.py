@@ -233,6 +233,21 @@ def test_whether_to_take_a_medicine_is_a_change_but_why_is_a_reason(chatbot, mes
     assert (found.action, found.reason) == (("refusal", "dosing") if refused else ("allow", None)), found.to_dict()
 
 
+@pytest.mark.parametrize("message, refused", [
+    ("Why do people get withdrawal symptoms when they stop taking antidepressants like paroxetine?", False),
+    ("Why can allopurinol sometimes trigger a gout flare when people first start taking it?", False),
+    ("How come people feel dizzy when they stop taking sertraline?", False),
+    ("Why do I feel sick on paroxetine, and how much should I take?", True),  # asks more after the reason
+    ("Why should I stop taking paroxetine?", True),  # the asker's own change: not only a reason
+    ("I feel awful. Why is that? Can I stop taking paroxetine?", True),  # another sentence asks the change
+])
+def test_the_dose_words_of_a_question_why_do_not_decide(chatbot, message, refused):
+    """A question why asks for a reason: its dose and change words do not make the rules refuse it (the learned vote
+    still reads it, as it reads every message)."""
+    found = chatbot.input_guard.rules(message, [])
+    assert (found.action, found.reason) == (("refusal", "dosing") if refused else ("allow", None)), found.to_dict()
+
+
 def test_what_to_avoid_on_a_medicine_is_informational(chatbot):
     """A precautions question is not a dose question, so the learned dose vote is not applied to it."""
     assert chatbot.ask("What should I avoid while taking azathioprine?").kind != "refusal"
