@@ -157,9 +157,11 @@ class Library:
     def sentence_openings(self) -> frozenset[str]:
         """The first one to six words of every passage (`opening`): a name a sentence opens with is what it describes
         ("Cushing's syndrome is hypercorticism caused by ...", "The final stage is the outcome ..."); not a list item
-        that opens with a preposition ("in breast cancer;")."""
-        return frozenset(" ".join(w[:k]) for p in self.passages.values() for w in [opening(p.text[:120])]
-                         for k in range(1, min(6, len(w)) + 1))
+        that opens with a preposition ("in breast cancer;"), nor a name that is all of its clause, a list's first item
+        ("Myasthenia gravis, drooping eyelid, diplopia." names myasthenia gravis without saying what it is)."""
+        return frozenset(" ".join(w[:k]) for p in self.passages.values()
+                         for w, clause in [(opening(p.text[:120]), len(opening(re.split(r"[,;:]", p.text[:120])[0])))]
+                         for k in range(1, min(6, len(w), clause - 1) + 1))
 
     @cached_property
     def subject_words(self) -> frozenset[str]:

@@ -557,6 +557,8 @@ def test_a_side_effect_list_that_fails_the_verbatim_check_is_not_shown(chatbot, 
 @pytest.mark.parametrize("question, subject, quoted", [
     ("What is periostitis?", "periostitis", "Painful enlargement of fingers and toes, periostitis, joint pain."),
     ("What exactly is Raynaud's syndrome?", "Raynaud's syndrome", "Inflammation of the lungs, pericardium, joints"),
+    # a list's first item: the cell opens with the name, and still says nothing of what it is
+    ("what is myasthenia gravis", "myasthenia gravis", "Myasthenia gravis, drooping eyelid, diplopia."),
 ])
 def test_the_meaning_of_a_thing_named_only_in_a_list_is_not_answered_with_the_list(chatbot, question, subject, quoted):
     """Issue 13's partial coverage: a table cell that names it says nothing of what it is. The reply says the documents
