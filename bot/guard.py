@@ -215,7 +215,7 @@ class InputGuard:
         if strong or weak:
             return GuardDecision(REFUSAL, UNPROVEN_REMEDY, "lexicon", strong + list(dict.fromkeys(weak)))
         drugs = self.drugs_in(text) + self.unknown_names(t)
-        # the dose and change words of a question why do not decide (`reason_question`); its medicines still name the topic
+        # the dose and change words of a question why do not decide (`reason_question`); its medicines still count
         asking = [p for p in parts if not self._reason.search(p)]
         dose_text, windows = " ".join(asking), _windows(asking)
         not_dosing = bool(self._not_dosing.search(dose_text))
@@ -247,7 +247,8 @@ class InputGuard:
             verbs.append(re.compile(rf"{self._verb_before}(?:{'|'.join(map(re.escape, drugs))})\b", re.I))
         verb_drug = list(dict.fromkeys(
             m.group(0) for rx in verbs for m in rx.finditer(dose_text)
-            if not re.search(r"\b(?:since|after|when|before)\s+(?:i\s+)?$", dose_text[max(0, m.start() - 12):m.start()])))
+            if not re.search(r"\b(?:since|after|when|before)\s+(?:i\s+)?$", dose_text[max(0, m.start() - 12):m.start()])
+        ))
         if change or verb_drug:
             return GuardDecision(REFUSAL, DOSING, "lexicon", change + verb_drug + drugs + medicine, topic=_first(drugs))
         if drugs or _hits(self._medicine, t):

@@ -159,9 +159,12 @@ class Library:
         ("Cushing's syndrome is hypercorticism caused by ...", "The final stage is the outcome ..."); not a list item
         that opens with a preposition ("in breast cancer;"), nor a name that is all of its clause, a list's first item
         ("Myasthenia gravis, drooping eyelid, diplopia." names myasthenia gravis without saying what it is)."""
-        return frozenset(" ".join(w[:k]) for p in self.passages.values()
-                         for w, clause in [(opening(p.text[:120]), len(opening(re.split(r"[,;:]", p.text[:120])[0])))]
-                         for k in range(1, min(6, len(w), clause - 1) + 1))
+        out: set[str] = set()
+        for p in self.passages.values():
+            w = opening(p.text[:120])
+            clause = len(opening(re.split(r"[,;:]", p.text[:120])[0]))  # the words before the first comma
+            out.update(" ".join(w[:k]) for k in range(1, min(6, len(w), clause - 1) + 1))
+        return frozenset(out)
 
     @cached_property
     def subject_words(self) -> frozenset[str]:
