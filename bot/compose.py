@@ -579,6 +579,8 @@ class PassageSelector:
         subject = inside.group(1) if inside else re.split(r"[?.!,;:]", sentence[m.end():], maxsplit=1)[0]
         subject = re.sub(r"[^\w\s'’-]", "", subject)  # the patient's words only, no markup ("**periostitis**")
         subject = re.sub(r"^(?:\s|exactly\b|actually\b|really\b|a\b|an\b|the\b)+", "", subject).strip()
+        if POINTS_BACK.match(fold(subject)):
+            return None  # "What is that and how does it show itself?" after a story: a pronoun names nothing
         lib = self.library
         subject_stems = set(analyze(" ".join(lib.subject_words)))
         own = analyze(subject)

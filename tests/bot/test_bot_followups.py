@@ -581,6 +581,10 @@ def test_the_thing_said_back_is_the_patients_words_without_markup(chatbot):
     ("What is the final stage?", "The final stage is the outcome"),
     ("What is myasthenic syndrome?", "drooping eyelid"),  # a table row is about it
     ("What is diaminopyridine for?", "neuromuscular conduction"),  # another question type: what it is used for
+    # "that" names nothing: the story before it does (the check for a thing mentioned in passing read "that and how
+    # does it show itself" as the thing asked about)
+    ("My dad now has Cushing's syndrome because of his lung cancer. What is that and how does it show itself?",
+     "Cushing's syndrome is hypercorticism"),
 ])
 def test_a_thing_the_documents_describe_is_still_answered(chatbot, question, quoted):
     reply = chatbot.ask(question, [])
