@@ -27,7 +27,7 @@ from .drugs import MISSPELT, DrugFinder, misspelt, name_words
 from .english import English
 from .focus import FocusDecision, SubjectFocus
 from .library import Library, opening
-from .query import POINTS_BACK, Query, sentences_of
+from .query import EFFECT, POINTS_BACK, Query, sentences_of
 from .retrieval import Candidate
 from .synonyms import SynonymGroups, stems as name_stems
 from .types import Quote
@@ -117,16 +117,12 @@ class Selection:
 
 
 # "Does X help / improve / cure ...?", "How effective is X?": X is what the question is about.
-_EFFECT = (r"(?:help\w*|improv\w*|reliev\w*|reduc\w*|protect\w*|cur(?:e|es|ed|ing)|works?|prevent\w*|alleviat\w*"
-           r"|fight\w*|treat(?:s|ed|ing)?|boost\w*|lower\w*|ease\w*|heal(?:s|ed|ing)?|shrink\w*|kill\w*|benefit\w*|effective"
-           r"|stop(?:s|ping)?|starv\w*|calm\w*|sooth\w*|useful|helpful|beneficial|worth (?:it|trying|taking|using)"
-           r"|good for|good against|better than|as good as)")
 # A medicine's side-effects heading (`PassageSelector.unanswered_aspect`).
 _SIDE_EFFECTS = re.compile(r"\bside.?effects?\b|\badverse\b", re.I)
 # A subject never runs past the end of its sentence: "Is chemo part of the treatment? Please help!" asks nothing of
 # "chemo ... Please".
 _EFFICACY = re.compile(rf"^\W*(?:does|do|can|could|will|would|is|are|should)\s+(?P<subject>[^?!]{{2,60}}?)\s+"
-                       rf"(?:really\s+|actually\s+|also\s+|(?:used|given|taken|prescribed)\s+to\s+)?{_EFFECT}\b"
+                       rf"(?:really\s+|actually\s+|also\s+|(?:used|given|taken|prescribed)\s+to\s+)?{EFFECT}\b"
                        r"|\bhow (?:effective|good|helpful|useful) (?:is|are)\s+(?P<subject2>.{2,60}?)(?:\s+(?:for|against|in|at|with)\b|[?.!]|$)"
                        r"|^\W*(?:should|could|can|shall) (?:i|we|he|she|my \w+) (?:try|give|use) (?P<subject3>[^?!]{2,60}?)\s+(?:for|on|against|to)\b")
 # Words of a subject slot that name no thing ("taking regular extra doses of ..."), besides stop words.

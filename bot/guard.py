@@ -25,7 +25,7 @@ from ingest.text import fold
 from .drugs import DrugFinder, misspelt
 from .english import English
 from .intent import ASKS, IntentModel, IntentVote, sentences, without_markup
-from .query import ACRONYM, POINTS_BACK, sentences_of
+from .query import ACRONYM, EFFECT, POINTS_BACK, sentences_of
 from .small_talk import SmallTalk
 from .types import Quote, last_reply, user_turns
 
@@ -50,6 +50,7 @@ class GuardDecision:
         return dict(self.__dict__)
 
 
+_ASKS_EFFECT = re.compile(rf"\b{EFFECT}\b")  # whether something works: "help", "cure", "good for" (`EFFECT`)
 # The learned remedy probability that refuses an efficacy question about something neither the documents, the
 # medicine dictionary nor NIH's treatment pages know ("Does cat's claw help?"); below the model's own remedy
 # threshold because the question's shape is already known. Chosen on the intent pool's training and validation
@@ -161,6 +162,15 @@ class InputGuard:
         if self.drug_finder is not None:
             found += [w.lower() for w, _ in self.drug_finder.medicines(text, classes=True) if w.lower() not in found]
         return found + [name for name in misspelt(folded, self._drug_names) if name not in found]
+
+    def only_medicines(self, text: str) -> bool:
+        """The text names substances, and each is a medicine with a patient leaflet (MedlinePlus drug information or the
+        NHS medicines pages: "methylprednisolone", "omeprazole"), not a herb or supplement ("St. John's Wort", "fish
+        oil": the dictionary has no leaflet for them) nor a name no dictionary holds."""
+        if self.drug_finder is None:
+            return False
+        named = {name for _, name in self.drug_finder.substances(text)}
+        return bool(named) and named <= {name for _, name in self.drug_finder.medicines(text)} and not self.unknown_names(fold(text))
 
     def unknown_names(self, folded: str) -> list[str]:
         """Words in a medicine's place (up to three words after a change verb or "should I take", or the word after what
@@ -372,6 +382,14 @@ class InputGuard:
                 and self.informational(asked)):
             kind = "dose" if vote.label == "dosing" else "remedy"
             decision.votes["model_not_applied"] = f"a {kind} vote on a question about what a medicine is or does"
+            return decision
+        # The policy's remedies are folk, herbal, homeopathic and supplement ones (DESIGN.md): "Can methylprednisolone
+        # make you more prone to infections?" asks what a licensed medicine does to the body. Whether one works for
+        # something ("Can CBD help with migraines?": cannabidiol has a leaflet, and is sold as a supplement) is still
+        # the vote's to refuse, and the rules refuse any remedy word they know.
+        if (vote.label == "unproven_remedy" and decision.action in (ALLOW, OUT_OF_SCOPE) and self.only_medicines(asked)
+                and not _ASKS_EFFECT.search(fold(asked))):
+            decision.votes["model_not_applied"] = "a remedy vote on what a medicine with a patient leaflet does, not whether it works"
             return decision
         if vote.label in ("dosing", "unproven_remedy") and decision.action in (ALLOW, OUT_OF_SCOPE):
             reason = DOSING if vote.label == "dosing" else UNPROVEN_REMEDY

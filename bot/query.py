@@ -24,6 +24,12 @@ CARRIED_WEIGHT = 0.35
 EXPANSION_WEIGHT = 0.7
 RARE_COUNT, RARE_RATIO = 2, 50  # a document word seen at most RARE_COUNT times, one edit from one seen 50x more
 POINTS_BACK = re.compile(r"\b(?:it|its|that|this|them|they|these|those)\b")  # a follow-up that points back
+# What an efficacy question asks a treatment to do ("Does X help ...?", "Is X good for ...?"): the compose step reads
+# its subject (`PassageSelector.efficacy_subject`), the guard whether a remedy vote asks it (`InputGuard.check`).
+EFFECT = (r"(?:help\w*|improv\w*|reliev\w*|reduc\w*|protect\w*|cur(?:e|es|ed|ing)|works?|prevent\w*|alleviat\w*"
+           r"|fight\w*|treat(?:s|ed|ing)?|boost\w*|lower\w*|ease\w*|heal(?:s|ed|ing)?|shrink\w*|kill\w*|benefit\w*|effective"
+           r"|stop(?:s|ping)?|starv\w*|calm\w*|sooth\w*|useful|helpful|beneficial|worth (?:it|trying|taking|using)"
+           r"|good for|good against|better than|as good as)")
 
 
 @dataclass
