@@ -113,7 +113,9 @@ class Selection:
         if "probability" in coverage:
             text += (f". The learned coverage check says the documents answer this with probability "
                      f"{coverage['probability']:.2f} (below {coverage['threshold']:.2f} the bot says they don't)")
-        return text + f". Learned answerability (shadow, not deciding yet): {top.answerability:.2f}."
+        # Not the learned answerability score (shadow): it puts most of the own sets' right answers below 0.5, which
+        # would tell a support worker the opposite of what happened; it stays in each passage's row of the trace.
+        return text + "."
 
 
 # "Does X help / improve / cure ...?", "How effective is X?": X is what the question is about.

@@ -337,6 +337,9 @@ class TestVerifyStage:
         assert verified.trace["verify"] == {"quotes": len(quotes), "dropped": []}
         assert verified.trace["chosen"] == [q.passage_id for q in quotes]
         assert verified.trace["why"].startswith(f"Quoted {len(quotes)} passage(s).")
+        # the shadow answerability score stays in the passages' rows, not in the support worker's why
+        assert "answerability" not in verified.trace["why"].lower()
+        assert all("answerability" in p for p in chosen.trace["passages"])
 
     def test_a_quote_that_is_not_verbatim_is_dropped_and_the_answer_composed_again(self, stages):
         chosen = _chosen(stages, DEFINITION)
