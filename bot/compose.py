@@ -118,11 +118,10 @@ class Selection:
         return text + "."
 
 
-# "Does X help / improve / cure ...?", "How effective is X?": X is what the question is about.
 # A medicine's side-effects heading (`PassageSelector.unanswered_aspect`).
 _SIDE_EFFECTS = re.compile(r"\bside.?effects?\b|\badverse\b", re.I)
-# A subject never runs past the end of its sentence: "Is chemo part of the treatment? Please help!" asks nothing of
-# "chemo ... Please".
+# "Does X help / improve / cure ...?", "How effective is X?": X is what the question is about. A subject never runs
+# past the end of its sentence: "Is chemo part of the treatment? Please help!" asks nothing of "chemo ... Please".
 _EFFICACY = re.compile(rf"^\W*(?:does|do|can|could|will|would|is|are|should)\s+(?P<subject>[^?!]{{2,60}}?)\s+"
                        rf"(?:really\s+|actually\s+|also\s+|(?:used|given|taken|prescribed)\s+to\s+)?{EFFECT}\b"
                        r"|\bhow (?:effective|good|helpful|useful) (?:is|are)\s+(?P<subject2>.{2,60}?)(?:\s+(?:for|against|in|at|with)\b|[?.!]|$)"
