@@ -383,13 +383,17 @@ class InputGuard:
             kind = "dose" if vote.label == "dosing" else "remedy"
             decision.votes["model_not_applied"] = f"a {kind} vote on a question about what a medicine is or does"
             return decision
-        # The policy's remedies are folk, herbal, homeopathic and supplement ones (DESIGN.md): "Can methylprednisolone
-        # make you more prone to infections?" asks what a licensed medicine does to the body. Whether one works for
-        # something ("Can CBD help with migraines?": cannabidiol has a leaflet, and is sold as a supplement) is still
-        # the vote's to refuse, and the rules refuse any remedy word they know.
-        if (vote.label == "unproven_remedy" and decision.action in (ALLOW, OUT_OF_SCOPE) and self.only_medicines(asked)
-                and not _ASKS_EFFECT.search(fold(asked))):
-            decision.votes["model_not_applied"] = "a remedy vote on what a medicine with a patient leaflet does, not whether it works"
+        # About a medicine with a patient leaflet, two votes read a question the policy does not refuse (DESIGN.md): a
+        # remedy vote on what it does to the body ("Can methylprednisolone make you more prone to infections?": the
+        # policy's remedies are folk, herbal, homeopathic and supplement ones), and a dose vote on whether it works ("is
+        # levocetirizine sufficient to cure nasal congestion?": no amount, schedule or change asked). Whether one works
+        # stays the remedy vote's ("Can CBD help with migraines?": cannabidiol has a leaflet and is sold as a
+        # supplement); the rules still refuse every dose, change and remedy word they know.
+        if (vote.label in ("dosing", "unproven_remedy") and decision.action in (ALLOW, OUT_OF_SCOPE)
+                and self.only_medicines(asked) and bool(_ASKS_EFFECT.search(fold(asked))) == (vote.label == "dosing")):
+            decision.votes["model_not_applied"] = (
+                "a dose vote on whether a medicine with a patient leaflet works" if vote.label == "dosing"
+                else "a remedy vote on what a medicine with a patient leaflet does, not whether it works")
             return decision
         if vote.label in ("dosing", "unproven_remedy") and decision.action in (ALLOW, OUT_OF_SCOPE):
             reason = DOSING if vote.label == "dosing" else UNPROVEN_REMEDY
