@@ -164,13 +164,14 @@ class InputGuard:
         return found + [name for name in misspelt(folded, self._drug_names) if name not in found]
 
     def only_medicines(self, text: str) -> bool:
-        """The text names substances, and each is a medicine with a patient leaflet (MedlinePlus drug information or the
-        NHS medicines pages: "methylprednisolone", "omeprazole"), not a herb or supplement ("St. John's Wort", "fish
-        oil": the dictionary has no leaflet for them) nor a name no dictionary holds."""
+        """The text names medicines, and each is one with a patient leaflet (MedlinePlus drug information or the NHS
+        medicines pages: "methylprednisolone", "omeprazole") or a class patients name them by ("antibiotics"), not a
+        herb or supplement ("St. John's Wort", "fish oil": the dictionary has no leaflet for them) nor a name no
+        dictionary holds."""
         if self.drug_finder is None:
             return False
-        named = {name for _, name in self.drug_finder.substances(text)}
-        return bool(named) and named <= {name for _, name in self.drug_finder.medicines(text)} and not self.unknown_names(fold(text))
+        named = {name for _, name in self.drug_finder.find(text)}
+        return bool(named) and named <= {name for _, name in self.drug_finder.medicines(text, classes=True)} and not self.unknown_names(fold(text))
 
     def unknown_names(self, folded: str) -> list[str]:
         """Words in a medicine's place (up to three words after a change verb or "should I take", or the word after what
