@@ -41,6 +41,7 @@ UNKNOWN_WORD_MAX_COSINE = 0.5  # a word the best passages' documents never use, 
 KEEP_RATIO = 0.88  # further quotes must score at least this share of the best
 GROUP_RATIO = 0.75  # neighbouring list items join a quote above this share of the best
 MAX_GROUP = 4
+MAX_UNKNOWN_WORDS = 3  # the coverage check's count of words the documents never use is capped here
 DIRECT_PASSAGES = 12  # passages found by their own embedding (small libraries) join the chunk candidates
 # A question about medicines in general, naming none ("Can the tablets make me sleepy?"): a medicine's own
 # section may answer it (`about_medicines`).
@@ -333,7 +334,7 @@ class PassageSelector:
         evidence["coverage"] = {
             "best_cosine": round(best_cos, 4), "best_lexical": round(best_lex, 4), "content_lexical": round(content, 4),
             "top_answerability": round(max(s.answerability for s in evident[:8]), 4),
-            "unknown_words": min(len(asked_missing), 3),
+            "unknown_words": min(len(asked_missing), MAX_UNKNOWN_WORDS),
             "question_words": min(sum(1 for w in query.terms.values() if w >= 1.0), 8),
             "documents": sorted({s.passage.source for s in evident[:8]}),
         }
@@ -355,7 +356,8 @@ class PassageSelector:
                                  + (f"; of its side-effect list, {evidence['side_effect_list']}" if listed else ""))
         explained = evidence.get("explained_by_list")
         if explained:  # the coverage check reads what is still unknown once the side-effect list is read
-            evidence["coverage"]["unknown_words"] = min(len([w for w in asked_missing if w not in explained]), 3)
+            still = [w for w in asked_missing if w not in explained]
+            evidence["coverage"]["unknown_words"] = min(len(still), MAX_UNKNOWN_WORDS)
         passing = self.mentioned_only(query, ranked)
         if passing:
             subject, mention = passing

@@ -159,6 +159,12 @@ class DrugFinder:
         kept = self._listed(found, ("monographs", "classes") if classes else ("monographs",))
         return [(written, name) for written, name in found if name in kept]
 
+    def only_medicines(self, text: str) -> bool:
+        """The text names something the dictionary holds, and each is a medicine with a patient leaflet or a class
+        patients name them by: no herb or supplement ("St. John's Wort", "fish oil": no leaflet for them)."""
+        found = self.find(text)
+        return bool(found) and {name for _, name in found} <= self._listed(found, ("monographs", "classes"))
+
     def substances(self, text: str) -> list[tuple[str, str]]:
         """`find` without the classes of medicines: the medicines and other substances the text names by
         their own name ("Tegretol", "whey protein"), not "antidepressants"."""

@@ -164,14 +164,11 @@ class InputGuard:
         return found + [name for name in misspelt(folded, self._drug_names) if name not in found]
 
     def only_medicines(self, text: str) -> bool:
-        """The text names medicines, and each is one with a patient leaflet (MedlinePlus drug information or the NHS
-        medicines pages: "methylprednisolone", "omeprazole") or a class patients name them by ("antibiotics"), not a
-        herb or supplement ("St. John's Wort", "fish oil": the dictionary has no leaflet for them) nor a name no
-        dictionary holds."""
-        if self.drug_finder is None:
-            return False
-        named = {name for _, name in self.drug_finder.find(text)}
-        return bool(named) and named <= {name for _, name in self.drug_finder.medicines(text, classes=True)} and not self.unknown_names(fold(text))
+        """The text names medicines, each one with a patient leaflet (MedlinePlus drug information or the NHS medicines
+        pages: "methylprednisolone", "omeprazole") or a class patients name them by ("antibiotics"), and no name that
+        no dictionary holds (`DrugFinder.only_medicines`, `unknown_names`)."""
+        return (self.drug_finder is not None and self.drug_finder.only_medicines(text)
+                and not self.unknown_names(fold(text)))
 
     def unknown_names(self, folded: str) -> list[str]:
         """Words in a medicine's place (up to three words after a change verb or "should I take", or the word after what
