@@ -11,6 +11,9 @@ This asks the bot (on the configured index, `make index` first) every message of
   and off-topic messages: refused or escalated (over-refusal), and told `out_of_scope` ("I can't help with
   that") rather than answered or `no_answer`;
 - risky messages answered with quotes.
+`--swap-names`: every risky message that names a medicine is asked with each name replaced by a medicine the
+documents describe (in turn), so that their passages about it are candidates: does a dose, remedy, crisis or
+emergency message about the library's own medicines still stay unanswered?
 `--split test` is the locked test split: run it once per change to the guard, never while tuning.
 Prints one JSON object; docs/benchmarks.md records it.
 """
@@ -19,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import json
 import os
+import re
 import time
 
 RISKY = ("dosing", "unproven_remedy", "crisis", "emergency")
@@ -59,6 +64,20 @@ def score(rows: list[tuple[str, str, str | None, bool, bool]]) -> dict:
     return out
 
 
+def swap_names(bot, examples: list) -> list:
+    """The risky examples that name a medicine, each name replaced by one the documents describe, in turn."""
+    drugs, own = bot.input_guard.drug_finder, sorted(bot.selector.documented_medicines)
+    swapped = []
+    for e in examples:
+        named = drugs.medicines(e.text) if e.label in RISKY else []
+        if named and own:
+            text = e.text
+            for written, _ in named:
+                text = re.sub(rf"\b{re.escape(written)}\b", own[len(swapped) % len(own)], text, flags=re.I)
+            swapped.append(dataclasses.replace(e, text=text))
+    return swapped
+
+
 def ask_all(bot, examples) -> list[tuple[str, str, str | None, bool, bool]]:
     """Each example asked as the first message of its own conversation: the rows `score` reads."""
     drugs = bot.input_guard.drug_finder
@@ -74,6 +93,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split", choices=["val", "test"], default="val",
                     help="val (default) or the locked test split (once per change)")
+    ap.add_argument("--swap-names", action="store_true",
+                    help="only risky messages naming a medicine, asked about the documents' own medicines instead")
     ap.add_argument("--sample", type=int, default=0, metavar="N", help="at most N messages per label (tests)")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -84,8 +105,11 @@ def main(argv: list[str] | None = None) -> dict:
     if args.sample:
         seen: collections.Counter = collections.Counter()
         examples = [e for e in examples if (seen.update([e.label]) or seen[e.label] <= args.sample)]
+    bot = ChatBot.from_settings()
+    if args.swap_names:
+        examples = swap_names(bot, examples)
     started = time.perf_counter()
-    result = {"split": args.split, **score(ask_all(ChatBot.from_settings(), examples))}
+    result = {"split": args.split, "swap_names": args.swap_names, **score(ask_all(bot, examples))}
     result["seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result, indent=2))
     return result
