@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 from ingest.settings import Settings
 
+from .checks import SCREENED
 from .compose import md_escape
 from .factory import build_pipeline
 from .guard import EMERGENCY
@@ -81,7 +82,7 @@ class ChatBot:
             checked = p.checks.run(message, history)
             trace.update(checked.trace)
             if checked.problem:
-                if checked.problem == "too_long":  # declined, unless the guard escalates or refuses it
+                if checked.problem in SCREENED:  # declined, unless the guard escalates or refuses it
                     stage = "input_guard"
                     screened = p.input_guard.screen(checked)
                     if screened is not None:

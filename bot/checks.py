@@ -57,6 +57,9 @@ def readable(text: str) -> str:
     return text if text.isascii() else _WORD.sub(lambda m: _as_latin(m.group(0)), text)
 
 
+# Problems the input guard still reads the message for before it is declined: crisis language or a dose question in
+# an over-long message, or after a page of digits or symbols, is escalated or refused (`InputGuardStage.screen`).
+SCREENED = ("too_long", "unreadable")
 HISTORY_TURNS = 20  # the most recent turns read from a history
 def clean_history(history: Any, limit: int) -> list[dict[str, str]]:
     """Keep well-formed {"role", "content"} turns; anything else in the history is ignored, not fatal."""
@@ -72,7 +75,7 @@ def clean_history(history: Any, limit: int) -> list[dict[str, str]]:
 @dataclass(frozen=True)
 class CheckedMessage:
     """A message as the later stages read it. With a `problem`, `reply_text` says what is wrong and nothing
-    else runs (except the crisis screen of a message that is only too long)."""
+    else runs (except the input guard's screen of a message too long or unreadable: `SCREENED`)."""
 
     message: str  # NFC, control characters blanked, stripped; for a problem message: control characters blanked
     history: list[dict[str, str]] = field(default_factory=list)

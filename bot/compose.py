@@ -8,7 +8,7 @@ their source, and a pointer to the care team. The bot's own words never carry me
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -127,6 +127,22 @@ _EFFICACY = re.compile(rf"^\W*(?:does|do|can|could|will|would|is|are|should)\s+(
                        rf"(?:really\s+|actually\s+|also\s+|(?:used|given|taken|prescribed)\s+to\s+)?{EFFECT}\b"
                        r"|\bhow (?:effective|good|helpful|useful) (?:is|are)\s+(?P<subject2>.{2,60}?)(?:\s+(?:for|against|in|at|with)\b|[?.!]|$)"
                        r"|^\W*(?:should|could|can|shall) (?:i|we|he|she|my \w+) (?:try|give|use) (?P<subject3>[^?!]{2,60}?)\s+(?:for|on|against|to)\b")
+_OPENING_CLAUSE = re.compile(r"[,:;]\s+")
+
+
+def _efficacy_subjects(text: str) -> Iterator[str]:
+    """The subjects of the efficacy questions (`_EFFICACY`) of each sentence, read from its start and after the clause
+    that opens it; a subject read after that clause is one clause too ("Rash on my leg, will not go away, doctors
+    can't help" asks nothing of "not go away, doctors can't")."""
+    for sentence in sentences_of(text):
+        after_opening = _OPENING_CLAUSE.split(sentence, maxsplit=1)[1:]
+        for i, part in enumerate([sentence, *after_opening]):
+            m = _EFFICACY.search(part)
+            subject = (m.group("subject") or m.group("subject2") or m.group("subject3") or "").strip() if m else ""
+            if subject and not (i and _OPENING_CLAUSE.search(subject)):
+                yield subject
+
+
 # Words of a subject slot that name no thing ("taking regular extra doses of ..."), besides stop words.
 _NOT_A_SUBJECT = STOPWORDS | {"taking", "eating", "drinking", "using", "treating", "intake", "regular", "daily", "extra", "high",
                               "low", "dose", "doses", "any", "some", "products", "product", "treatment", "therapy",
@@ -429,12 +445,12 @@ class PassageSelector:
     def efficacy_subject(self, query: Query) -> tuple[str, list[str], set[str], list[tuple[str, str]]] | None:
         """What an efficacy question asks about ("Does cat's claw improve joint pain?", "How effective is
         ashwagandha?"): the words as written, its content words, those of them that name a medicine or a
-        disorder, and the medicines it names (written form, generic). None when the question has no such shape."""
-        m = _EFFICACY.search(query.corrected or query.folded or fold(query.message))
-        if not m:
-            return None
-        subject = (m.group("subject") or m.group("subject2") or m.group("subject3") or "").strip()
-        if _NO_TREATMENT.search(subject):
+        disorder, and the medicines it names (written form, generic). None when the question has no such shape.
+        Read in each sentence, and after a clause that opens one ("Dear doctor, does ...?", "Quick question: can
+        ...?"): the question may come after a story, a salutation or a role-play template."""
+        text = query.corrected or query.folded or fold(query.message)
+        subject = next((s for s in _efficacy_subjects(text) if not _NO_TREATMENT.search(s)), None)
+        if subject is None:
             return None
         medicines = self.medicines.find(subject) if self.medicines is not None else []
         # names `unnamed` checks on its own: medicines with a leaflet and their classes (a substance the dictionary

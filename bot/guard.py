@@ -313,9 +313,9 @@ class InputGuard:
         return others is not None and others.label != "crisis"
 
     def screen(self, message: str, history: list[dict] | None = None) -> GuardDecision | None:
-        """For a message declined as too long: every layer still judges the whole of it, so crisis or emergency
-        language anywhere in it escalates, and a dose or remedy request inside a long jailbreak template is refused
-        rather than declined for its length; None when neither."""
+        """For a message declined as too long or unreadable: every layer still judges the whole of it, so crisis or
+        emergency language anywhere in it escalates, and a dose or remedy request inside a long jailbreak template is
+        refused rather than declined; None when neither."""
         decision = self.check(message, history)
         return decision if decision.action in (EMERGENCY, REFUSAL) else None
 
@@ -354,7 +354,7 @@ class InputGuard:
         if vote.label in ("crisis", "emergency") and decision.action != EMERGENCY:
             reason = "self_harm" if vote.label == "crisis" else "model"
             return GuardDecision(EMERGENCY, reason, "model", evidence, decision.topic, decision.manipulation, votes=decision.votes)
-        remedy = vote.probabilities.get("unproven_remedy", 0.0)
+        remedy = vote.peaks.get("unproven_remedy", 0.0)  # of the sentence that asks most surely: a template may wrap it
         if undocumented and remedy >= REMEDY_SUBJECT_FLOOR and decision.action in (ALLOW, OUT_OF_SCOPE):
             evidence = [f"asks whether {undocumented!r} works, which neither the documents, the medicine dictionary nor "
                         f"NIH's treatment pages know; intent model: unproven_remedy {remedy:.2f} >= {REMEDY_SUBJECT_FLOOR}"]
@@ -373,9 +373,14 @@ class InputGuard:
         turns = user_turns(history)
         fragment = bool(turns) and self.is_elliptical(message) and len(fold(message).split()) <= FRAGMENT_WORDS
         asked = f"{turns[-1]} {message}" if fragment else message
+        # Whether the vote's question asks if something works is read in the sentence that carried it: a role-play
+        # template around "Can you take tylenol and Advil together?" has words of its own ("whatever works"). Whether
+        # it asks what a medicine is or does stays read in the whole message: a story around the question may say it
+        # (reading only the sentence refused a distress story of the validation split, docs/benchmarks.md).
+        said = f"{turns[-1]} {vote.sentence}" if fragment else vote.sentence
         # "Can grapefruit juice interact with tacrolimus?": what something does beside a medicine, and for a remedy vote
         # no word of whether it works ("Do air ions cause an improvement of asthma?" has one); the rules refuse alone
-        asks_effect = vote.label == "unproven_remedy" and self._remedy_intent.search(fold(asked))
+        asks_effect = vote.label == "unproven_remedy" and self._remedy_intent.search(fold(said))
         if (vote.label in ("dosing", "unproven_remedy") and not asks_effect and decision.action in (ALLOW, OUT_OF_SCOPE)
                 and self.informational(asked)):
             kind = "dose" if vote.label == "dosing" else "remedy"
@@ -388,7 +393,7 @@ class InputGuard:
         # stays the remedy vote's ("Can CBD help with migraines?": cannabidiol has a leaflet and is sold as a
         # supplement); the rules still refuse every dose, change and remedy word they know.
         if (vote.label in ("dosing", "unproven_remedy") and decision.action in (ALLOW, OUT_OF_SCOPE)
-                and self.only_medicines(asked) and bool(_ASKS_EFFECT.search(fold(asked))) == (vote.label == "dosing")):
+                and self.only_medicines(asked) and bool(_ASKS_EFFECT.search(fold(said))) == (vote.label == "dosing")):
             decision.votes["model_not_applied"] = (
                 "a dose vote on whether a medicine with a patient leaflet works" if vote.label == "dosing"
                 else "a remedy vote on what a medicine with a patient leaflet does, not whether it works")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import collections
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mmh3
@@ -74,12 +74,13 @@ def word_columns(text: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sentences(text: str) -> list[str]:
-    """The message and, when it has more than one, its sentences (at most MAX_SENTENCES, longest kept)."""
+    """The message and, when it has more than one, its sentences (at most MAX_SENTENCES: those that ask first, then
+    the longest; a short question after a long role-play template is what the message asks)."""
     parts = [p.strip() for p in _SENTENCE.split(text) if len(p.split()) >= MIN_WORDS]
     if not parts or parts == [text.strip()]:
         return [text]
     if len(parts) > MAX_SENTENCES:
-        parts = sorted(parts, key=len, reverse=True)[:MAX_SENTENCES]
+        parts = sorted(parts, key=lambda p: (bool(ASKS.search(p)), len(p)), reverse=True)[:MAX_SENTENCES]
     return [text, *parts]
 
 
@@ -89,6 +90,8 @@ class IntentVote:
     score: float  # that class's probability (the highest risky one when none passes)
     sentence: str  # the sentence that carried it
     probabilities: dict[str, float]  # of the whole message
+    # each risky class's highest probability over the message and its sentences (a dose or remedy: those that ask)
+    peaks: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"label": self.label, "score": round(self.score, 3), "sentence": self.sentence[:160],
@@ -153,16 +156,18 @@ class IntentModel:
         whole = dict(zip(self.classes, probs[0].tolist()))
         best = ("", 0.0, texts[0])
         top = ("", -1.0, texts[0])
+        peaks = {}
         told = [i for i, t in enumerate(texts) if i and not ASKS.search(t.strip())]  # sentences that ask nothing
         for label in RISKY:  # in priority order: crisis first
             col = probs[:, self.classes.index(label)].copy()
             if label in ASKED_FOR:
                 col[told] = 0.0
             i = int(np.argmax(col))
+            peaks[label] = float(col[i])
             if col[i] > top[1]:
                 top = (label, float(col[i]), texts[i])
             if col[i] >= self.thresholds[label] and not best[0]:
                 best = (label, float(col[i]), texts[i])
         if best[0]:
-            return IntentVote(best[0], best[1], best[2], whole)
-        return IntentVote("", max(top[1], 0.0), top[2], whole)
+            return IntentVote(best[0], best[1], best[2], whole, peaks)
+        return IntentVote("", max(top[1], 0.0), top[2], whole, peaks)

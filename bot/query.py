@@ -79,6 +79,7 @@ def proper_names(text: str) -> set[str]:
 
 
 _SENTENCE_END = re.compile(r"([\w.]*?)([.!?]+)[\"')]*\s+(?=[\w\"'(])")
+_PARAGRAPH = re.compile(r"\n\s*\n")
 
 
 @cache
@@ -88,15 +89,19 @@ def _abbreviations() -> frozenset[str]:
 
 def sentences_of(text: str) -> list[str]:
     """A message's sentences, also when the patient starts them in lower case ("they said paraneoplastic. what is
-    that?"); not after an abbreviation or a single letter ("Dr. Smith", "e.g. this")."""
-    parts, start = [], 0
-    for m in _SENTENCE_END.finditer(text):
-        word = m.group(1).lower()
-        if m.group(2) == "." and (word in _abbreviations() or (len(word) == 1 and word.isalpha())):
-            continue
-        parts.append(text[start : m.end()].strip())
-        start = m.end()
-    return [p for p in parts + [text[start:].strip()] if p]
+    that?"); not after an abbreviation or a single letter ("Dr. Smith", "e.g. this"). A blank line ends one too (a
+    question pasted under a template whose last sentence was cut off)."""
+    parts = []
+    for paragraph in _PARAGRAPH.split(text):
+        start = 0
+        for m in _SENTENCE_END.finditer(paragraph):
+            word = m.group(1).lower()
+            if m.group(2) == "." and (word in _abbreviations() or (len(word) == 1 and word.isalpha())):
+                continue
+            parts.append(paragraph[start : m.end()].strip())
+            start = m.end()
+        parts.append(paragraph[start:].strip())
+    return [p for p in parts if p]
 
 
 def story_and_question(message: str) -> tuple[str, str]:

@@ -21,7 +21,7 @@ from ingest.embeddings import Encoder
 from ingest.settings import Settings
 from ingest.structure import Passage
 
-from .checks import CheckedMessage, MessageChecks
+from .checks import SCREENED, CheckedMessage, MessageChecks
 from .compose import Composition, PassageSelector, QuoteComposer, Selection
 from .focus import FocusDecision, SubjectFocus
 from .guard import ALLOW, GuardDecision, InputGuard, OutputGuard
@@ -117,11 +117,12 @@ class InputGuardStage:
         return GuardOutcome(decision, {"input_guard": decision.to_dict()})
 
     def screen(self, checked: CheckedMessage) -> GuardOutcome | None:
-        """A message declined as too long: crisis or emergency language anywhere in it still escalates, and a dose
-        or remedy request in it is still refused (`InputGuard.screen`)."""
+        """A message declined as too long or unreadable (`SCREENED`): crisis or emergency language anywhere in it
+        still escalates, and a dose or remedy request in it is still refused (`InputGuard.screen`): a question after
+        a page of digits or Morse code is declined as unreadable, and may be a crisis."""
         _require(checked, CheckedMessage, "InputGuardStage")
-        if checked.problem != "too_long":
-            raise ValueError(f"only a message declined as too long is screened, not one that is {checked.problem or 'fine'}")
+        if checked.problem not in SCREENED:
+            raise ValueError(f"only a message declined as too long or unreadable is screened, not one that is {checked.problem or 'fine'}")
         decision = self.guard.screen(checked.message, checked.history)
         if decision is None:
             return None

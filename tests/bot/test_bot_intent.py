@@ -9,7 +9,7 @@ from bot.answerability import AnswerabilityModel, features, overlap
 from bot.disorders import DisorderFinder
 from bot.drugs import DrugFinder
 from bot.guard import ALLOW, EMERGENCY, REFUSAL, InputGuard
-from bot.intent import RISKY, IntentModel, sentences, without_markup, word_columns
+from bot.intent import MAX_SENTENCES, RISKY, IntentModel, sentences, without_markup, word_columns
 
 
 def _model(classes, bias, thresholds=None):
@@ -117,6 +117,12 @@ class TestSentences:
     def test_one_long_sentence_after_a_short_one_is_judged_on_its_own_too(self):
         text = "I was diagnosed today. I don't think I want to live through this"
         assert sentences(text) == [text, "I don't think I want to live through this"]
+
+    def test_past_the_cap_the_sentences_that_ask_are_kept_first(self):
+        template = " ".join(f"You are a playful character number {i} with a long backstory that never ends." for i in range(20))
+        question = "Should I take a second lot of antibiotics?"
+        parts = sentences(f"{template} {question}")
+        assert len(parts) == 1 + MAX_SENTENCES and question in parts
 
     @pytest.mark.parametrize("text, plain", [
         ("@user,,RT @user: i just dont want to be here anymore", "i just dont want to be here anymore"),
