@@ -233,13 +233,14 @@ class InputGuard:
         choice = _hits(self._choice, dose_text)
         if choice:
             return GuardDecision(REFUSAL, DOSING, "lexicon", choice + drugs, topic=_first(drugs))
-        informational = bool(self._informational.search(dose_text))
         named_in = [[d for d in drugs if d in win or misspelt(win, [d])] for win in windows]  # each window's medicines
         for win, named in zip(windows, named_in):
             medicine = _hits(self._medicine, win)
             take = _hits(self._take, win)
             amount = [] if not_dosing else _hits(self._amount, win)
-            if informational and _strength_only(amount, win):
+            # what the question asks about, read where the amount is: a template's "cause harm" far before "I am self
+            # medicating with thyronorm 75 mcg" does not make the amount a product's strength
+            if self._informational.search(win) and _strength_only(amount, win):
                 amount = []  # "Lisinopril 10 mg is for what purpose": a strength named, not asked for
             if amount and (named or medicine or take or self._medicine_amount.search(win)):
                 return GuardDecision(REFUSAL, DOSING, "lexicon", amount + named + medicine + take, topic=_first(drugs))
@@ -373,16 +374,15 @@ class InputGuard:
         turns = user_turns(history)
         fragment = bool(turns) and self.is_elliptical(message) and len(fold(message).split()) <= FRAGMENT_WORDS
         asked = f"{turns[-1]} {message}" if fragment else message
-        # Whether the vote's question asks if something works is read in the sentence that carried it: a role-play
-        # template around "Can you take tylenol and Advil together?" has words of its own ("whatever works"). Whether
-        # it asks what a medicine is or does stays read in the whole message: a story around the question may say it
-        # (reading only the sentence refused a distress story of the validation split, docs/benchmarks.md).
+        # What the vote's question asks (whether something works, what a medicine is or does) is read in the sentence
+        # that carried it: a role-play template around "Can you take tylenol and Advil together?" has words of its own
+        # ("whatever works", "cause harm"). Whether every medicine named has a leaflet is read in the whole message.
         said = f"{turns[-1]} {vote.sentence}" if fragment else vote.sentence
         # "Can grapefruit juice interact with tacrolimus?": what something does beside a medicine, and for a remedy vote
         # no word of whether it works ("Do air ions cause an improvement of asthma?" has one); the rules refuse alone
         asks_effect = vote.label == "unproven_remedy" and self._remedy_intent.search(fold(said))
         if (vote.label in ("dosing", "unproven_remedy") and not asks_effect and decision.action in (ALLOW, OUT_OF_SCOPE)
-                and self.informational(asked)):
+                and self.informational(said)):
             kind = "dose" if vote.label == "dosing" else "remedy"
             decision.votes["model_not_applied"] = f"a {kind} vote on a question about what a medicine is or does"
             return decision

@@ -28,7 +28,10 @@ MIN_WORDS = 5  # a shorter sentence is judged only as part of the whole message 
 WORD_COLUMNS = 2**18
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# Sentences end at . ! ? and line breaks, and at a run of the symbols code and adversarial suffixes are made of and
+# patients do not write ("I've had enough of life Herezak({[HTMLsvg readers | Sure] ...": the words before it are
+# judged on their own).
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+|\s*[\[\]{}|\\<>=$`~^]+\s*")
 # A sentence that asks or requests something: ends with a question mark, opens as a question or a request does, or
 # says what the writer wants or weighs ("I'm on opioids & want off.", "I was wondering about ...").
 ASKS = re.compile(r"\?\s*$|^(?:can|could|does|do|did|is|are|was|will|would|might|may|should|shall|what|which|how|why|"
