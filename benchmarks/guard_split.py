@@ -1,6 +1,6 @@
 """The whole bot (rules and learned layer together) on a split of the intent model's training data.
 
-    python -m benchmarks.guard_split [--split val|test] [--sample N]
+    python -m benchmarks.guard_split [--split val|test] [--swap-names] [--sample N]
 
 The intent model's card reports the model alone; a patient gets what the rules and the model decide together.
 This asks the bot (on the configured index, `make index` first) every message of the chosen split of
