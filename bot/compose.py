@@ -17,7 +17,7 @@ from rapidfuzz import fuzz, process
 
 import prompts
 from ingest.structure import Passage, heading_path
-from ingest.text import STOPWORDS, analyze, fold, words
+from ingest.text import STOPWORDS, analyze, collapse, fold, words
 
 from .answerability import AnswerabilityModel, overlap
 from .care import CareWords
@@ -67,6 +67,7 @@ class Scored:
     lexical: float
     chunk: float
     answerability: float = 0.0  # the learned model's probability that the passage answers the question
+    bank: float = 0.0  # similarity of the labelled question it answers, when quoted first for it (`bank_answer`)
 
     def to_dict(self) -> dict:
         return {
@@ -78,6 +79,7 @@ class Scored:
             "lexical": round(self.lexical, 4),
             "chunk": round(self.chunk, 4),
             "answerability": round(self.answerability, 4),
+            "bank": round(self.bank, 4),
         }
 
 
@@ -100,8 +102,16 @@ class Selection:
         if top is None:
             return ""
         runner = next((s for s in self.scored if all(s is not x for g in self.groups for x in g)), None)
-        text = (f"Quoted {quotes} passage(s). The best, from \"{top.passage.heading}\", contains {top.lexical:.0%} of "
-                f"the question's weighted words, meaning similarity {top.cosine:.2f}, overall score {top.score:.2f}")
+        text = f"Quoted {quotes} passage(s). "
+        led = next((s for g in self.groups for s in g if s.bank), None)
+        if led is not None:
+            bank = self.evidence["bank_answer"]
+            text += (f"{'The first' if any(s.bank for s in self.groups[0]) else 'One'}, from \"{led.passage.heading}\", "
+                     f"answers a labelled question close to this one, \"{bank['question']}\" (similarity "
+                     f"{bank['similarity']:.2f}). ")
+            top = next((g[0] for g in self.groups if not any(s.bank for s in g)), led)
+        text += (f"The best by the ranking, from \"{top.passage.heading}\", contains {top.lexical:.0%} of "
+                 f"the question's weighted words, meaning similarity {top.cosine:.2f}, overall score {top.score:.2f}")
         if runner is not None:
             text += f"; the best passage not quoted scored {runner.score:.2f}"
         if "not_quoted" in self.evidence:
@@ -213,6 +223,7 @@ class PassageSelector:
         self.medicines = medicines
         self._section_medicines: dict[tuple[str, ...], frozenset[str]] = {}
         self.coverage = coverage
+        self._bank_index: tuple[object, list[tuple[str, ...]]] = (None, [])  # (bank, its answers' passages)
         self.care = care
         self.focus = focus
         self.max_quotes = max_quotes
@@ -407,14 +418,25 @@ class PassageSelector:
                 return Selection(scored=ranked, abstain=True, evidence=evidence, why="every passage that answers was quoted already")
         if not quotable:
             return Selection(scored=ranked, abstain=True, evidence=evidence, why="only questions matched, no statement")
+        # The answer to a labelled question this one nearly repeats leads; the ranking's own choices follow. Only a
+        # passage retrieval found for this question and the ranking could quote (`quotable`): the nearest labelled
+        # question may ask about something else ("What is PNS?" is 0.86 from "what decides pns prognosis"). A
+        # passage naming what the question names still comes first (`naming_first`).
+        bank_ids, similarity, question = self.bank_answer(vector)
+        lead = next((s for s in quotable if s.passage.id in bank_ids), None)
+        top = self.naming_first(query, quotable)[0]  # the ranking's best: the bar further quotes are held to
+        if lead is not None:
+            lead.bank = similarity
+            evidence["bank_answer"] = {"question": question, "similarity": round(similarity, 4),
+                                       "passage_id": lead.passage.id}
+            quotable = [lead, *(s for s in quotable if s is not lead)]
         quotable = self.naming_first(query, quotable)
-        top = quotable[0]
         groups: list[list[Scored]] = []
         used: set[str] = set()
         for s in quotable:
             if len(groups) >= self.max_quotes:
                 break
-            if s.passage.id in used or (groups and s.score < KEEP_RATIO * top.score):
+            if s.passage.id in used or (groups and s is not lead and s.score < KEEP_RATIO * top.score):
                 continue
             group = self._with_list(self._group(s, seen, top.score, used), seen, used)
             groups.append(group)
@@ -441,6 +463,27 @@ class PassageSelector:
                                      + (f"; the documents never use {', '.join(asked_missing)}" if asked_missing else "")
                                      + nearest + ")")
         return Selection(groups=groups, scored=ranked, evidence=evidence)
+
+    def bank_answer(self, vector: np.ndarray) -> tuple[tuple[str, ...], float, str]:
+        """The passages (quotable ones) that answer the labelled question nearest to this one in the coverage model's
+        question bank, its similarity and its text, when it is at least the bank's trained `near`; nothing for a
+        library without the documents the bank was labelled against. MiniLM compares questions with questions far
+        better than with passages (bot/coverage.py): a near repeat of a labelled question reads what is asked where
+        the ranking sees the shared topic ("Are cancers of the lymph system a known trigger?" -> the list item
+        "malignant lesions of the lymphatic system", not "any type of cancer can trigger ...")."""
+        bank = self.coverage.bank if self.coverage is not None else None
+        if bank is None or not bank.holds(self.library.source_stems):
+            return (), 0.0, ""
+        found = bank.nearest_answer(vector)
+        if found is None:
+            return (), 0.0, ""
+        if self._bank_index[0] is not bank:
+            texts = [(p.id, collapse(fold(p.text))) for p in self.library.passages.values()
+                     if p.source in bank.documents and self.library.eligible(p.id)]
+            phrases = [[collapse(fold(a)) for a in answer.splitlines() if a.strip()] for answer in bank.answers]
+            self._bank_index = (bank, [tuple(pid for pid, t in texts if any(ph in t for ph in ps)) for ps in phrases])
+        i, similarity = found
+        return self._bank_index[1][i], similarity, bank.texts[i]
 
     def efficacy_subject(self, query: Query) -> tuple[str, list[str], set[str], list[tuple[str, str]]] | None:
         """What an efficacy question asks about ("Does cat's claw improve joint pain?", "How effective is

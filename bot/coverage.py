@@ -21,6 +21,7 @@ from other documents the margin is unknown, and the model reads it as its traini
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Container, Mapping
@@ -56,35 +57,60 @@ class QuestionBank:
     texts: tuple[str, ...]
     authors: tuple[str, ...]  # who wrote each: training leaves the question's own author out
     documents: frozenset[str]  # the library documents (passage sources) the labels were written against
+    answers: tuple[str, ...] = ()  # per question: phrases of the sentence that answers it, one per line ("" if none)
+    near: float = 1.0  # from this similarity on, the nearest answered question's answer is quoted first (trained)
 
     def nearest(self, vector: np.ndarray, documents: set[str], library: Container[str], leave_out: str = "") -> dict:
         """`nearest_answered` / `nearest_unanswered` (similarity), the two questions (`..._question`) and
         `nearest_margin` (the first similarity less the second), for evidence read from `documents` of a `library`
         (its documents' names). {} unless the evidence comes from documents the labels were written against, all
         of which the library holds (without one of them, a question labelled answered may not be)."""
-        if not documents or not documents <= self.documents or not all(d in library for d in self.documents):
+        if not documents or not documents <= self.documents or not self.holds(library):
             return {}
-        sims = self.vectors @ np.asarray(vector, np.float32)
-        kept = np.array([a != leave_out for a in self.authors]) if leave_out else np.ones(len(self.authors), bool)
+        bank = self.without(leave_out) if leave_out else self
+        sims = bank.vectors @ np.asarray(vector, np.float32)
         out: dict = {}
-        for key, mask in (("nearest_answered", self.answered & kept), ("nearest_unanswered", ~self.answered & kept)):
+        for key, mask in (("nearest_answered", bank.answered), ("nearest_unanswered", ~bank.answered)):
             if not mask.any():
                 return {}
             i = int(np.argmax(np.where(mask, sims, -np.inf)))
-            out[key], out[key + "_question"] = round(float(sims[i]), 4), self.texts[i]
+            out[key], out[key + "_question"] = round(float(sims[i]), 4), bank.texts[i]
         out["nearest_margin"] = round(out["nearest_answered"] - out["nearest_unanswered"], 4)
         return out
+
+    def holds(self, library: Container[str]) -> bool:
+        """Whether the library holds every document the labels were written against."""
+        return bool(self.documents) and all(d in library for d in self.documents)
+
+    def nearest_answer(self, vector: np.ndarray) -> tuple[int, float] | None:
+        """The answered question with answer phrases nearest to `vector`, and its similarity, when at least `near`."""
+        sims = self.vectors @ np.asarray(vector, np.float32)
+        mask = self.answered & np.array([bool(a) for a in self.answers] if self.answers else [False] * len(sims))
+        if not mask.any():
+            return None
+        i = int(np.argmax(np.where(mask, sims, -np.inf)))
+        return (i, float(sims[i])) if sims[i] >= self.near else None
+
+    def without(self, author: str) -> "QuestionBank":
+        """The bank less one author's questions (training reads each question as a new author's)."""
+        keep = [i for i, a in enumerate(self.authors) if a != author]
+        return dataclasses.replace(self, vectors=self.vectors[keep], answered=self.answered[keep],
+                                   texts=tuple(self.texts[i] for i in keep), authors=tuple(self.authors[i] for i in keep),
+                                   answers=tuple(self.answers[i] for i in keep) if self.answers else ())
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"bank_vectors": self.vectors.astype(np.float32), "bank_answered": self.answered.astype(bool),
                 "bank_texts": np.array(self.texts), "bank_authors": np.array(self.authors),
-                "bank_documents": np.array(sorted(self.documents))}
+                "bank_documents": np.array(sorted(self.documents)), "bank_answers": np.array(self.answers),
+                "bank_near": np.array(self.near)}
 
     @classmethod
     def from_arrays(cls, d: Mapping[str, np.ndarray]) -> "QuestionBank":
         return cls(np.asarray(d["bank_vectors"], np.float32), np.asarray(d["bank_answered"], bool),
                    tuple(str(t) for t in d["bank_texts"]), tuple(str(a) for a in d["bank_authors"]),
-                   frozenset(str(x) for x in d["bank_documents"]))
+                   frozenset(str(x) for x in d["bank_documents"]),
+                   tuple(str(a) for a in d["bank_answers"]) if "bank_answers" in d else (),
+                   float(d["bank_near"]) if "bank_near" in d else 1.0)
 
 
 class CoverageModel:

@@ -23,7 +23,10 @@ evidence checks would answer (where the model decides):
                vectors) and training questions; a bank question's own margin leaves its author's questions out,
                so it is read as an unseen author's would be. Two documents invite the same questions: the card
                counts, per evaluation set, the items with a near copy in the bank (cosine NEAR_EVAL, 0.85), and
-               docs/benchmarks.md reports those sets with and without them.
+               docs/benchmarks.md reports those sets with and without them. The answered ones' words also say
+               which sentence answers them: a question at least the bank's `near` similarity from its nearest
+               answered one quotes that sentence first (`bank_near` chooses `near`, each question asked with its
+               own author left out of the bank: the similarity at which most get a right first quote).
 Split by group (consumer question, MedQuAD focus, eval item, bank author), never by row: train 70 / validation 15 /
 locked test 15 (the six authors all fall in training: "held-out authors" below refits without each in turn). Model: scikit-learn logistic regression (balanced class weights) over the standardised features of
 bot.coverage.FEATURES. Threshold: the score under which COVERED_BELOW (2%) of the covered questions of training and
@@ -40,6 +43,7 @@ Own-set items in the training split are in-sample for the eval gate; validation 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import random
 import re
@@ -49,6 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.coverage import FEATURES, CoverageModel, QuestionBank, feature_vector
+from ingest.text import collapse, fold
 
 from . import pool
 
@@ -63,6 +68,7 @@ TOPIC = re.compile(r"cancer|tumou?r|paraneoplast|oncolog|chemo|lymphom|leuk[ae]?
                    r"neuropath|encephal|cerebell|myositis|cushing|metasta|malignan|neoplas|sarcoma|myeloma", re.I)
 COVERED_BELOW = 0.02
 CURVE = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+NEAR_CURVE = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
 CAPS = {"medquad_qa": 1500}
 CONSUMER = ("medical-safety/askdocs", "medical-safety/non-medical", "mqp/healthtap", "covid-q", "healthfc")
 
@@ -76,6 +82,7 @@ class Question:
     source: str
     record: str = ""  # the pool record's id
     author: str = ""  # a bank question's author
+    phrases: tuple[str, ...] = ()  # an answered bank question's words of the answering sentence
 
 
 def hand_labels() -> dict[str, bool]:
@@ -128,7 +135,8 @@ def load_questions(folder: Path | None = None, sample: int = 0, sets: Path = EVA
 def bank_questions(path: Path = BANK_FILE) -> list[Question]:
     items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [Question(it["turns"][-1], tuple(it["turns"][:-1]), it["expect"] == "answer", "lib:" + author, "library",
-                     it["id"], author) for it in items for author in [it["id"].split("-")[1]]]
+                     it["id"], author, tuple(it.get("quote_any", ())) if it["expect"] == "answer" else ())
+            for it in items for author in [it["id"].split("-")[1]]]
 
 
 def question_vector(bot, text: str) -> np.ndarray | None:
@@ -160,7 +168,44 @@ def build_bank(bot, questions: list[Question]) -> QuestionBank:
     pairs = [(q, v) for q, v in pairs if v is not None]
     return QuestionBank(np.stack([v for _, v in pairs]).astype(np.float32), np.array([q.covered for q, _ in pairs]),
                         tuple(q.text for q, _ in pairs), tuple(q.author for q, _ in pairs),
-                        frozenset(p.source for p in bot.pipeline.selection.selector.library.passages.values()))
+                        frozenset(p.source for p in bot.pipeline.selection.selector.library.passages.values()),
+                        tuple("\n".join(q.phrases) for q, _ in pairs))
+
+
+def bank_near(bot, model: CoverageModel, questions: list[Question], sample: int = 0) -> tuple[float, dict]:
+    """QuestionBank.near: the similarity from which the answer of the nearest answered bank question is quoted first.
+
+    Each answered bank question is asked twice with its own author's questions left out of the bank (as a new
+    author's would meet it): once as the ranking alone answers it, once with the nearest answer leading wherever
+    there is one. A first quote is right when it holds one of the question's answer phrases. The similarity kept is
+    the one at which most questions get a right first quote (led at or above it, the ranking's own below); a tie
+    keeps the higher similarity. The bot answers as shipped, with `model`."""
+    bank, selector = model.bank, bot.pipeline.selection.selector
+
+    def right(reply, phrases: tuple[str, ...]) -> bool:
+        return reply.kind == "answer" and any(collapse(fold(ph)) in collapse(fold(reply.quotes[0].text)) for ph in phrases)
+
+    asked = [q for q in questions if q.covered and q.phrases][: sample or None]
+    rows = []
+    shipped = selector.coverage
+    try:
+        for q in asked:
+            history = [m for t in q.history for m in ({"role": "user", "content": t}, {"role": "assistant", "content": "…"})]
+            replies = []
+            for near in (1.0, -1.0):  # never led; led whenever a labelled answer was retrieved
+                selector.coverage = CoverageModel(model.coef, model.intercept, model.mean, model.scale, model.threshold,
+                                                  dataclasses.replace(bank.without(q.author), near=near))
+                replies.append(bot.ask(q.text, history))
+            own, led = replies
+            lead = led.trace.get("abstain", {}).get("bank_answer") if led.kind == "answer" else None
+            if own.kind == "answer" or lead:
+                rows.append((lead["similarity"] if lead else -1.0, right(own, q.phrases), right(led, q.phrases)))
+    finally:
+        selector.coverage = shipped
+    curve = {f"{near:.2f}": sum(led if similarity >= near else own for similarity, own, led in rows) for near in NEAR_CURVE}
+    best = max(NEAR_CURVE, key=lambda n: (curve[f"{n:.2f}"], n))
+    return best, {"asked": len(asked), "answered": len(rows), "chosen": best,
+                  "right first quote by similarity (1.00: the ranking's own)": curve}
 
 
 def evidence(bot, q: Question, bank: QuestionBank) -> dict | None:
@@ -253,6 +298,8 @@ def train(encode=None, folder: Path | None = None, sample: int = 0, with_test: b
     p_val, q_val = probs(val), parts[val][0]
     model.threshold = threshold_for(np.concatenate([p[[q.covered for q in parts[name][0]]]
                                                     for name, p in (("train", probs("train")), (val, p_val))]))
+    near, quoted_first = bank_near(bot, model, written, sample)
+    model.bank = dataclasses.replace(bank, near=near)
     # Each author of the bank left out of the fit as well as out of the bank features: as a new author's
     # questions would meet the shipped model (its threshold, everything else refitted).
     held_out = {}
@@ -276,7 +323,7 @@ def train(encode=None, folder: Path | None = None, sample: int = 0, with_test: b
         "validation": report(p_val, q_val, model.threshold),
         "bank": {"questions": len(bank.texts), "answered": int(bank.answered.sum()),
                  "evaluation items with a near copy in the bank": near_copies(bot, written),
-                 "documents": sorted(bank.documents)},
+                 "documents": sorted(bank.documents), "answers quoted first": quoted_first},
         "held-out authors (reaching the model)": held_out,
     }
     near = [q for q in near_topic(folder) if not q.covered]

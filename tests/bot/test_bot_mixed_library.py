@@ -107,6 +107,14 @@ def test_the_question_bank_stays_out_of_a_library_without_its_documents(mixed_bo
         assert "probability" in coverage and ("nearest_margin" in coverage) == banked, coverage
 
 
+def test_the_question_banks_answers_never_lead_in_a_library_without_its_documents(mixed_bot, chatbot):
+    message = "Can cancer of the lymphatic system set off paraneoplastic syndrome?"
+    assert "bank_answer" in chatbot.ask(message, []).trace["abstain"]
+    reply = mixed_bot.ask(message, [])
+    assert "bank_answer" not in reply.trace.get("abstain", {}), reply.trace["abstain"]
+    assert all(p["bank"] == 0.0 for p in reply.trace.get("passages", []))
+
+
 def _select(bot, message, decide):
     """The selector's decision on `message`, with the focus decision `decide` makes of the bot's own."""
     query = bot.query_builder.build(message, [])

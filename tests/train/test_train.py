@@ -122,6 +122,10 @@ def test_coverage_trains_on_a_tiny_sample(tiny_pool, chatbot):
     assert 0 < model.threshold < 1 and "validation" in metrics and "locked_test" in metrics
     assert metrics["examples"]["train"]["covered"] > 0 and metrics["examples"]["train"]["not_covered"] > 0
     assert chatbot.selector.coverage is shipped  # the bot's own model is back after gathering the features
+    first = metrics["bank"]["answers quoted first"]
+    assert first["asked"] == 30 and model.bank.near == first["chosen"] in coverage.NEAR_CURVE
+    assert first["answered"] <= 30 and set(first["right first quote by similarity (1.00: the ranking's own)"]) == {
+        f"{n:.2f}" for n in coverage.NEAR_CURVE}
     assert not any(coverage.TOPIC.search(q.text) for q in coverage.load_questions(tiny_pool)
                    if q.source not in ("own", "library"))  # the pool's questions on the topic are left out
     assert all(q.record in coverage.hand_labels() for q in coverage.near_topic(tiny_pool))
@@ -282,6 +286,7 @@ def test_shipped_model_card_matches_the_recipe(name, module, load):
     if name == "coverage":
         assert numbers["threshold"] == round(model.threshold, 4)
         assert numbers["weights"] == {f: round(float(c), 3) for f, c in zip(coverage.FEATURES, model.coef)}
+        assert numbers["bank"]["answers quoted first"]["chosen"] == model.bank.near
     if name == "answerability":
         assert numbers["validation"]["chosen"]["threshold"] == round(model.threshold, 2)
     if name == "intent":
