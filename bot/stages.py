@@ -195,7 +195,10 @@ class SelectionStage:
         selection = self.selector.select(query, prepared.vector, list(retrieved.candidates), focus, prepared.shown,
                                          tuple(guard.decision.asked_about))
         abstain = {"abstain": selection.abstain, "why": selection.why, **selection.evidence}
-        trace = {"passages": [s.to_dict() for s in selection.scored[:12]], "abstain": abstain}
+        # The twelve best, and every chosen passage below them (a labelled question's answer may lead from further down).
+        chosen = {s.passage.id for g in selection.groups for s in g}
+        trace = {"passages": [s.to_dict() for i, s in enumerate(selection.scored) if i < 12 or s.passage.id in chosen],
+                 "abstain": abstain}
         expanded = " ".join([query.corrected, *query.expansions])  # lay words' synonyms count, "what is" -> "definition" not
         on_topic = (guard.decision.on_topic or self.mentions_health(expanded) or bool(self.technical_words(expanded))
                     # it names a disorder or a medicine

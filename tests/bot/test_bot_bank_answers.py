@@ -98,3 +98,14 @@ def test_nearest_answer_reads_answered_questions_at_or_above_near():
     assert less.nearest_answer(np.array([0.6, 0.0, 0.8])) is None
     assert QuestionBank(vectors, np.array([True] * 3), ("a", "b", "c"), ("A", "B", "C"),
                         frozenset({"d"})).nearest_answer(vectors[0]) is None  # a bank without answers leads nothing
+
+
+@pytest.mark.parametrize("message", [LYMPH, "Help! What is PNS?", "which physiotherapy procedures are allowed?",
+                                     "My husband has lung cancer and they said paraneoplastic. What is that?"])
+def test_every_quoted_passage_has_its_row_in_the_trace(chatbot, message):
+    """The staff console marks each chosen passage in the trace's table: a labelled answer may lead from below the
+    twelve best-ranked, and its row (with its `bank` similarity) is shown too."""
+    reply = chatbot.ask(message, [])
+    assert reply.kind == "answer"
+    rows = {p["passage_id"] for p in reply.trace["passages"]}
+    assert set(reply.trace["chosen"]) <= rows
