@@ -65,6 +65,8 @@ class TestConversations:
         for q in turn.quotes:
             assert q["source"] in page
         assert page.count("<strong>chosen</strong>") == len(trace["chosen"]) >= 1
+        lead = trace["abstain"].get("bank_answer")  # a labelled question's answer quoted first: its similarity shown
+        assert lead is None or f'<td class="num">{lead["similarity"]:.2f}</td>' in page
         guard = page.split('id="trace-input-guard"')[1].split("</dl>")[0]
         assert trace["input_guard"]["action"] in guard
         for evidence in trace["input_guard"]["evidence"]:
