@@ -302,6 +302,7 @@ class PassageSelector:
                     chunk_prior[p.id] = max(chunk_prior.get(p.id, 0.0), c.fused / best_fused)
         for pid in lib.nearest_passages(vector, DIRECT_PASSAGES):
             chunk_prior.setdefault(pid, 0.0)
+        retrieved = set(chunk_prior)  # found for this question (not only as one of the subject's passages)
         for pid in self.focus.passage_ids:
             chunk_prior.setdefault(pid, 0.0)
         ids = [pid for pid in chunk_prior if not about or lib.passages[pid].source in focus.documents]
@@ -419,11 +420,12 @@ class PassageSelector:
         if not quotable:
             return Selection(scored=ranked, abstain=True, evidence=evidence, why="only questions matched, no statement")
         # The answer to a labelled question this one nearly repeats leads; the ranking's own choices follow. Only a
-        # passage retrieval found for this question and the ranking could quote (`quotable`): the nearest labelled
+        # passage retrieval found for this question (in a library where the subject's passages all compete, not
+        # just as one of them) and the ranking could quote (`quotable`): the nearest labelled
         # question may ask about something else ("What is PNS?" is 0.86 from "what decides pns prognosis"). A
         # passage naming what the question names still comes first (`naming_first`).
         bank_ids, similarity, question = self.bank_answer(vector)
-        lead = next((s for s in quotable if s.passage.id in bank_ids), None)
+        lead = next((s for s in quotable if s.passage.id in bank_ids and s.passage.id in retrieved), None)
         top = self.naming_first(query, quotable)[0]  # the ranking's best: the bar further quotes are held to
         if lead is not None:
             lead.bank = similarity
