@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Container, Mapping
 
@@ -84,12 +85,16 @@ class QuestionBank:
 
     def nearest_answer(self, vector: np.ndarray) -> tuple[int, float] | None:
         """The answered question with answer phrases nearest to `vector`, and its similarity, when at least `near`."""
-        sims = self.vectors @ np.asarray(vector, np.float32)
-        mask = self.answered & np.array([bool(a) for a in self.answers] if self.answers else [False] * len(sims))
-        if not mask.any():
+        if not self._with_answers.any():
             return None
-        i = int(np.argmax(np.where(mask, sims, -np.inf)))
+        sims = self.vectors @ np.asarray(vector, np.float32)
+        i = int(np.argmax(np.where(self._with_answers, sims, -np.inf)))
         return (i, float(sims[i])) if sims[i] >= self.near else None
+
+    @cached_property
+    def _with_answers(self) -> np.ndarray:
+        """Which questions are answered and say by which sentence (computed once: read for every question asked)."""
+        return self.answered & np.array([bool(a) for a in self.answers] if self.answers else [False] * len(self.texts), bool)
 
     def without(self, author: str) -> "QuestionBank":
         """The bank less one author's questions (training reads each question as a new author's)."""

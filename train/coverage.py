@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.coverage import FEATURES, CoverageModel, QuestionBank, feature_vector
-from ingest.text import collapse, fold
+from eval.metrics import contains_phrase
 
 from . import pool
 
@@ -172,6 +172,11 @@ def build_bank(bot, questions: list[Question]) -> QuestionBank:
                         tuple("\n".join(q.phrases) for q, _ in pairs))
 
 
+def _history(q: Question) -> list[dict[str, str]]:
+    """The question's earlier turns as a conversation (the bot's replies to them are not read)."""
+    return [m for t in q.history for m in ({"role": "user", "content": t}, {"role": "assistant", "content": "…"})]
+
+
 def bank_near(bot, model: CoverageModel, questions: list[Question], sample: int = 0) -> tuple[float, dict]:
     """QuestionBank.near: the similarity from which the answer of the nearest answered bank question is quoted first.
 
@@ -183,14 +188,14 @@ def bank_near(bot, model: CoverageModel, questions: list[Question], sample: int 
     bank, selector = model.bank, bot.pipeline.selection.selector
 
     def right(reply, phrases: tuple[str, ...]) -> bool:
-        return reply.kind == "answer" and any(collapse(fold(ph)) in collapse(fold(reply.quotes[0].text)) for ph in phrases)
+        return reply.kind == "answer" and contains_phrase(reply.quotes[0].text, phrases)
 
     asked = [q for q in questions if q.covered and q.phrases][: sample or None]
     rows = []
     shipped = selector.coverage
     try:
         for q in asked:
-            history = [m for t in q.history for m in ({"role": "user", "content": t}, {"role": "assistant", "content": "…"})]
+            history = _history(q)
             replies = []
             for near in (1.0, -1.0):  # never led; led whenever a labelled answer was retrieved
                 selector.coverage = CoverageModel(model.coef, model.intercept, model.mean, model.scale, model.threshold,
@@ -213,7 +218,7 @@ def evidence(bot, q: Question, bank: QuestionBank) -> dict | None:
     message is not searched). The selector's own coverage model is off while it gathers them; the bank's margin
     leaves the question's own author out."""
     p = bot.pipeline
-    history = [m for t in q.history for m in ({"role": "user", "content": t}, {"role": "assistant", "content": "…"})]
+    history = _history(q)
     checked = p.checks.run(q.text, history)
     if checked.problem:
         return None
